@@ -1,0 +1,1242 @@
+"""Tests for process_exporter.py, standard library only:  python3 -m unittest -v
+
+The sections follow the exporter's: the macOS structs and reader (against a stand-in
+libSystem built here with cc), the Linux reader (against the real /proc and against
+procfs trees made here), the renderer, HTTP, the command line, and what ships beside.
+
+Checking tools (promtool, prometheus_client) are used when present and skipped with a
+reason when not; with PROCESS_EXPORTER_REQUIRE_TOOLS=1 (as CI sets) a missing tool
+fails instead.
+"""
+
+import ctypes
+import errno
+import gzip
+import http.client
+import json
+import os
+import plistlib
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import process_exporter as pe
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "process_exporter.py")
+SHARED = os.path.join(os.path.dirname(HERE), "shared")
+LAYOUT_JSON = os.path.join(SHARED, "macos-layout.json")
+REQUIRE_TOOLS = os.environ.get("PROCESS_EXPORTER_REQUIRE_TOOLS") == "1"
+IS_LINUX = sys.platform.startswith("linux")
+
+
+def need(condition, reason):
+    """Skip when a tool or file is missing, or fail when CI says it must be there."""
+    if condition:
+        return
+    if REQUIRE_TOOLS:
+        raise AssertionError("required for this run: " + reason)
+    raise unittest.SkipTest(reason)
+
+
+# ---------------------------------------------------------------------------
+# A strict reader of the text exposition format, used on everything we render
+# ---------------------------------------------------------------------------
+
+NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+class ExpositionError(AssertionError):
+    pass
+
+
+def parse_labels(text, pos):
+    """Parse '{a="x",b="y"}' from text[pos] == '{'; return (dict, position after '}')."""
+    labels = {}
+    pos += 1
+    while True:
+        if text[pos] == "}":
+            return labels, pos + 1
+        match = LABEL_NAME_RE.match(text, pos)
+        if not match:
+            raise ExpositionError("bad label name at %r" % text[pos:pos + 20])
+        name = match.group()
+        pos = match.end()
+        if text[pos:pos + 2] != '="':
+            raise ExpositionError("expected =\" after label %s" % name)
+        pos += 2
+        value = []
+        while True:
+            char = text[pos]
+            if char == "\\":
+                escaped = text[pos + 1]
+                if escaped not in '\\"n':
+                    raise ExpositionError("bad escape \\%s" % escaped)
+                value.append("\n" if escaped == "n" else escaped)
+                pos += 2
+            elif char == '"':
+                pos += 1
+                break
+            elif char == "\n":
+                raise ExpositionError("raw newline in a label value")
+            else:
+                value.append(char)
+                pos += 1
+        if name in labels:
+            raise ExpositionError("label %s twice" % name)
+        labels[name] = "".join(value)
+        if text[pos] == ",":
+            pos += 1
+        elif text[pos] != "}":
+            raise ExpositionError("expected , or } at %r" % text[pos:pos + 20])
+
+
+def parse_value(text):
+    if text in ("NaN", "+Inf", "-Inf"):
+        return float(text.replace("Inf", "inf").replace("NaN", "nan"))
+    if not re.match(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", text):
+        raise ExpositionError("bad value %r" % text)
+    return float(text)
+
+
+def parse_exposition(text):
+    """Parse and check text format 0.0.4 strictly.
+
+    Returns {family: {"type", "help", "samples": [(labels, value)]}}.  Raises on a
+    missing final newline, a repeated or late HELP/TYPE, a family split in two,
+    a duplicate series, bad escaping or a bad value.
+    """
+    if not text.endswith("\n"):
+        raise ExpositionError("no final newline")
+    families = {}
+    current = None
+    seen_series = set()
+    for line in text[:-1].split("\n"):
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            keyword, rest = line[2:6], line[7:]
+            name, _, argument = rest.partition(" ")
+            if not NAME_RE.match(name):
+                raise ExpositionError("bad metric name %r" % name)
+            if name != current:
+                if name in families:
+                    raise ExpositionError("family %s is split" % name)
+                families[name] = {"type": None, "help": None, "samples": []}
+                current = name
+            family = families[name]
+            key = keyword.lower()
+            if family[key] is not None:
+                raise ExpositionError("%s %s twice" % (keyword, name))
+            if family["samples"]:
+                raise ExpositionError("%s %s after its samples" % (keyword, name))
+            if key == "type" and argument not in ("counter", "gauge", "untyped",
+                                                  "histogram", "summary"):
+                raise ExpositionError("bad type %r" % argument)
+            family[key] = argument
+        elif line.startswith("#"):
+            continue
+        else:
+            match = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line)
+            if not match:
+                raise ExpositionError("bad sample line %r" % line)
+            name = match.group()
+            pos = match.end()
+            labels = {}
+            if pos < len(line) and line[pos] == "{":
+                labels, pos = parse_labels(line, pos)
+            if line[pos:pos + 1] != " ":
+                raise ExpositionError("expected a space before the value in %r" % line)
+            value = parse_value(line[pos + 1:])
+            if name != current:
+                if name in families:
+                    raise ExpositionError("family %s is split" % name)
+                families[name] = {"type": None, "help": None, "samples": []}
+                current = name
+            series = (name, tuple(sorted(labels.items())))
+            if series in seen_series:
+                raise ExpositionError("duplicate series %r" % (series,))
+            seen_series.add(series)
+            families[name]["samples"].append((labels, value))
+    return families
+
+
+def samples_of(families, name, **match):
+    """Values of family `name` whose labels include `match`."""
+    return [value for labels, value in families[name]["samples"]
+            if all(labels.get(k) == str(v) for k, v in match.items())]
+
+
+def promtool_check(text):
+    """Run promtool check metrics; return its output (it must have no complaint)."""
+    promtool = shutil.which("promtool")
+    need(promtool, "promtool is not installed (Debian package prometheus)")
+    result = subprocess.run([promtool, "check", "metrics"], input=text.encode("utf-8"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    return result.returncode, result.stdout.decode("utf-8", "replace")
+
+
+def client_parse(text):
+    """prometheus_client's parser, as a second opinion."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        need(False, "prometheus_client is not installed")
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+class ExpositionChecks:
+    """Assertions every rendered exposition must pass."""
+
+    def assertValidExposition(self, text, promtool=True):
+        families = parse_exposition(text)
+        for name, family in families.items():
+            self.assertIsNotNone(family["help"], name)
+            self.assertIsNotNone(family["type"], name)
+        if promtool:
+            code, output = promtool_check(text)
+            self.assertEqual((code, output), (0, ""), "promtool check metrics complained")
+        return families
+
+
+# ---------------------------------------------------------------------------
+# macOS structs: sizes and offsets equal Apple's headers
+# ---------------------------------------------------------------------------
+
+def load_layout():
+    need(os.path.exists(LAYOUT_JSON), "../shared/macos-layout.json is absent")
+    with open(LAYOUT_JSON) as f:
+        return json.load(f)
+
+
+STRUCT_NAMES = ("proc_bsdinfo", "proc_bsdshortinfo", "proc_taskinfo",
+                "proc_taskallinfo", "mach_timebase_info")
+
+
+class StructLayoutTest(unittest.TestCase):
+
+    def test_sizes_alignments_and_offsets_match_apple(self):
+        layout = load_layout()
+        for struct_name in STRUCT_NAMES:
+            with self.subTest(struct=struct_name):
+                cls = getattr(pe, struct_name)
+                facts = layout[struct_name]
+                self.assertEqual(ctypes.sizeof(cls), facts["size"])
+                self.assertEqual(ctypes.alignment(cls), facts["align"])
+                ours = [name for name, _ in cls._fields_]
+                self.assertEqual(ours, list(facts["fields"]), "field names and order")
+                for name, (offset, size) in facts["fields"].items():
+                    field = getattr(cls, name)
+                    self.assertEqual((field.offset, field.size), (offset, size), name)
+
+    def test_taskallinfo_flattened_offsets(self):
+        flat = load_layout()["proc_taskallinfo"]["flat_fields"]
+        for dotted, (offset, size) in flat.items():
+            outer, inner = dotted.split(".")
+            outer_field = getattr(pe.proc_taskallinfo, outer)
+            inner_cls = dict(pe.proc_taskallinfo._fields_)[outer]
+            inner_field = getattr(inner_cls, inner)
+            self.assertEqual((outer_field.offset + inner_field.offset, inner_field.size),
+                             (offset, size), dotted)
+
+    def test_constants_match_apple(self):
+        constants = load_layout()["constants"]
+        self.assertEqual(pe.PROC_PIDTASKALLINFO, constants["PROC_PIDTASKALLINFO"])
+        self.assertEqual(pe.PROC_PIDT_SHORTBSDINFO, constants["PROC_PIDT_SHORTBSDINFO"])
+        self.assertEqual(pe.PROC_PIDPATHINFO_MAXSIZE, constants["PROC_PIDPATHINFO_MAXSIZE"])
+        self.assertEqual(pe.MAXCOMLEN, constants["MAXCOMLEN"])
+
+
+# ---------------------------------------------------------------------------
+# A stand-in for libSystem, in C, laid out as Apple's headers are
+#
+# It keeps a table of fake processes and answers proc_listallpids, proc_pidinfo,
+# proc_pidpath, mach_timebase_info and sysctlbyname with Apple's conventions:
+# 0 (or -1) with errno on failure, counts versus bytes, size checks on buffers.
+# It is stricter than Apple in one way: a non-zero `arg` to proc_pidinfo is
+# refused, since for these flavours it can only be a caller's 64-bit bug.
+# ---------------------------------------------------------------------------
+
+STANDIN_C = r"""
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PROC_PIDTASKALLINFO 2
+#define PROC_PIDPATHINFO_SIZE 1024
+#define PROC_PIDPATHINFO_MAXSIZE 4096
+
+struct proc_bsdinfo {
+    uint32_t pbi_flags;
+    uint32_t pbi_status;
+    uint32_t pbi_xstatus;
+    uint32_t pbi_pid;
+    uint32_t pbi_ppid;
+    uint32_t pbi_uid;
+    uint32_t pbi_gid;
+    uint32_t pbi_ruid;
+    uint32_t pbi_rgid;
+    uint32_t pbi_svuid;
+    uint32_t pbi_svgid;
+    uint32_t rfu_1;
+    char pbi_comm[16];
+    char pbi_name[32];
+    uint32_t pbi_nfiles;
+    uint32_t pbi_pgid;
+    uint32_t pbi_pjobc;
+    uint32_t e_tdev;
+    uint32_t e_tpgid;
+    int32_t pbi_nice;
+    uint64_t pbi_start_tvsec;
+    uint64_t pbi_start_tvusec;
+};
+
+struct proc_bsdshortinfo {
+    uint32_t pbsi_pid;
+    uint32_t pbsi_ppid;
+    uint32_t pbsi_pgid;
+    uint32_t pbsi_status;
+    char pbsi_comm[16];
+    uint32_t pbsi_flags;
+    uint32_t pbsi_uid;
+    uint32_t pbsi_gid;
+    uint32_t pbsi_ruid;
+    uint32_t pbsi_rgid;
+    uint32_t pbsi_svuid;
+    uint32_t pbsi_svgid;
+    uint32_t pbsi_rfu;
+};
+
+struct proc_taskinfo {
+    uint64_t pti_virtual_size;
+    uint64_t pti_resident_size;
+    uint64_t pti_total_user;
+    uint64_t pti_total_system;
+    uint64_t pti_threads_user;
+    uint64_t pti_threads_system;
+    int32_t pti_policy;
+    int32_t pti_faults;
+    int32_t pti_pageins;
+    int32_t pti_cow_faults;
+    int32_t pti_messages_sent;
+    int32_t pti_messages_received;
+    int32_t pti_syscalls_mach;
+    int32_t pti_syscalls_unix;
+    int32_t pti_csw;
+    int32_t pti_threadnum;
+    int32_t pti_numrunning;
+    int32_t pti_priority;
+};
+
+struct proc_taskallinfo {
+    struct proc_bsdinfo pbsd;
+    struct proc_taskinfo ptinfo;
+};
+
+struct mach_timebase_info {
+    uint32_t numer;
+    uint32_t denom;
+};
+
+/* Checked against Apple's layouts (generated from macos-layout.json). */
+%(layout_asserts)s
+
+/* ---- the fake process table ---- */
+
+#define MAX_PROCS 10000
+
+struct fake_proc {
+    int pid;
+    int info_errno;      /* what proc_pidinfo fails with, or 0 */
+    int path_errno;      /* what proc_pidpath fails with, or 0 */
+    struct proc_taskallinfo tai;
+    char path[PROC_PIDPATHINFO_MAXSIZE];
+    int path_len;
+};
+
+static struct fake_proc procs[MAX_PROCS];
+static int nprocs;
+static int estimate_slack = 20;      /* proc_listallpids(NULL) answers nprocs + this */
+static uint32_t tb_numer = 1, tb_denom = 1;
+static int64_t tb_frequency;         /* 0: no hw.tbfrequency */
+static long calls[4];                /* listallpids, pidinfo, pidpath, sysctlbyname */
+static int hint;
+static int list_errno;               /* what proc_listallpids fails with, or 0 */
+
+void standin_fail_listing(int err) { list_errno = err; }
+
+void standin_reset(void) {
+    nprocs = 0;
+    list_errno = 0;
+    estimate_slack = 20;
+    tb_numer = tb_denom = 1;
+    tb_frequency = 0;
+    memset(calls, 0, sizeof calls);
+    hint = 0;
+}
+
+void standin_timebase(uint32_t numer, uint32_t denom, int64_t frequency) {
+    tb_numer = numer;
+    tb_denom = denom;
+    tb_frequency = frequency;
+}
+
+void standin_estimate_slack(int slack) { estimate_slack = slack; }
+
+long standin_calls(int which) { return calls[which]; }
+
+int standin_add(int pid, uint32_t ppid, uint32_t uid, uint32_t gid,
+                const char *comm, const char *name,
+                uint64_t start_sec, uint64_t start_usec,
+                uint64_t user_ticks, uint64_t system_ticks,
+                uint64_t resident, uint64_t virtual_size,
+                const char *path, int path_len, int info_errno, int path_errno) {
+    if (nprocs == MAX_PROCS) return -1;
+    struct fake_proc *p = &procs[nprocs++];
+    memset(p, 0, sizeof *p);
+    p->pid = pid;
+    p->info_errno = info_errno;
+    p->path_errno = path_errno;
+    p->tai.pbsd.pbi_pid = (uint32_t)pid;
+    p->tai.pbsd.pbi_ppid = ppid;
+    p->tai.pbsd.pbi_uid = p->tai.pbsd.pbi_ruid = p->tai.pbsd.pbi_svuid = uid;
+    p->tai.pbsd.pbi_gid = p->tai.pbsd.pbi_rgid = p->tai.pbsd.pbi_svgid = gid;
+    p->tai.pbsd.pbi_status = 2; /* SRUN */
+    strncpy(p->tai.pbsd.pbi_comm, comm, sizeof p->tai.pbsd.pbi_comm - 1);
+    strncpy(p->tai.pbsd.pbi_name, name, sizeof p->tai.pbsd.pbi_name - 1);
+    p->tai.pbsd.pbi_start_tvsec = start_sec;
+    p->tai.pbsd.pbi_start_tvusec = start_usec;
+    p->tai.ptinfo.pti_total_user = user_ticks;
+    p->tai.ptinfo.pti_total_system = system_ticks;
+    p->tai.ptinfo.pti_resident_size = resident;
+    p->tai.ptinfo.pti_virtual_size = virtual_size;
+    if (path_len > PROC_PIDPATHINFO_MAXSIZE - 1) path_len = PROC_PIDPATHINFO_MAXSIZE - 1;
+    memcpy(p->path, path, (size_t)path_len);
+    p->path_len = path_len;
+    return 0;
+}
+
+static struct fake_proc *find(int pid) {
+    if (hint < nprocs && procs[hint].pid == pid) return &procs[hint++];
+    for (int i = 0; i < nprocs; i++)
+        if (procs[i].pid == pid) { hint = i + 1; return &procs[i]; }
+    return NULL;
+}
+
+/* ---- libproc, as Apple's wrappers behave ---- */
+
+int proc_listallpids(void *buffer, int buffersize) {
+    calls[0]++;
+    if (list_errno) { errno = list_errno; return 0; }
+    if (buffer == NULL) {
+        int estimate = nprocs + estimate_slack;
+        return estimate > 0 ? estimate : 1;
+    }
+    if (buffersize < 4) { errno = ENOMEM; return 0; }
+    int n = buffersize / 4 < nprocs ? buffersize / 4 : nprocs;
+    for (int i = 0; i < n; i++) ((int *)buffer)[i] = procs[i].pid;
+    return n;                                   /* a count of pids, not bytes */
+}
+
+int proc_pidinfo(int pid, int flavor, uint64_t arg, void *buffer, int buffersize) {
+    calls[1]++;
+    if (arg != 0) { errno = EINVAL; return 0; }
+    struct fake_proc *p = find(pid);
+    if (p == NULL) { errno = ESRCH; return 0; }
+    if (p->info_errno) { errno = p->info_errno; return 0; }
+    if (flavor != PROC_PIDTASKALLINFO) { errno = EINVAL; return 0; }
+    if (buffersize < (int)sizeof(struct proc_taskallinfo)) { errno = ENOMEM; return 0; }
+    memcpy(buffer, &p->tai, sizeof p->tai);
+    return (int)sizeof p->tai;
+}
+
+int proc_pidpath(int pid, void *buffer, uint32_t buffersize) {
+    calls[2]++;
+    if (buffersize < PROC_PIDPATHINFO_SIZE) { errno = ENOMEM; return 0; }
+    if (buffersize > PROC_PIDPATHINFO_MAXSIZE) { errno = EOVERFLOW; return 0; }
+    struct fake_proc *p = find(pid);
+    if (p == NULL) { errno = ESRCH; return 0; }
+    if (p->path_errno) { errno = p->path_errno; return 0; }
+    memcpy(buffer, p->path, (size_t)p->path_len);
+    ((char *)buffer)[p->path_len] = 0;
+    return p->path_len;
+}
+
+int mach_timebase_info(struct mach_timebase_info *info) {
+    info->numer = tb_numer;
+    info->denom = tb_denom;
+    return 0;                                   /* KERN_SUCCESS */
+}
+
+int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
+    calls[3]++;
+    (void)newp; (void)newlen;
+    if (strcmp(name, "hw.tbfrequency") != 0 || tb_frequency == 0) { errno = ENOENT; return -1; }
+    if (oldlenp == NULL || *oldlenp < sizeof tb_frequency) { errno = ENOMEM; return -1; }
+    memcpy(oldp, &tb_frequency, sizeof tb_frequency);
+    *oldlenp = sizeof tb_frequency;
+    return 0;
+}
+"""
+
+
+def layout_asserts(layout):
+    """C static assertions of every size and offset in macos-layout.json."""
+    lines = []
+    for struct_name in STRUCT_NAMES:
+        facts = layout[struct_name]
+        lines.append('_Static_assert(sizeof(struct %s) == %d, "%s size");'
+                     % (struct_name, facts["size"], struct_name))
+        for field, (offset, size) in facts["fields"].items():
+            lines.append('_Static_assert(offsetof(struct %s, %s) == %d && '
+                         'sizeof(((struct %s *)0)->%s) == %d, "%s.%s");'
+                         % (struct_name, field, offset, struct_name, field, size,
+                            struct_name, field))
+    return "\n".join(lines)
+
+
+_standin = {}
+
+
+def standin_library():
+    """Build the stand-in once per run; return it loaded as ctypes would load libSystem."""
+    if "lib" in _standin:
+        return _standin["lib"]
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    need(compiler, "no C compiler (cc) to build the stand-in libSystem")
+    folder = tempfile.mkdtemp(prefix="standin-libsystem-")
+    source = os.path.join(folder, "libsystem_standin.c")
+    library = os.path.join(folder, "libsystem_standin.so")
+    with open(source, "w") as f:
+        f.write(STANDIN_C % {"layout_asserts": layout_asserts(load_layout())})
+    subprocess.run([compiler, "-std=c11", "-Wall", "-Werror", "-shared", "-fPIC",
+                    "-o", library, source], check=True)
+    lib = pe.load_libsystem(library)
+    lib.standin_add.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32,
+                                ctypes.c_uint32, ctypes.c_char_p, ctypes.c_char_p,
+                                ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                                ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
+                                ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.standin_timebase.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int64]
+    lib.standin_estimate_slack.argtypes = [ctypes.c_int]
+    lib.standin_fail_listing.argtypes = [ctypes.c_int]
+    lib.standin_calls.argtypes = [ctypes.c_int]
+    lib.standin_calls.restype = ctypes.c_long
+    _standin["lib"] = lib
+    _standin["folder"] = folder
+    return lib
+
+
+def tearDownModule():
+    if "folder" in _standin:
+        shutil.rmtree(_standin["folder"], ignore_errors=True)
+
+
+def add_fake(lib, pid, ppid=1, uid=501, gid=20, comm=b"proc", name=b"", start=(0, 0),
+             ticks=(0, 0), resident=0, virtual=0, path=b"", info_errno=0, path_errno=0):
+    assert lib.standin_add(pid, ppid, uid, gid, comm, name, start[0], start[1],
+                           ticks[0], ticks[1], resident, virtual, path, len(path),
+                           info_errno, path_errno) == 0
+
+
+ODD_PATH = b'/Applications/My "Odd" App\\x.app/Contents/Mac\nOS/b\xff\xfein'
+ODD_PATH_TEXT = '/Applications/My "Odd" App\\x.app/Contents/Mac\nOS/b\ufffd\ufffdin'
+
+
+class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
+    """DarwinReader's real ctypes calls against the stand-in libSystem."""
+
+    def setUp(self):
+        self.lib = standin_library()
+        self.lib.standin_reset()
+
+    def populate(self):
+        lib = self.lib
+        add_fake(lib, 1, ppid=0, uid=0, gid=0, comm=b"launchd", name=b"launchd",
+                 start=(1700000000, 250000), ticks=(36000000, 12000000),
+                 resident=12345678, path=b"/sbin/launchd")
+        add_fake(lib, 0, ppid=0, uid=0, gid=0, comm=b"kernel_task",
+                 start=(1699999990, 0), ticks=(2400000000, 4800000000),
+                 resident=1 << 30, path_errno=errno.ESRCH)     # no executable
+        add_fake(lib, 412, ppid=1, uid=501, gid=20, comm=b"Odd App", name=b"",
+                 start=(1700000100, 999999), ticks=(1, 3), resident=4096,
+                 path=ODD_PATH)
+        add_fake(lib, 600, info_errno=errno.ESRCH)              # exited since listed
+        add_fake(lib, 700, uid=0, info_errno=errno.EPERM)       # root's, we are not root
+        add_fake(lib, 800, comm=b"gone", path_errno=errno.ENOENT,
+                 start=(1700000200, 0), ticks=(24, 48), resident=8192)   # deleted exe
+
+    def render_with(self, numer, denom, frequency):
+        self.lib.standin_timebase(numer, denom, frequency)
+        self.populate()
+        reader = pe.DarwinReader(self.lib)
+        records = reader.read()
+        return records, reader, pe.render(records, reader.skipped, 0.5)
+
+    def test_records_carry_the_kernel_values(self):
+        records, reader, _ = self.render_with(125, 3, 24000000)
+        by_pid = {r.pid: r for r in records}
+        self.assertEqual(sorted(by_pid), [0, 1, 412, 800])
+        launchd = by_pid[1]
+        self.assertEqual((launchd.ppid, launchd.uid, launchd.gid, launchd.name, launchd.path),
+                         (0, 0, 0, "launchd", "/sbin/launchd"))
+        self.assertEqual(launchd.start_time, 1700000000.25)
+        self.assertEqual((launchd.cpu_user, launchd.cpu_system), (1.5, 0.5))
+        self.assertEqual(launchd.resident_bytes, 12345678)
+        self.assertEqual(by_pid[0].path, "")
+        self.assertEqual(by_pid[800].path, "")
+        self.assertEqual(by_pid[412].name, "Odd App")        # pbi_name empty: pbi_comm
+        self.assertEqual(by_pid[412].path, ODD_PATH_TEXT)
+        self.assertEqual(reader.skipped, {"permission_denied": 1, "vanished": 1, "error": 0})
+
+    def test_exact_rendered_values_apple_silicon(self):
+        _, _, text = self.render_with(125, 3, 24000000)
+        self.assertIn('process_cpu_seconds_total{pid="1",ppid="0",uid="0",gid="0",'
+                      'path="/sbin/launchd",name="launchd",mode="user"} 1.5\n', text)
+        self.assertIn('process_cpu_seconds_total{pid="1",ppid="0",uid="0",gid="0",'
+                      'path="/sbin/launchd",name="launchd",mode="system"} 0.5\n', text)
+        self.assertIn('process_cpu_seconds_total{pid="0",ppid="0",uid="0",gid="0",'
+                      'path="",name="kernel_task",mode="system"} 200.0\n', text)
+        self.assertIn('process_start_time_seconds{pid="1",ppid="0",uid="0",gid="0",'
+                      'path="/sbin/launchd",name="launchd"} 1700000000.25\n', text)
+        self.assertIn('process_start_time_seconds{pid="412",ppid="1",uid="501",gid="20",'
+                      'path="/Applications/My \\"Odd\\" App\\\\x.app/Contents/Mac\\nOS/'
+                      'b\ufffd\ufffdin",name="Odd App"} 1700000100.999999\n', text)
+        self.assertIn('process_resident_memory_bytes{pid="0",ppid="0",uid="0",gid="0",'
+                      'path="",name="kernel_task"} 1073741824\n', text)
+        self.assertIn('process_exporter_processes 4\n', text)
+        self.assertIn('process_exporter_processes_skipped{reason="permission_denied"} 1\n',
+                      text)
+        self.assertIn('process_exporter_processes_skipped{reason="vanished"} 1\n', text)
+        families = self.assertValidExposition(text, promtool=False)
+        odd = [labels for labels, _ in families["process_resident_memory_bytes"]["samples"]
+               if labels["pid"] == "412"]
+        self.assertEqual(odd[0]["path"], ODD_PATH_TEXT)     # round-trips through escaping
+
+    def test_timebase_sources(self):
+        cases = {
+            "apple silicon, hw.tbfrequency": (125, 3, 24000000),
+            "apple silicon, no hw.tbfrequency": (125, 3, 0),
+            "rosetta: mach_timebase_info lies 1/1": (1, 1, 24000000),
+        }
+        for case, (numer, denom, frequency) in cases.items():
+            with self.subTest(case):
+                self.lib.standin_reset()
+                records, _, _ = self.render_with(numer, denom, frequency)
+                launchd = [r for r in records if r.pid == 1][0]
+                self.assertEqual((launchd.cpu_user, launchd.cpu_system), (1.5, 0.5))
+        self.lib.standin_reset()
+        records, _, _ = self.render_with(1, 1, 1000000000)        # Intel: ticks are ns
+        launchd = [r for r in records if r.pid == 1][0]
+        self.assertEqual(launchd.cpu_user, 0.036)
+
+    def test_pid_list_larger_than_4096_and_growing(self):
+        lib = self.lib
+        lib.standin_timebase(1, 1, 1000000000)
+        for pid in range(1, 6001):
+            add_fake(lib, pid, comm=b"many", ticks=(pid, 0), resident=pid)
+        lib.standin_estimate_slack(-5000)      # the estimate comes back far too small
+        reader = pe.DarwinReader(lib)
+        records = reader.read()
+        self.assertEqual(len(records), 6000)
+        self.assertEqual([r.pid for r in records], list(range(1, 6001)))
+        self.assertEqual(records[-1].resident_bytes, 6000)
+        self.assertEqual(lib.standin_calls(1), 6000)      # one proc_pidinfo per pid
+        self.assertEqual(lib.standin_calls(2), 6000)      # one proc_pidpath per pid
+
+    def test_buffers_are_reused_between_scrapes(self):
+        self.lib.standin_timebase(1, 1, 1000000000)
+        self.populate()
+        reader = pe.DarwinReader(self.lib)
+        first = reader.read()
+        pids_buffer = reader._pids
+        second = reader.read()
+        self.assertIs(reader._pids, pids_buffer)
+        self.assertEqual([r.pid for r in first], [r.pid for r in second])
+
+    def test_listing_failure_raises(self):
+        self.lib.standin_timebase(1, 1, 1000000000)
+        self.populate()
+        reader = pe.DarwinReader(self.lib)
+        self.lib.standin_fail_listing(errno.EPERM)       # e.g. a sandbox refusing
+        with self.assertRaises(OSError) as caught:
+            reader.read()
+        self.assertEqual(caught.exception.errno, errno.EPERM)
+
+
+# ---------------------------------------------------------------------------
+# Linux: the real /proc, and procfs trees made here
+# ---------------------------------------------------------------------------
+
+@unittest.skipUnless(IS_LINUX, "reads the real /proc")
+class LinuxRealProcTest(unittest.TestCase):
+
+    def test_this_process_is_read_truly(self):
+        busy_until = time.process_time() + 0.2
+        while time.process_time() < busy_until:
+            pass
+        records = pe.collect(pe.LinuxReader())
+        me = [r for r in records if r.pid == os.getpid()]
+        self.assertEqual(len(me), 1)
+        me = me[0]
+        self.assertEqual((me.ppid, me.uid, me.gid),
+                         (os.getppid(), os.geteuid(), os.getegid()))
+        self.assertEqual(me.path, os.path.realpath("/proc/self/exe"))
+        self.assertEqual(me.path, os.path.realpath(sys.executable))
+        times = os.times()
+        self.assertAlmostEqual(me.cpu_user, times.user, delta=0.1)
+        self.assertAlmostEqual(me.cpu_system, times.system, delta=0.1)
+        self.assertGreater(me.cpu_user + me.cpu_system, 0.15)
+        max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self.assertGreater(me.resident_bytes, 4 * 1024 * 1024)
+        self.assertLessEqual(me.resident_bytes, max_rss)
+
+    def test_a_child_start_time_and_name(self):
+        started = time.time()
+        child = subprocess.Popen(["sleep", "30"])
+        try:
+            records = pe.LinuxReader().read()
+            found = [r for r in records if r.pid == child.pid]
+            self.assertEqual(len(found), 1)
+            self.assertAlmostEqual(found[0].start_time, started, delta=2.0)
+            self.assertEqual(found[0].name, "sleep")
+            self.assertEqual(found[0].path, os.path.realpath(shutil.which("sleep")))
+            self.assertEqual(found[0].ppid, os.getpid())
+        finally:
+            child.kill()
+            child.wait()
+
+    def test_pid_1_and_unique_pids(self):
+        records = pe.LinuxReader().read()
+        pids = [r.pid for r in records]
+        self.assertIn(1, pids)
+        self.assertEqual(len(pids), len(set(pids)))
+
+
+class FakeProcfs:
+    """A procfs tree in a temporary folder, with whatever processes a test writes."""
+
+    def __init__(self, uptime=1000.0):
+        self.root = tempfile.mkdtemp(prefix="fake-procfs-")
+        self.write("uptime", "%.2f 1999.00\n" % uptime)
+        self.write("stat", "cpu  1 2 3 4\nbtime 1700000000\n")
+        os.mkdir(os.path.join(self.root, "self"))     # not a pid: ignored
+
+    def write(self, relative, content):
+        path = os.path.join(self.root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+
+    def add(self, pid, comm=b"proc", ppid=1, utime=0, stime=0, starttime=0, rss_pages=0,
+            uid=1000, gid=100, exe=None, state=b"S"):
+        stat = (b"%d (%s) %s %d 1 1 0 -1 4194560 100 0 0 0 %d %d 0 0 20 0 1 0 %d 12345678 %d"
+                b" 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+                % (pid, comm, state, ppid, utime, stime, starttime, rss_pages))
+        self.write("%d/stat" % pid, stat)
+        self.write("%d/status" % pid,
+                   "Name:\tx\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\n"
+                   "PPid:\t%d\nUid:\t7\t%d\t%d\t%d\nGid:\t8\t%d\t%d\t%d\nFDSize:\t64\n"
+                   % (pid, pid, ppid, uid, uid, uid, gid, gid, gid))
+        if exe is not None:
+            os.symlink(exe, os.path.join(self.root, str(pid), "exe"))
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
+
+    def setUp(self):
+        self.procfs = FakeProcfs(uptime=1000.0)
+        self.addCleanup(self.procfs.cleanup)
+
+    def read(self):
+        reader = pe.LinuxReader(self.procfs.root)
+        return {r.pid: r for r in reader.read()}, reader
+
+    def test_values_and_effective_ids(self):
+        ticks = os.sysconf("SC_CLK_TCK")
+        page = os.sysconf("SC_PAGE_SIZE")
+        self.procfs.add(42, comm=b"worker", ppid=7, utime=3 * ticks // 2 if ticks % 2 == 0
+                        else 150, stime=ticks // 4 if ticks % 4 == 0 else 25,
+                        starttime=500 * ticks, rss_pages=10, uid=501, gid=20,
+                        exe=b"/usr/bin/worker")
+        before = time.time()
+        records, reader = self.read()
+        after = time.time()
+        r = records[42]
+        self.assertEqual((r.ppid, r.uid, r.gid, r.name, r.path),
+                         (7, 501, 20, "worker", "/usr/bin/worker"))
+        self.assertEqual(r.resident_bytes, 10 * page)
+        if ticks == 100:
+            self.assertEqual((r.cpu_user, r.cpu_system), (1.5, 0.25))
+        # boot was 1000 s ago; the process started 500 s after boot
+        self.assertGreaterEqual(r.start_time, before - 1000 + 500 - 0.01)
+        self.assertLessEqual(r.start_time, after - 1000 + 500 + 0.01)
+        self.assertEqual(reader.skipped, {"permission_denied": 0, "vanished": 0, "error": 0})
+
+    def test_boot_time_falls_back_to_btime(self):
+        os.remove(os.path.join(self.procfs.root, "uptime"))
+        self.procfs.add(5, starttime=0)
+        records, _ = self.read()
+        self.assertEqual(records[5].start_time, 1700000000.0)
+
+    def test_odd_names_and_paths(self):
+        self.procfs.add(10, comm=b"a) (b c) ) x", exe=ODD_PATH)
+        self.procfs.add(11, comm=b"tab\there", exe=b"/bin/with space")
+        self.procfs.add(12, comm=b"\xff\xfe bad utf8")
+        records, _ = self.read()
+        self.assertEqual(records[10].name, "a) (b c) ) x")
+        self.assertEqual(records[10].path, ODD_PATH_TEXT)
+        self.assertEqual(records[11].name, "tab\there")
+        self.assertEqual(records[11].path, "/bin/with space")
+        self.assertEqual(records[12].name, "\ufffd\ufffd bad utf8")
+        self.assertEqual(records[12].path, "")               # no exe link: unreadable
+        text = pe.render(list(records.values()))
+        families = self.assertValidExposition(text)
+        names = {labels["pid"]: labels["name"]
+                 for labels, _ in families["process_resident_memory_bytes"]["samples"]}
+        self.assertEqual(names["10"], "a) (b c) ) x")
+
+    def test_vanished_and_broken_processes_are_counted_not_fatal(self):
+        self.procfs.add(20, exe=b"/bin/ok")
+        os.makedirs(os.path.join(self.procfs.root, "21"))          # vanished: no stat
+        self.procfs.write("22/stat", b"22 (short) S\n")             # truncated stat
+        self.procfs.add(23)
+        os.remove(os.path.join(self.procfs.root, "23", "status"))  # vanished mid-read
+        records, reader = self.read()
+        self.assertEqual(sorted(records), [20])
+        self.assertEqual(reader.skipped, {"permission_denied": 0, "vanished": 2, "error": 1})
+        text = pe.render(list(records.values()), reader.skipped)
+        self.assertIn('process_exporter_processes_skipped{reason="vanished"} 2\n', text)
+        self.assertIn('process_exporter_processes_skipped{reason="error"} 1\n', text)
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
+
+def sample_records():
+    return [
+        pe.Process(1, 0, 0, 0, "launchd", "/sbin/launchd", 1700000000.25, 1.5, 0.5, 1024),
+        pe.Process(2, 1, 501, 20, 'q"b\\n\nx', 'p"\\\n', 1700000001.1234567, 0.1, 0.2, 2048),
+        pe.Process(3, 1, 501, 20, "nocpu", "", None, None, None, 4096),
+    ]
+
+
+class RenderTest(unittest.TestCase, ExpositionChecks):
+
+    def test_escaping(self):
+        self.assertEqual(pe.escape_label_value('a\\b"c\nd'), 'a\\\\b\\"c\\nd')
+        self.assertEqual(pe.escape_help("a\\b\nc\"d"), "a\\\\b\\nc\"d")
+
+    def test_values_in_full_precision(self):
+        self.assertEqual(pe.format_value(1700000001.1234567), "1700000001.1234567")
+        self.assertEqual(pe.format_value(0.1 + 0.2), "0.30000000000000004")
+        self.assertEqual(pe.format_value(12345678901234567890), "12345678901234567890")
+        self.assertEqual(pe.format_value(float("inf")), "+Inf")
+        self.assertEqual(pe.format_value(float("-inf")), "-Inf")
+        self.assertEqual(pe.format_value(float("nan")), "NaN")
+        self.assertEqual(pe.format_value(1e300), "1e+300")
+        for value in (1700000001.1234567, 1 / 3, 2.5e-9):
+            self.assertEqual(float(pe.format_value(value)), value)
+
+    def test_families_contiguous_unique_and_typed(self):
+        text = pe.render(sample_records(), {"vanished": 2}, 0.25)
+        families = self.assertValidExposition(text)
+        self.assertEqual(list(families)[:3], [f.name for f in pe.PROCESS_FAMILIES])
+        self.assertEqual(text.count("# HELP process_cpu_seconds_total "), 1)
+        self.assertEqual(families["process_cpu_seconds_total"]["type"], "counter")
+        self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=1, mode="user"),
+                         [1.5])
+        odd = [labels for labels, _ in families["process_resident_memory_bytes"]["samples"]
+               if labels["pid"] == "2"][0]
+        self.assertEqual((odd["name"], odd["path"]), ('q"b\\n\nx', 'p"\\\n'))
+        self.assertEqual(samples_of(families, "process_exporter_processes_skipped",
+                                    reason="vanished"), [2.0])
+        self.assertEqual(samples_of(families, "process_exporter_scrape_duration_seconds"),
+                         [0.25])
+
+    def test_missing_values_are_left_out_not_zero(self):
+        families = parse_exposition(pe.render(sample_records()))
+        self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=3), [])
+        self.assertEqual(samples_of(families, "process_start_time_seconds", pid=3), [])
+        self.assertEqual(samples_of(families, "process_resident_memory_bytes", pid=3),
+                         [4096.0])
+
+    def test_build_info(self):
+        families = parse_exposition(pe.render([]))
+        (labels, value), = families["process_exporter_build_info"]["samples"]
+        self.assertEqual(value, 1)
+        self.assertEqual(labels["version"], pe.__version__)
+        self.assertEqual(labels["platform"], sys.platform)
+        self.assertEqual(labels["python_version"], "%d.%d.%d" % sys.version_info[:3])
+
+    def test_no_processes_is_still_valid(self):
+        self.assertValidExposition(pe.render([]))
+
+    def test_prometheus_client_agrees(self):
+        text = pe.render(sample_records())
+        families = client_parse(text)
+        cpu = families["process_cpu_seconds"]      # the client drops _total from counters
+        values = {(s.labels["pid"], s.labels["mode"]): s.value for s in cpu.samples}
+        self.assertEqual(values[("2", "system")], 0.2)
+        memory = families["process_resident_memory_bytes"]
+        odd = [s for s in memory.samples if s.labels["pid"] == "2"][0]
+        self.assertEqual(odd.labels["path"], 'p"\\\n')
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_real_scrape_is_valid(self):
+        self.assertValidExposition(pe.Exporter(pe.LinuxReader()).scrape())
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------
+
+class StaticReader(pe.Reader):
+    """A reader with fixed records, so HTTP tests do not depend on the machine."""
+
+    def __init__(self, records=None, fail=False):
+        pe.Reader.__init__(self)
+        self.records = sample_records() if records is None else records
+        self.fail = fail
+
+    def read(self):
+        self._start_reading()
+        if self.fail:
+            raise OSError("listing failed")
+        return list(self.records)
+
+
+class ServerFixture:
+    """An exporter server on 127.0.0.1, an ephemeral port, in a thread."""
+
+    def start_server(self, reader=None, **options):
+        exporter = pe.Exporter(reader or StaticReader())
+        self.server = pe.make_server(exporter, "127.0.0.1:0", **options)
+        self.port = self.server.server_address[1]
+        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+
+        def stop():
+            self.server.shutdown()
+            self.server.server_close()
+            thread.join(5)
+        self.addCleanup(stop)
+
+    def request(self, method="GET", path="/metrics", headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def raw(self, data, read=True, timeout=5):
+        """Send raw bytes; return what came back until the server closed or timed out."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(data)
+            if not read:
+                return b""
+            chunks = []
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except (socket.timeout, ConnectionResetError):
+                pass
+            return b"".join(chunks)
+
+
+class HTTPTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def setUp(self):
+        self.start_server()
+
+    def test_metrics(self):
+        status, headers, body = self.request()
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        self.assertEqual(int(headers["Content-Length"]), len(body))
+        self.assertNotIn("Content-Encoding", headers)
+        families = self.assertValidExposition(body.decode("utf-8"))
+        self.assertEqual(samples_of(families, "process_resident_memory_bytes", pid=1), [1024])
+
+    def test_gzip_when_accepted(self):
+        status, headers, body = self.request(headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((status, headers["Content-Encoding"]), (200, "gzip"))
+        text = gzip.decompress(body).decode("utf-8")
+        self.assertValidExposition(text)
+        _, _, plain = self.request()
+        self.assertEqual(parse_exposition(text).keys(), parse_exposition(plain.decode()).keys())
+
+    def test_accept_encoding_parsing(self):
+        self.assertTrue(pe.accepts_gzip("gzip"))
+        self.assertTrue(pe.accepts_gzip("identity, GZIP;q=0.5"))
+        self.assertFalse(pe.accepts_gzip("gzip;q=0"))
+        self.assertFalse(pe.accepts_gzip("gzip; q=0.000"))
+        self.assertFalse(pe.accepts_gzip("br, deflate"))
+        self.assertFalse(pe.accepts_gzip(None))
+        self.assertFalse(pe.accepts_gzip("gzip;q=nonsense"))
+
+    def test_head(self):
+        status, headers, body = self.request("HEAD")
+        self.assertEqual((status, body), (200, b""))
+        self.assertGreater(int(headers["Content-Length"]), 0)
+
+    def test_landing_page_links_metrics(self):
+        status, headers, body = self.request(path="/")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        self.assertIn(b'href="/metrics"', body)
+
+    def test_query_string_is_ignored(self):
+        self.assertEqual(self.request(path="/metrics?foo=bar")[0], 200)
+
+    def test_other_paths_404(self):
+        for path in ("/metric", "/metrics/", "/favicon.ico", "/../etc/passwd"):
+            with self.subTest(path=path):
+                self.assertEqual(self.request(path=path)[0], 404)
+
+    def test_other_methods_405(self):
+        for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW"):
+            with self.subTest(method=method):
+                status, headers, _ = self.request(method)
+                self.assertEqual(status, 405)
+                self.assertEqual(headers["Allow"], "GET, HEAD")
+
+    def test_malformed_request_400_and_server_carries_on(self):
+        reply = self.raw(b"GARBAGE\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400") or reply.startswith(b"HTTP/1.0 400"),
+                        reply[:40])
+        self.assertEqual(self.request()[0], 200)
+
+    def test_keep_alive_serves_several_requests(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(conn.close)
+        for _ in range(3):
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200)
+            parse_exposition(response.read().decode())
+
+    def test_concurrent_scrapes(self):
+        results = []
+
+        def scrape():
+            results.append(self.request())
+        threads = [threading.Thread(target=scrape) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 20)
+        bodies = {body for status, _, body in results if status == 200}
+        self.assertEqual(len([r for r in results if r[0] == 200]), 20)
+        families = [tuple(parse_exposition(body.decode())) for body in bodies]
+        self.assertEqual(len(set(families)), 1)
+
+    def test_client_hanging_up_mid_response(self):
+        for _ in range(5):
+            self.raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", read=False)
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        parse_exposition(body.decode())
+
+
+class HTTPFailureTest(unittest.TestCase, ServerFixture):
+
+    def test_reader_failure_is_500_and_the_server_lives(self):
+        reader = StaticReader(fail=True)
+        self.start_server(reader)
+        stderr = sys.stderr
+        sys.stderr = open(os.devnull, "w")
+        try:
+            self.assertEqual(self.request()[0], 500)
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+        reader.fail = False
+        self.assertEqual(self.request()[0], 200)
+
+    def test_custom_telemetry_path(self):
+        self.start_server(telemetry_path="/probe")
+        self.assertEqual(self.request(path="/probe")[0], 200)
+        self.assertEqual(self.request(path="/metrics")[0], 404)
+        self.assertIn(b'href="/probe"', self.request(path="/")[2])
+
+
+class ListenAddressTest(unittest.TestCase):
+
+    def test_parse(self):
+        self.assertEqual(pe.parse_listen_address("127.0.0.1:9256"), ("127.0.0.1", 9256))
+        self.assertEqual(pe.parse_listen_address(":9256"), ("", 9256))
+        self.assertEqual(pe.parse_listen_address("[::1]:9256"), ("::1", 9256))
+        self.assertEqual(pe.parse_listen_address("localhost:80"), ("localhost", 80))
+        for bad in ("9256", "host:", "host:port", ":70000", "::1:9256", "[::1:9256"):
+            with self.subTest(bad=bad):
+                with self.assertRaises(ValueError):
+                    pe.parse_listen_address(bad)
+
+    def test_ipv6_loopback(self):
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6 here")
+        try:
+            server = pe.make_server(pe.Exporter(StaticReader()), "[::1]:0")
+        except OSError as exc:
+            self.skipTest("cannot bind ::1 here: %s" % exc)
+        self.addCleanup(server.server_close)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+        self.addCleanup(server.shutdown)
+        conn = http.client.HTTPConnection("::1", server.server_address[1], timeout=10)
+        conn.request("GET", "/metrics")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
+
+# ---------------------------------------------------------------------------
+# The command line, as a user runs it
+# ---------------------------------------------------------------------------
+
+def run_script(*args, timeout=60):
+    return subprocess.run([sys.executable, SCRIPT] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout)
+
+
+def start_script(*args):
+    """Start the exporter as a server on an ephemeral port; return (process, port)."""
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0"]
+                            + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = proc.stderr.readline().decode()
+    match = re.search(r"\(port (\d+)\)", line)
+    if not match:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("no listening line: %r" % line)
+    return proc, int(match.group(1))
+
+
+class CommandLineTest(unittest.TestCase, ExpositionChecks):
+
+    @unittest.skipUnless(IS_LINUX or sys.platform == "darwin", "needs a supported platform")
+    def test_once_prints_valid_metrics_and_exits_0(self):
+        result = run_script("--once")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, b"")
+        text = result.stdout.decode("utf-8")
+        families = self.assertValidExposition(text)
+        self.assertIn("process_cpu_seconds_total", families)
+        self.assertGreater(samples_of(families, "process_exporter_processes")[0], 1)
+
+    def test_version(self):
+        result = run_script("--version")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("process_exporter %s" % pe.__version__, result.stdout.decode())
+
+    def test_help_lists_every_flag(self):
+        result = run_script("--help")
+        self.assertEqual(result.returncode, 0)
+        for flag in ("--web.listen-address", "--web.telemetry-path", "--once", "--version",
+                     "--path.procfs", "--web.read-timeout", "--web.max-requests"):
+            self.assertIn(flag, result.stdout.decode())
+
+    def test_bad_flag_one_line_exit_2(self):
+        for args in (["--no-such-flag"], ["--web.listen-address=nonsense"],
+                     ["--web.telemetry-path=metrics"], ["--web.max-requests=0"]):
+            with self.subTest(args=args):
+                result = run_script(*args)
+                self.assertEqual(result.returncode, 2)
+                self.assertEqual(result.stdout, b"")
+                lines = result.stderr.decode().strip().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn("error", lines[0])
+
+    def test_port_in_use_one_line_no_traceback(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            result = run_script("--web.listen-address=127.0.0.1:%d" % port)
+        self.assertNotEqual(result.returncode, 0)
+        stderr = result.stderr.decode()
+        self.assertNotIn("Traceback", stderr)
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertIn("cannot listen on 127.0.0.1:%d" % port, stderr)
+
+    @unittest.skipUnless(IS_LINUX or sys.platform == "darwin", "needs a supported platform")
+    def test_sigterm_and_sigint_stop_cleanly(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(signal=sig):
+                proc, port = start_script()
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    conn.request("GET", "/metrics")
+                    self.assertEqual(conn.getresponse().status, 200)
+                    conn.close()
+                    proc.send_signal(sig)
+                    self.assertEqual(proc.wait(timeout=3), 0)
+                    self.assertNotIn(b"Traceback", proc.stderr.read())
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                    proc.stdout.close()
+                    proc.stderr.close()
+
+
+# ---------------------------------------------------------------------------
+# What ships beside the script: the launchd job and the README
+# ---------------------------------------------------------------------------
+
+class ShippedFilesTest(unittest.TestCase):
+
+    def test_launchd_plist(self):
+        path = os.path.join(HERE, "com.example.process_exporter.plist")
+        with open(path, "rb") as f:
+            job = plistlib.load(f)
+        self.assertEqual(job["Label"], "com.example.process_exporter")
+        self.assertEqual(job["ProgramArguments"][0], "/usr/bin/python3")
+        self.assertTrue(job["ProgramArguments"][1].endswith("/process_exporter.py"))
+        self.assertTrue(os.path.isabs(job["ProgramArguments"][1]))
+        self.assertIs(job["RunAtLoad"], True)
+        self.assertTrue(job["KeepAlive"])
+        self.assertEqual(job["ProcessType"], "Background")
+        self.assertTrue(os.path.isabs(job["StandardErrorPath"]))
+        pe.parse_args(job["ProgramArguments"][2:])      # its flags are ones we accept
+
+    def test_readme_documents_every_flag_and_metric(self):
+        with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        for family in pe.PROCESS_FAMILIES + pe.SELF_FAMILIES:
+            self.assertIn("`%s`" % family.name, readme)
+        for label in pe.PROCESS_LABELS:
+            self.assertIn("`%s`" % label, readme)
+        parser_flags = re.findall(r'add_argument\(\s*"(--[a-z.-]+)"',
+                                  open(SCRIPT, encoding="utf-8").read())
+        self.assertGreater(len(parser_flags), 5)
+        for flag in parser_flags:
+            self.assertIn("`%s" % flag, readme)
+
+    def test_license_is_mit(self):
+        with open(os.path.join(HERE, "LICENSE")) as f:
+            self.assertIn("MIT License", f.read())
+
+
+if __name__ == "__main__":
+    unittest.main()
