@@ -619,10 +619,17 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
         default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
         server_version = "process_exporter/" + __version__
         timeout = read_timeout                 # an idle or slow client is let go
+        disable_nagle_algorithm = True         # headers and body must not wait on an ACK
+
+        def version_string(self):
+            return self.server_version         # no Python version for strangers
 
         def parse_request(self):
             # The base class answers malformed requests (400, 414, 431, 505) itself.
             if not http.server.BaseHTTPRequestHandler.parse_request(self):
+                return False
+            if self.headers.defects:           # e.g. a header line without a colon
+                self.send_error(400, "Malformed header")
                 return False
             if self.command not in ("GET", "HEAD"):
                 self.close_connection = True   # its body, if any, is left unread
@@ -676,6 +683,7 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
 
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True           # a stuck client never holds up exit
+        request_queue_size = 128        # listen backlog: a burst of connections waits
         allow_reuse_address = True
 
         def __init__(self):

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -1198,6 +1199,405 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
                         proc.wait()
                     proc.stdout.close()
                     proc.stderr.close()
+
+
+# ---------------------------------------------------------------------------
+# Proof against a real Prometheus server
+# ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url, timeout=10):
+    """GET a JSON document from a loopback URL with http.client."""
+    match = re.match(r"http://([^/:]+):(\d+)(/.*)", url)
+    conn = http.client.HTTPConnection(match.group(1), int(match.group(2)), timeout=timeout)
+    try:
+        conn.request("GET", match.group(3))
+        return json.loads(conn.getresponse().read().decode())
+    finally:
+        conn.close()
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
+def scrape_port(port, gzip_ok=False, path="/metrics"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+        response = conn.getresponse()
+        body = response.read()
+        if response.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return response.status, body.decode("utf-8")
+    finally:
+        conn.close()
+
+
+BUSY_CHILD = [sys.executable, "-c", "while True: pass"]
+
+
+@unittest.skipUnless(IS_LINUX, "the end-to-end path is tested on real Linux processes")
+class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
+    """A real Prometheus server scrapes the exporter every second on loopback."""
+
+    def start_prometheus(self, target_port):
+        prometheus = shutil.which("prometheus")
+        need(prometheus, "the prometheus server is not installed (Debian package prometheus)")
+        folder = tempfile.mkdtemp(prefix="prometheus-e2e-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        config = os.path.join(folder, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write(textwrap.dedent("""\
+                global:
+                  scrape_interval: 1s
+                  scrape_timeout: 1s
+                  evaluation_interval: 1s
+                scrape_configs:
+                  - job_name: process
+                    static_configs:
+                      - targets: ["127.0.0.1:%d"]
+                """ % target_port))
+        port = free_port()
+        log = open(os.path.join(folder, "prometheus.log"), "wb")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen(
+            [prometheus, "--config.file=" + config, "--storage.tsdb.path=" + folder + "/data",
+             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(stop_process, proc)     # runs before the folder is removed
+        return "http://127.0.0.1:%d" % port, proc
+
+    def query(self, api, expr):
+        from urllib.parse import quote
+        answer = get_json(api + "/api/v1/query?query=" + quote(expr))
+        self.assertEqual(answer["status"], "success", answer)
+        return [(item["metric"], float(item["value"][1])) for item in answer["data"]["result"]]
+
+    def wait_for(self, what, check, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = check()
+            if result:
+                return result
+            time.sleep(0.5)
+        self.fail("timed out waiting for " + what)
+
+    def test_prometheus_scrapes_and_queries(self):
+        exporter, port = start_script()
+        self.addCleanup(stop_process, exporter)
+        child_started = time.time()
+        child = subprocess.Popen(BUSY_CHILD)
+        self.addCleanup(stop_process, child)
+        api, prometheus = self.start_prometheus(port)
+
+        def target_up():
+            try:
+                targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
+            except (OSError, ValueError, KeyError):
+                return None
+            return [t for t in targets if t["health"] == "up"]
+        self.wait_for("the target to be up", target_up)
+        self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
+
+        # The exporter's own RSS, as Prometheus stored it and as the exporter reports it.
+        stored = self.wait_for("the exporter's RSS", lambda: self.query(
+            api, 'process_resident_memory_bytes{pid="%d"}' % exporter.pid))
+        status, text = scrape_port(port)
+        own = samples_of(parse_exposition(text), "process_resident_memory_bytes",
+                         pid=exporter.pid)
+        self.assertEqual(len(own), 1)
+        self.assertAlmostEqual(stored[0][1], own[0], delta=0.2 * own[0])
+
+        # A busy child burns CPU: its rate is above zero.
+        rate = self.wait_for("a CPU rate for the busy child", lambda: [
+            value for _, value in self.query(
+                api, 'sum(rate(process_cpu_seconds_total{pid="%d"}[5s]))' % child.pid)
+            if value > 0])
+        self.assertGreater(rate[0], 0.0)
+
+        start = self.query(api, 'process_start_time_seconds{pid="%d"}' % child.pid)
+        self.assertEqual(len(start), 1)
+        self.assertAlmostEqual(start[0][1], child_started, delta=2.0)
+        self.assertIsNone(prometheus.poll(), "prometheus exited early")
+
+    def test_promtool_accepts_served_output_plain_and_gzip(self):
+        exporter, port = start_script()
+        self.addCleanup(stop_process, exporter)
+        for gzip_ok in (False, True):
+            with self.subTest(gzip=gzip_ok):
+                status, text = scrape_port(port, gzip_ok)
+                self.assertEqual(status, 200)
+                self.assertValidExposition(text)
+
+
+# ---------------------------------------------------------------------------
+# Hard to break: bad input, slow clients, load, churn, signals, a soak
+# ---------------------------------------------------------------------------
+
+class AbuseTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def setUp(self):
+        self.start_server(read_timeout=1.0)
+
+    def assertScrapeWorks(self):
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        parse_exposition(body.decode())
+
+    def assertRefused(self, reply):
+        """An error status, or a connection closed with nothing said."""
+        if reply:
+            status = re.match(rb"HTTP/1\.[01] (\d{3}) ", reply)
+            self.assertTrue(status, reply[:80])
+            self.assertGreaterEqual(int(status.group(1)), 400, reply[:80])
+
+    def test_garbage_on_the_socket(self):
+        import random
+        rng = random.Random(1234)
+        garbage = {
+            "random bytes": bytes(rng.randrange(256) for _ in range(4096)),
+            "random line": bytes(rng.randrange(256) for _ in range(200)) + b"\r\n\r\n",
+            "HTTP/0.9 line": b"GET /metrics\r\n\r\n",
+            "64 KiB request line": b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n\r\n",
+            "1000 headers": b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n",
+            "header without colon": b"GET /metrics HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
+            "non-ASCII path": "GET /m\u00e9trics\u2603 HTTP/1.1\r\n\r\n".encode("utf-8"),
+            "dot-dot path": b"GET /../../etc/passwd HTTP/1.1\r\n\r\n",
+            "dot-dot metrics": b"GET /x/../metrics HTTP/1.1\r\n\r\n",
+            "bad version": b"GET /metrics HTTP/9.9\r\n\r\n",
+            "NUL bytes": b"GET /\x00metrics HTTP/1.1\r\n\r\n",
+            "unfinished request": b"GET /metrics HTTP/1.1\r\nHost: x\r\n",
+        }
+        for name, data in garbage.items():
+            with self.subTest(name):
+                if name == "HTTP/0.9 line":
+                    reply = self.raw(data)          # answered (a GET), or closed
+                    self.assertTrue(reply == b"" or reply.startswith(b"HTTP/1."), reply[:80])
+                else:
+                    self.assertRefused(self.raw(data))
+                self.assertScrapeWorks()
+
+    def test_idle_connections_do_not_block_a_scrape_and_are_closed(self):
+        idle = []
+        self.addCleanup(lambda: [s.close() for s in idle])
+        for _ in range(200):
+            idle.append(socket.create_connection(("127.0.0.1", self.port), timeout=10))
+        started = time.monotonic()
+        self.assertScrapeWorks()
+        self.assertLess(time.monotonic() - started, 5.0)
+        # --web.read-timeout is 1 s here: every idle connection gets closed.
+        for sock in idle[:20]:
+            sock.settimeout(10)
+            self.assertEqual(sock.recv(10), b"")
+
+    def test_client_that_hangs_up_mid_response(self):
+        baseline = threading.active_count()
+        records = [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
+                   for pid in range(1, 20001)]
+        big = StaticReader(records)
+        self.start_server(big)                # a body of several MB
+        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")
+        try:
+            for _ in range(10):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+                    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    sock.recv(1000)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        self.assertTrue(body.endswith(b"\n"))
+        self.assertEqual(body.count(b"\nprocess_resident_memory_bytes{"), 20000)
+        deadline = time.monotonic() + 10
+        while threading.active_count() > baseline + 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # the second server adds its own serving thread
+        self.assertLessEqual(threading.active_count(), baseline + 1)
+
+
+class SlowReader(StaticReader):
+
+    def read(self):
+        time.sleep(0.3)
+        return StaticReader.read(self)
+
+
+class LoadTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def scrape_concurrently(self, count):
+        results = [None] * count
+
+        def scrape(i):
+            try:
+                results[i] = self.request()
+            except Exception as exc:           # recorded, so the test can say what
+                results[i] = exc
+        threads = [threading.Thread(target=scrape, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return results
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_50_concurrent_scrapes_valid_and_alike(self):
+        # 50 at once is over the default limit of 40 requests in flight: raise it.
+        self.start_server(pe.LinuxReader(), max_requests=64)
+        results = self.scrape_concurrently(50)
+        statuses = [r[0] if isinstance(r, tuple) else r for r in results]
+        self.assertEqual(statuses, [200] * 50)
+        family_sets = {tuple(parse_exposition(r[2].decode())) for r in results}
+        self.assertEqual(len(family_sets), 1)
+
+    def test_requests_beyond_the_limit_get_503(self):
+        self.start_server(SlowReader(), max_requests=2)
+        results = self.scrape_concurrently(8)
+        statuses = sorted(r[0] for r in results)
+        self.assertIn(200, statuses)
+        self.assertIn(503, statuses)
+        self.assertEqual(set(statuses), {200, 503})
+        self.assertEqual(self.request()[0], 200)      # and it carries on
+
+
+@unittest.skipUnless(IS_LINUX, "starts and reads real processes")
+class ChurnTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def test_processes_coming_and_going_during_scrapes(self):
+        self.start_server(pe.LinuxReader())
+        stop = threading.Event()
+        spawned = []
+
+        def churn():
+            for _ in range(200):
+                if stop.is_set():
+                    break
+                child = subprocess.Popen(["sleep", "5"])
+                spawned.append(child)
+                if len(spawned) % 2 == 0:
+                    spawned[-2].kill()
+                    spawned[-2].wait()
+        thread = threading.Thread(target=churn)
+        thread.start()
+        scrapes = 0
+        try:
+            while thread.is_alive() or scrapes < 5:
+                status, _, body = self.request()
+                self.assertEqual(status, 200)
+                parse_exposition(body.decode())       # valid, no duplicate series
+                scrapes += 1
+        finally:
+            stop.set()
+            thread.join(60)
+            for child in spawned:
+                child.kill()
+                child.wait()
+        self.assertEqual(len(spawned), 200)
+        self.assertGreaterEqual(scrapes, 5)
+
+
+@unittest.skipUnless(IS_LINUX, "runs executables with odd names")
+class OddProcessTest(unittest.TestCase, ExpositionChecks):
+
+    def test_odd_executable_paths_and_names_stay_valid(self):
+        folder = tempfile.mkdtemp(prefix="odd exe \u00e9 ")
+        self.addCleanup(shutil.rmtree, folder, True)
+        sleep = os.path.realpath(shutil.which("sleep"))
+        names = [b'quote " back \\ slash', b"new\nline", b"(paren) (x) y",
+                 "caf\u00e9 \u2603".encode(), b"bad \xff\xfe utf8"]
+        children = []
+        self.addCleanup(lambda: [(c.kill(), c.wait()) for c in children])
+        expected = {}
+        for name in names:
+            path = os.path.join(os.fsencode(folder), name)
+            shutil.copy(sleep, path)
+            child = subprocess.Popen([path, "30"])
+            children.append(child)
+            expected[child.pid] = (os.fsdecode(path).encode("utf-8", "surrogateescape")
+                                   .decode("utf-8", "replace"),
+                                   name[:15].decode("utf-8", "replace"))
+        time.sleep(0.2)                      # let each exec finish before reading
+        text = pe.Exporter(pe.LinuxReader()).scrape()
+        families = self.assertValidExposition(text)
+        found = {int(labels["pid"]): (labels["path"], labels["name"])
+                 for labels, _ in families["process_resident_memory_bytes"]["samples"]}
+        for pid, (path, name) in expected.items():
+            self.assertEqual(found[pid][0], path)
+            self.assertEqual(found[pid][1], name)
+        client = client_parse(text)["process_resident_memory_bytes"]
+        client_found = {int(s.labels["pid"]): s.labels["path"] for s in client.samples}
+        for pid, (path, _) in expected.items():
+            self.assertEqual(client_found[pid], path)
+
+
+@unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
+class ServerProcessTest(unittest.TestCase):
+
+    def test_sigterm_while_scrapes_are_in_flight(self):
+        proc, port = start_script()
+        self.addCleanup(stop_process, proc)
+        stop = threading.Event()
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    scrape_port(port)
+                except (OSError, http.client.HTTPException):
+                    return
+        threads = [threading.Thread(target=hammer) for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            self.assertEqual(proc.wait(timeout=3), 0)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+        self.assertNotIn(b"Traceback", proc.stderr.read())
+
+    def test_soak_2000_scrapes_no_leak(self):
+        proc, port = start_script()
+        self.addCleanup(stop_process, proc)
+
+        def rss():
+            with open("/proc/%d/status" % proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.addCleanup(conn.close)
+        started = time.monotonic()
+        for i in range(2000):
+            conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200)
+            response.read()
+            if i == 99:
+                after_100 = rss()
+        at_end = rss()
+        elapsed = time.monotonic() - started
+        sys.stderr.write("\nsoak: 2000 scrapes in %.1f s; RSS after 100 %.1f MiB, after 2000 "
+                         "%.1f MiB (%+.2f MiB) " % (elapsed, after_100 / 2**20, at_end / 2**20,
+                                                    (at_end - after_100) / 2**20))
+        self.assertLess(abs(at_end - after_100), 5 * 2**20)
 
 
 # ---------------------------------------------------------------------------
