@@ -38,6 +38,16 @@ def log(message):
 # The data: one record per process
 # ---------------------------------------------------------------------------
 
+# The numbers a reader may fill in.  A reader reads only the sources that the
+# wanted ones need (--metrics), so an unexported family costs nothing.
+VALUE_FIELDS = (
+    "start_time", "cpu_user", "cpu_system", "resident_bytes", "virtual_bytes",
+    "footprint_bytes", "threads", "open_fds", "disk_read_bytes", "disk_written_bytes",
+    "major_faults", "minor_faults", "context_switches", "instructions", "cycles",
+    "energy_joules",
+)
+
+
 class Process:
     """What one reading of one process gave.
 
@@ -46,11 +56,12 @@ class Process:
     a user would read an exported 0 as real.
     """
 
-    __slots__ = ("pid", "ppid", "uid", "gid", "name", "path",
-                 "start_time", "cpu_user", "cpu_system", "resident_bytes")
+    __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS
+
+    info = 1        # the value of process_info, the same for every process
 
     def __init__(self, pid, ppid, uid, gid, name, path, start_time=None,
-                 cpu_user=None, cpu_system=None, resident_bytes=None):
+                 cpu_user=None, cpu_system=None, resident_bytes=None, **values):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
@@ -61,10 +72,25 @@ class Process:
         self.cpu_user = cpu_user          # seconds, float
         self.cpu_system = cpu_system      # seconds, float
         self.resident_bytes = resident_bytes
+        self.virtual_bytes = None
+        self.footprint_bytes = None       # macOS: what Activity Monitor calls Memory
+        self.threads = None
+        self.open_fds = None
+        self.disk_read_bytes = None
+        self.disk_written_bytes = None
+        self.major_faults = None
+        self.minor_faults = None
+        self.context_switches = None
+        self.instructions = None          # macOS: CPU counters, absent in VMs
+        self.cycles = None
+        self.energy_joules = None         # macOS 13+ on Apple Silicon
+        for field, value in values.items():
+            setattr(self, field, value)
 
     def __repr__(self):
         return "Process(%s)" % ", ".join(
-            "%s=%r" % (slot, getattr(self, slot)) for slot in self.__slots__)
+            "%s=%r" % (slot, getattr(self, slot)) for slot in self.__slots__
+            if getattr(self, slot) is not None)
 
 
 # Why a process listed by the kernel did not make it into the exposition.
@@ -76,11 +102,25 @@ def decode(raw):
     return raw.decode("utf-8", "replace")
 
 
-class Reader:
-    """What both platform readers share: the tally of processes they skipped."""
+def nonzero(value):
+    """A hardware counter that reads 0 is one the hardware does not keep: leave it out."""
+    return value or None
 
-    def __init__(self):
+
+class Reader:
+    """What both platform readers share: which numbers to read, and the tallies.
+
+    After each read(), `skipped` counts processes left out by reason and
+    `partial` those exported without some numbers the kernel refused to give.
+    """
+
+    def __init__(self, fields=None):
+        self.fields = frozenset(VALUE_FIELDS if fields is None else fields)
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self.partial = 0
+
+    def wants(self, *fields):
+        return not self.fields.isdisjoint(fields)
 
     def read(self):
         """Every process the kernel lists now, as a list of Process records."""
@@ -88,22 +128,29 @@ class Reader:
 
     def _start_reading(self):
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self.partial = 0
 
 
 # ---------------------------------------------------------------------------
 # macOS: libproc through ctypes
 #
-# The structs carry Apple's C names and field names (xnu bsd/sys/proc_info.h);
-# a test checks every size and offset against Apple's headers.
+# The structs carry Apple's C names and field names (xnu bsd/sys/proc_info.h,
+# bsd/sys/resource.h); a test checks every size and offset against Apple's.
 # ---------------------------------------------------------------------------
 
 LIBSYSTEM_PATH = "/usr/lib/libSystem.B.dylib"
 
+PROC_PIDLISTFDS = 1
 PROC_PIDTASKALLINFO = 2
 PROC_PIDT_SHORTBSDINFO = 13
+PROC_PIDLISTFD_SIZE = 8             # sizeof(struct proc_fdinfo)
 PROC_PIDPATHINFO_MAXSIZE = 4096     # 4 * MAXPATHLEN; proc_pidpath refuses more
 MAXCOMLEN = 16
+RUSAGE_INFO_V4 = 4
+RUSAGE_INFO_V6 = 6
+SZOMB = 5
 
+c_uint8 = ctypes.c_uint8
 c_uint32 = ctypes.c_uint32
 c_int32 = ctypes.c_int32
 c_uint64 = ctypes.c_uint64
@@ -125,7 +172,7 @@ class proc_bsdinfo(ctypes.Structure):
         ("rfu_1", c_uint32),
         ("pbi_comm", ctypes.c_char * MAXCOMLEN),         # at most 15 chars
         ("pbi_name", ctypes.c_char * (2 * MAXCOMLEN)),   # at most 31 chars, may be empty
-        ("pbi_nfiles", c_uint32),
+        ("pbi_nfiles", c_uint32),       # fd table slots, not open descriptors
         ("pbi_pgid", c_uint32),
         ("pbi_pjobc", c_uint32),
         ("e_tdev", c_uint32),
@@ -137,6 +184,7 @@ class proc_bsdinfo(ctypes.Structure):
 
 
 class proc_bsdshortinfo(ctypes.Structure):
+    """The one BSD flavour any user may read of any process."""
     _fields_ = [
         ("pbsi_pid", c_uint32),
         ("pbsi_ppid", c_uint32),
@@ -163,14 +211,14 @@ class proc_taskinfo(ctypes.Structure):
         ("pti_threads_user", c_uint64),
         ("pti_threads_system", c_uint64),
         ("pti_policy", c_int32),
-        ("pti_faults", c_int32),
-        ("pti_pageins", c_int32),
+        ("pti_faults", c_int32),             # all faults
+        ("pti_pageins", c_int32),            # faults that read from disk
         ("pti_cow_faults", c_int32),
         ("pti_messages_sent", c_int32),
         ("pti_messages_received", c_int32),
         ("pti_syscalls_mach", c_int32),
         ("pti_syscalls_unix", c_int32),
-        ("pti_csw", c_int32),
+        ("pti_csw", c_int32),                # voluntary + involuntary
         ("pti_threadnum", c_int32),
         ("pti_numrunning", c_int32),
         ("pti_priority", c_int32),
@@ -181,6 +229,70 @@ class proc_taskallinfo(ctypes.Structure):
     _fields_ = [
         ("pbsd", proc_bsdinfo),
         ("ptinfo", proc_taskinfo),
+    ]
+
+
+# rusage_info_v4 (macOS 10.13+); v6 (macOS 13+) appends v5's ri_flags and its own.
+# Times are Mach ticks, sizes bytes, energy nanojoules.
+RUSAGE_INFO_V4_FIELDS = [
+    ("ri_uuid", c_uint8 * 16),
+    ("ri_user_time", c_uint64),
+    ("ri_system_time", c_uint64),
+    ("ri_pkg_idle_wkups", c_uint64),
+    ("ri_interrupt_wkups", c_uint64),
+    ("ri_pageins", c_uint64),
+    ("ri_wired_size", c_uint64),
+    ("ri_resident_size", c_uint64),
+    ("ri_phys_footprint", c_uint64),         # Activity Monitor's Memory column
+    ("ri_proc_start_abstime", c_uint64),
+    ("ri_proc_exit_abstime", c_uint64),
+    ("ri_child_user_time", c_uint64),
+    ("ri_child_system_time", c_uint64),
+    ("ri_child_pkg_idle_wkups", c_uint64),
+    ("ri_child_interrupt_wkups", c_uint64),
+    ("ri_child_pageins", c_uint64),
+    ("ri_child_elapsed_abstime", c_uint64),
+    ("ri_diskio_bytesread", c_uint64),
+    ("ri_diskio_byteswritten", c_uint64),
+    ("ri_cpu_time_qos_default", c_uint64),
+    ("ri_cpu_time_qos_maintenance", c_uint64),
+    ("ri_cpu_time_qos_background", c_uint64),
+    ("ri_cpu_time_qos_utility", c_uint64),
+    ("ri_cpu_time_qos_legacy", c_uint64),
+    ("ri_cpu_time_qos_user_initiated", c_uint64),
+    ("ri_cpu_time_qos_user_interactive", c_uint64),
+    ("ri_billed_system_time", c_uint64),
+    ("ri_serviced_system_time", c_uint64),
+    ("ri_logical_writes", c_uint64),
+    ("ri_lifetime_max_phys_footprint", c_uint64),
+    ("ri_instructions", c_uint64),
+    ("ri_cycles", c_uint64),
+    ("ri_billed_energy", c_uint64),
+    ("ri_serviced_energy", c_uint64),
+    ("ri_interval_max_phys_footprint", c_uint64),
+    ("ri_runnable_time", c_uint64),
+]
+
+
+class rusage_info_v4(ctypes.Structure):
+    _fields_ = RUSAGE_INFO_V4_FIELDS
+
+
+class rusage_info_v6(ctypes.Structure):
+    _fields_ = RUSAGE_INFO_V4_FIELDS + [
+        ("ri_flags", c_uint64),
+        ("ri_user_ptime", c_uint64),
+        ("ri_system_ptime", c_uint64),
+        ("ri_pinstructions", c_uint64),
+        ("ri_pcycles", c_uint64),
+        ("ri_energy_nj", c_uint64),
+        ("ri_penergy_nj", c_uint64),
+        ("ri_secure_time_in_system", c_uint64),
+        ("ri_secure_ptime_in_system", c_uint64),
+        ("ri_neural_footprint", c_uint64),
+        ("ri_lifetime_max_neural_footprint", c_uint64),
+        ("ri_interval_max_neural_footprint", c_uint64),
+        ("ri_reserved", c_uint64 * 9),
     ]
 
 
@@ -205,6 +317,8 @@ def declare_prototypes(lib):
     lib.proc_pidinfo.restype = c_int
     lib.proc_pidpath.argtypes = [c_int, c_void_p, c_uint32]
     lib.proc_pidpath.restype = c_int
+    lib.proc_pid_rusage.argtypes = [c_int, c_int, c_void_p]
+    lib.proc_pid_rusage.restype = c_int
     lib.mach_timebase_info.argtypes = [ctypes.POINTER(mach_timebase_info)]
     lib.mach_timebase_info.restype = c_int
     lib.sysctlbyname.argtypes = [ctypes.c_char_p, c_void_p, ctypes.POINTER(ctypes.c_size_t),
@@ -229,74 +343,183 @@ def mach_tick_ratio(lib):
     return timebase.numer, timebase.denom * 1000000000
 
 
-class DarwinReader(Reader):
-    """Reads every process through libproc: one proc_pidinfo and one proc_pidpath per pid."""
+def libproc_error(call):
+    err = ctypes.get_errno()
+    return OSError(err, "%s: %s" % (call, os.strerror(err)))
 
-    def __init__(self, lib=None):
-        Reader.__init__(self)
+
+RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
+                 "instructions", "cycles", "energy_joules")
+
+
+class DarwinReader(Reader):
+    """Reads every process through libproc.
+
+    Per pid: proc_pidinfo(PROC_PIDTASKALLINFO) and proc_pidpath, then, when the
+    wanted numbers need them, proc_pid_rusage and proc_pidinfo(PROC_PIDLISTFDS).
+    Another user's process (EPERM unless root) is still named, through
+    PROC_PIDT_SHORTBSDINFO, which anyone may read; so is a zombie.
+    """
+
+    def __init__(self, lib=None, fields=None):
+        Reader.__init__(self, fields)
         self.lib = lib if lib is not None else load_libsystem()
         declare_prototypes(self.lib)
         self.tick_numer, self.tick_denom = mach_tick_ratio(self.lib)
         # One buffer of each kind, reused for every pid of every scrape.
         self._info = proc_taskallinfo()
+        self._short = proc_bsdshortinfo()
         self._path = ctypes.create_string_buffer(PROC_PIDPATHINFO_MAXSIZE)
         self._pids = (ctypes.c_int * 0)()
+        self._fds = (ctypes.c_uint64 * 64)()        # proc_fdinfo is 8 bytes
+        # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
+        self._rusage = rusage_info_v6()
+        self._rusage_flavor = RUSAGE_INFO_V6
 
     def list_pids(self):
         """Every pid, zombies included; proc_listallpids counts pids but takes bytes."""
         lib = self.lib
         estimate = lib.proc_listallpids(None, 0)
         if estimate <= 0:
-            raise OSError(ctypes.get_errno(), "proc_listallpids: %s"
-                          % os.strerror(ctypes.get_errno()))
+            raise libproc_error("proc_listallpids")
         capacity = max(len(self._pids), estimate + 64)
         while True:
             if len(self._pids) < capacity:
                 self._pids = (ctypes.c_int * capacity)()
             count = lib.proc_listallpids(self._pids, ctypes.sizeof(self._pids))
             if count <= 0:
-                raise OSError(ctypes.get_errno(), "proc_listallpids: %s"
-                              % os.strerror(ctypes.get_errno()))
+                raise libproc_error("proc_listallpids")
             if count < capacity:
                 return self._pids[:count]
             capacity *= 2      # it came back full: there may be more
 
     def read(self):
         self._start_reading()
-        lib, info, path, skipped = self.lib, self._info, self._path, self.skipped
-        info_ref, info_size = ctypes.byref(info), ctypes.sizeof(info)
-        numer, denom = self.tick_numer, self.tick_denom
         records = []
         seen = set()
+        with_rusage = self.wants(*RUSAGE_FIELDS)
+        with_fds = self.wants("open_fds")
         for pid in self.list_pids():
             if pid in seen:           # a process moving to the zombie list mid-walk
                 continue
             seen.add(pid)
-            if lib.proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, info_ref, info_size) != info_size:
-                err = ctypes.get_errno()
-                if err == errno.ESRCH:        # exited since the listing, or a zombie
-                    skipped["vanished"] += 1
-                elif err == errno.EPERM:      # another user's process, and we are not root
-                    skipped["permission_denied"] += 1
-                else:
-                    skipped["error"] += 1
-                continue
-            # ESRCH here is pid 0 (no executable), ENOENT a deleted executable.
-            length = lib.proc_pidpath(pid, path, PROC_PIDPATHINFO_MAXSIZE)
-            bsd, task = info.pbsd, info.ptinfo
-            records.append(Process(
-                pid=pid,
-                ppid=bsd.pbi_ppid,
-                uid=bsd.pbi_uid,
-                gid=bsd.pbi_gid,
-                name=decode(bsd.pbi_name or bsd.pbi_comm),
-                path=decode(ctypes.string_at(path, length)) if length > 0 else "",
-                start_time=bsd.pbi_start_tvsec + bsd.pbi_start_tvusec / 1e6,
-                cpu_user=task.pti_total_user * numer / denom,
-                cpu_system=task.pti_total_system * numer / denom,
-                resident_bytes=task.pti_resident_size,
-            ))
+            record = self.read_process(pid, with_rusage, with_fds)
+            if record is not None:
+                records.append(record)
         return records
+
+    def read_process(self, pid, with_rusage=True, with_fds=True):
+        """One process as a record, or None (counted in `skipped`) if it cannot be named."""
+        lib, info = self.lib, self._info
+        size = ctypes.sizeof(info)
+        if lib.proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, ctypes.byref(info), size) != size:
+            err = ctypes.get_errno()
+            if err == errno.EPERM:       # another user's process, and we are not root
+                record = self.read_identity(pid, 0)
+                if record is not None:
+                    self.partial += 1
+                return record
+            if err == errno.ESRCH:       # exited since the listing, or a zombie
+                return self.read_zombie(pid)
+            self.skipped["error"] += 1
+            return None
+        bsd, task = info.pbsd, info.ptinfo
+        numer, denom = self.tick_numer, self.tick_denom
+        record = Process(
+            pid, bsd.pbi_ppid, bsd.pbi_uid, bsd.pbi_gid,
+            decode(bsd.pbi_name or bsd.pbi_comm), self.read_path(pid),
+            start_time=bsd.pbi_start_tvsec + bsd.pbi_start_tvusec / 1e6,
+            cpu_user=task.pti_total_user * numer / denom,
+            cpu_system=task.pti_total_system * numer / denom,
+            resident_bytes=task.pti_resident_size,
+            virtual_bytes=task.pti_virtual_size,
+            threads=task.pti_threadnum,
+            major_faults=task.pti_pageins,
+            minor_faults=max(task.pti_faults - task.pti_pageins, 0),
+            context_switches=task.pti_csw,
+        )
+        refused = False
+        if with_rusage:
+            refused = self.read_rusage(pid, record) == errno.EPERM
+        if with_fds:
+            refused = self.read_open_fds(pid, bsd.pbi_nfiles, record) == errno.EPERM or refused
+        if refused:
+            self.partial += 1
+        return record
+
+    def read_path(self, pid):
+        """The executable's path; "" for pid 0 (ESRCH) or a deleted executable (ENOENT)."""
+        length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
+        return decode(ctypes.string_at(self._path, length)) if length > 0 else ""
+
+    def read_identity(self, pid, arg):
+        """A record with identity only, from the short BSD info (arg 1 finds zombies too)."""
+        short = self._short
+        size = ctypes.sizeof(short)
+        if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, arg, ctypes.byref(short),
+                                 size) != size:
+            err = ctypes.get_errno()
+            self.skipped["vanished" if err == errno.ESRCH else "error"] += 1
+            return None
+        return Process(pid, short.pbsi_ppid, short.pbsi_uid, short.pbsi_gid,
+                       decode(short.pbsi_comm), self.read_path(pid))
+
+    def read_zombie(self, pid):
+        """A zombie keeps its identity and its final rusage; a process gone keeps nothing."""
+        record = self.read_identity(pid, 1)
+        if record is None:
+            return None
+        if self._short.pbsi_status != SZOMB:       # it is there now: it was being born
+            self.skipped["vanished"] += 1
+            return None
+        if self.read_rusage(pid, record) == 0:
+            usage, numer, denom = self._rusage, self.tick_numer, self.tick_denom
+            record.cpu_user = usage.ri_user_time * numer / denom
+            record.cpu_system = usage.ri_system_time * numer / denom
+            record.footprint_bytes = None           # a zombie holds no memory
+        return record
+
+    def read_rusage(self, pid, record):
+        """Fill in what proc_pid_rusage gives; return its errno, or 0."""
+        usage = self._rusage
+        while self.lib.proc_pid_rusage(pid, self._rusage_flavor, ctypes.byref(usage)) != 0:
+            err = ctypes.get_errno()
+            if err != errno.EINVAL or self._rusage_flavor == RUSAGE_INFO_V4:
+                return err
+            # The kernel writes the whole struct unchecked, so the buffer matches the flavour.
+            usage = self._rusage = rusage_info_v4()
+            self._rusage_flavor = RUSAGE_INFO_V4
+        record.footprint_bytes = usage.ri_phys_footprint
+        record.disk_read_bytes = usage.ri_diskio_bytesread
+        record.disk_written_bytes = usage.ri_diskio_byteswritten
+        record.instructions = nonzero(usage.ri_instructions)
+        record.cycles = nonzero(usage.ri_cycles)
+        if self._rusage_flavor == RUSAGE_INFO_V6:
+            energy = usage.ri_energy_nj
+            record.energy_joules = energy / 1e9 if energy else None
+        return 0
+
+    def read_open_fds(self, pid, table_slots, record):
+        """Count open descriptors with PROC_PIDLISTFDS; return its errno, or 0.
+
+        The kernel walks the fd table's slots (pbi_nfiles) and fills as many as fit,
+        so a buffer of that many entries takes them all in one call.
+        """
+        lib = self.lib
+        wanted = max(table_slots, 1)
+        while True:
+            if len(self._fds) < wanted:
+                self._fds = (ctypes.c_uint64 * (wanted + 64))()
+            capacity = ctypes.sizeof(self._fds)
+            used = lib.proc_pidinfo(pid, PROC_PIDLISTFDS, 0, self._fds, capacity)
+            if used <= 0:
+                return ctypes.get_errno()
+            if used < capacity:
+                record.open_fds = used // PROC_PIDLISTFD_SIZE
+                return 0
+            # Full: the table grew since we looked.  Ask the kernel how big it is now.
+            estimate = lib.proc_pidinfo(pid, PROC_PIDLISTFDS, 0, None, 0)
+            wanted = max(len(self._fds) * 2, estimate // PROC_PIDLISTFD_SIZE)
 
 
 # ---------------------------------------------------------------------------
@@ -304,10 +527,15 @@ class DarwinReader(Reader):
 # ---------------------------------------------------------------------------
 
 class LinuxReader(Reader):
-    """Reads every process from a procfs tree (/proc, or one a test made)."""
+    """Reads every process from a procfs tree (/proc, or one a test made).
 
-    def __init__(self, procfs="/proc"):
-        Reader.__init__(self)
+    Per pid: stat, status and the exe link; fd/ and io when the wanted numbers
+    need them.  Other users' fd/ and io need root: without it those two numbers
+    are left out for such processes.
+    """
+
+    def __init__(self, procfs="/proc", fields=None):
+        Reader.__init__(self, fields)
         self.procfs = procfs
         self.clock_ticks = os.sysconf("SC_CLK_TCK")
         self.page_size = os.sysconf("SC_PAGE_SIZE")
@@ -332,12 +560,15 @@ class LinuxReader(Reader):
 
     def read(self):
         self._start_reading()
+        with_fds = self.wants("open_fds")
+        with_io = self.wants("disk_read_bytes", "disk_written_bytes")
+        with_switches = self.wants("context_switches")
         records = []
         for entry in os.listdir(self.procfs):
             if not entry.isdigit():
                 continue
             try:
-                record = self.read_process(int(entry))
+                record = self.read_process(int(entry), with_fds, with_io, with_switches)
             except (FileNotFoundError, ProcessLookupError):
                 self.skipped["vanished"] += 1
             except PermissionError:
@@ -348,7 +579,7 @@ class LinuxReader(Reader):
                 records.append(record)
         return records
 
-    def read_process(self, pid):
+    def read_process(self, pid, with_fds=True, with_io=True, with_switches=True):
         base = "%s/%d/" % (self.procfs, pid)
         with open(base + "stat", "rb") as f:
             stat = f.read()
@@ -356,50 +587,85 @@ class LinuxReader(Reader):
         close = stat.rindex(b")")
         name = stat[stat.index(b"(") + 1:close]
         fields = stat[close + 2:].split()
-        ppid = int(fields[1])
-        ticks = self.clock_ticks
-        uid, gid = self._owner(base)
+        ppid, start_ticks = int(fields[1]), int(fields[19])    # a short stat fails here
+        uid, gid, switches = self._status(base, with_switches)
         try:
             path = decode(os.readlink(os.fsencode(base + "exe")))
         except OSError:       # kernel threads, zombies, other users' processes
             path = ""
-        return Process(
-            pid=pid,
-            ppid=ppid,
-            uid=uid,
-            gid=gid,
-            name=decode(name),
-            path=path,
-            start_time=self.boot_time + int(fields[19]) / ticks,
+        ticks = self.clock_ticks
+        record = Process(
+            pid, ppid, uid, gid, decode(name), path,
+            start_time=self.boot_time + start_ticks / ticks,
             cpu_user=int(fields[11]) / ticks,
             cpu_system=int(fields[12]) / ticks,
             # stat's rss is the same page count as statm's resident.
             resident_bytes=int(fields[21]) * self.page_size,
+            virtual_bytes=int(fields[20]),
+            threads=int(fields[17]),
+            minor_faults=int(fields[7]),
+            major_faults=int(fields[9]),
+            context_switches=switches,
         )
+        # fd/ and io are other users' secrets unless we are root; the process may
+        # also exit mid-read.  Either way those numbers are left out, not the process.
+        refused = False
+        if with_fds:
+            try:
+                record.open_fds = len(os.listdir(base + "fd"))
+            except PermissionError:
+                refused = True
+            except OSError:
+                pass
+        if with_io:
+            try:
+                self._io(base, record)
+            except PermissionError:
+                refused = True
+            except OSError:
+                pass
+        if refused:
+            self.partial += 1
+        return record
 
     @staticmethod
-    def _owner(base):
-        """Effective uid and gid, from the second column of status's Uid: and Gid:."""
+    def _status(base, with_switches):
+        """Effective uid and gid (status's second column), and the context switches."""
         uid = gid = None
+        switches = 0 if with_switches else None
         with open(base + "status", "rb") as f:
             for line in f:
                 if line.startswith(b"Uid:"):
                     uid = int(line.split()[2])
                 elif line.startswith(b"Gid:"):
                     gid = int(line.split()[2])
-                    break
+                    if not with_switches:
+                        break
+                elif line.startswith((b"voluntary_ctxt_switches:",
+                                      b"nonvoluntary_ctxt_switches:")):
+                    switches += int(line.split()[1])
         if uid is None or gid is None:
             raise ValueError("no Uid/Gid in %sstatus" % base)
-        return uid, gid
+        return uid, gid, switches
+
+    @staticmethod
+    def _io(base, record):
+        """Bytes read from and written to storage, from io."""
+        with open(base + "io", "rb") as f:
+            for line in f:
+                if line.startswith(b"read_bytes:"):
+                    record.disk_read_bytes = int(line.split()[1])
+                elif line.startswith(b"write_bytes:"):
+                    record.disk_written_bytes = int(line.split()[1])
 
 
-def make_reader(procfs="/proc", platform=None):
-    """The reader for this platform."""
+def make_reader(procfs="/proc", fields=None, platform=None):
+    """The reader for this platform, reading only what `fields` need."""
     platform = platform or sys.platform
     if platform == "darwin":
-        return DarwinReader()
+        return DarwinReader(fields=fields)
     if platform.startswith("linux"):
-        return LinuxReader(procfs)
+        return LinuxReader(procfs, fields)
     raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
 
 
@@ -421,39 +687,99 @@ class Family:
 
     __slots__ = ("name", "type", "help", "samples")
 
-    def __init__(self, name, type, help, samples):
+    def __init__(self, name, type, help, samples=()):
         self.name = name
         self.type = type
         self.help = help
         self.samples = samples
 
+    @property
+    def fields(self):
+        return {attribute for _, attribute in self.samples}
+
+
+def one(attribute):
+    return (("", attribute),)
+
 
 PROCESS_FAMILIES = (
+    Family("process_info", "gauge",
+           "Always 1 for every process seen; its labels name it, even when the kernel "
+           "refuses its numbers.", one("info")),
     Family("process_start_time_seconds", "gauge",
-           "Start time of the process since unix epoch in seconds.",
-           (("", "start_time"),)),
+           "Start time of the process since unix epoch in seconds.", one("start_time")),
     Family("process_cpu_seconds_total", "counter",
            "Total user and system CPU time spent in seconds.",
            (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
     Family("process_resident_memory_bytes", "gauge",
-           "Resident memory size in bytes.",
-           (("", "resident_bytes"),)),
+           "Resident memory size in bytes.", one("resident_bytes")),
+    Family("process_virtual_memory_bytes", "gauge",
+           "Virtual memory size in bytes.", one("virtual_bytes")),
+    Family("process_memory_footprint_bytes", "gauge",
+           "Physical footprint in bytes, the Memory column of Activity Monitor (macOS).",
+           one("footprint_bytes")),
+    Family("process_threads", "gauge",
+           "Number of threads.", one("threads")),
+    Family("process_open_fds", "gauge",
+           "Number of open file descriptors.", one("open_fds")),
+    Family("process_disk_read_bytes_total", "counter",
+           "Bytes the process caused to be read from storage.", one("disk_read_bytes")),
+    Family("process_disk_written_bytes_total", "counter",
+           "Bytes the process caused to be written to storage.", one("disk_written_bytes")),
+    Family("process_major_page_faults_total", "counter",
+           "Page faults that needed to read from storage (macOS: page-ins).",
+           one("major_faults")),
+    Family("process_minor_page_faults_total", "counter",
+           "Page faults served without reading from storage.", one("minor_faults")),
+    Family("process_context_switches_total", "counter",
+           "Context switches, voluntary and involuntary.", one("context_switches")),
+    Family("process_instructions_total", "counter",
+           "CPU instructions retired (macOS; absent where the CPU counters are not kept).",
+           one("instructions")),
+    Family("process_cycles_total", "counter",
+           "CPU cycles (macOS; absent where the CPU counters are not kept).", one("cycles")),
+    Family("process_energy_joules_total", "counter",
+           "Energy used, in joules (macOS 13 and later on Apple Silicon).",
+           one("energy_joules")),
 )
 
-# The exporter's own families (rendered by render_self below).
+# The exporter's own families (rendered by render_self below); always exported.
 SELF_FAMILIES = (
     Family("process_exporter_build_info", "gauge",
            "A metric with a constant '1' value labeled by version, python_version and "
-           "platform from which process_exporter was built.", ()),
+           "platform from which process_exporter was built."),
     Family("process_exporter_scrape_duration_seconds", "gauge",
-           "Time the last scrape took to read and render every process.", ()),
+           "Time the last scrape took to read and render every process."),
     Family("process_exporter_processes", "gauge",
-           "Processes exported in the last scrape.", ()),
+           "Processes exported in the last scrape."),
+    Family("process_exporter_processes_partial", "gauge",
+           "Processes exported in the last scrape without some of their numbers, because "
+           "the kernel refused them (another user's process; run as root to read it all)."),
     Family("process_exporter_processes_skipped", "gauge",
-           "Processes listed by the kernel but not exported in the last scrape, by reason.", ()),
+           "Processes listed by the kernel but not exported in the last scrape, by reason."),
 )
 
 PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
+
+
+def select_families(names):
+    """The per-process families named (all of them for None); ValueError for a stranger."""
+    if names is None:
+        return PROCESS_FAMILIES
+    known = {family.name: family for family in PROCESS_FAMILIES}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError("unknown metric %s; known: %s"
+                         % (", ".join(unknown), ", ".join(known)))
+    return tuple(family for family in PROCESS_FAMILIES if family.name in names)
+
+
+def fields_of(families):
+    """The Process fields the given families export: all a reader needs to read."""
+    fields = set()
+    for family in families:
+        fields |= family.fields
+    return fields
 
 
 # ---------------------------------------------------------------------------
@@ -497,31 +823,35 @@ def render_processes(records, families=PROCESS_FAMILIES):
     labelled = [(process_labels(record), record) for record in records]
     parts = []
     for family in families:
-        parts.append(family_header(family))
+        lines = []
         name = family.name
         for extra, attribute in family.samples:
             sep = "," + extra if extra else ""
             for labels, record in labelled:
                 value = getattr(record, attribute)
                 if value is not None:
-                    parts.append("%s{%s%s} %s\n" % (name, labels, sep, format_value(value)))
+                    lines.append("%s{%s%s} %s\n" % (name, labels, sep, format_value(value)))
+        if lines:           # a family this platform never fills is left out whole
+            parts.append(family_header(family))
+            parts.extend(lines)
     return "".join(parts)
 
 
-def render_self(processes, skipped, duration):
+def render_self(processes, skipped, duration, partial=0):
     """The exporter's own families: what it is and how the last scrape went."""
-    build, duration_family, count, skipped_family = SELF_FAMILIES
-    platform = sys.platform
+    build, duration_family, count, partial_family, skipped_family = SELF_FAMILIES
     python_version = "%d.%d.%d" % sys.version_info[:3]
     parts = [
         family_header(build),
         '%s{version="%s",python_version="%s",platform="%s"} 1\n' % (
             build.name, escape_label_value(__version__), python_version,
-            escape_label_value(platform)),
+            escape_label_value(sys.platform)),
         family_header(duration_family),
         "%s %s\n" % (duration_family.name, format_value(duration)),
         family_header(count),
         "%s %d\n" % (count.name, processes),
+        family_header(partial_family),
+        "%s %d\n" % (partial_family.name, partial),
         family_header(skipped_family),
     ]
     for reason in SKIP_REASONS:
@@ -530,27 +860,31 @@ def render_self(processes, skipped, duration):
     return "".join(parts)
 
 
-def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES):
+def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
     """The whole exposition for these records, ending in a newline."""
     return render_processes(records, families) + render_self(
-        len(records), skipped or {}, duration)
+        len(records), skipped or {}, duration, partial)
 
 
 class Exporter:
     """Reads and renders on demand; one scrape at a time, since readers keep buffers."""
 
-    def __init__(self, reader):
+    def __init__(self, reader, families=PROCESS_FAMILIES):
         self.reader = reader
+        self.families = families
+        self.last_count = 0
         self._lock = threading.Lock()
 
     def scrape(self):
         """The exposition text of this moment."""
         with self._lock:
             started = time.perf_counter()
-            records = self.reader.read()
-            body = render_processes(records)
+            reader = self.reader
+            records = reader.read()
+            self.last_count = len(records)
+            body = render_processes(records, self.families)
             duration = time.perf_counter() - started
-            return body + render_self(len(records), self.reader.skipped, duration)
+            return body + render_self(len(records), reader.skipped, duration, reader.partial)
 
 
 # ---------------------------------------------------------------------------
@@ -774,6 +1108,10 @@ def parse_args(argv):
     parser.add_argument("--web.max-requests", dest="max_requests", type=int,
                         default=40, metavar="N",
                         help="requests served at once; more get 503 (default %(default)s)")
+    parser.add_argument("--metrics", dest="metrics", metavar="NAME,...",
+                        type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
+                        help="export only these per-process metric families; what is not "
+                             "exported is not read (default: all)")
     parser.add_argument("--path.procfs", dest="procfs", default="/proc", metavar="DIR",
                         help="procfs mount point, Linux only (default %(default)s)")
     parser.add_argument("--once", action="store_true",
@@ -790,6 +1128,7 @@ def parse_args(argv):
         parser.error("--web.max-requests must be at least 1")
     try:
         parse_listen_address(args.listen_address)
+        args.families = select_families(args.metrics)
     except ValueError as exc:
         parser.error(str(exc))
     return args
@@ -798,16 +1137,13 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        exporter = Exporter(make_reader(args.procfs))
+        reader = make_reader(args.procfs, fields_of(args.families))
+        exporter = Exporter(reader, args.families)
+        text = exporter.scrape()
     except OSError as exc:
         log("cannot read processes: %s" % exc)
         return 1
     if args.once:
-        try:
-            text = exporter.scrape()
-        except OSError as exc:
-            log("cannot read processes: %s" % exc)
-            return 1
         sys.stdout.write(text)
         sys.stdout.flush()
         return 0
@@ -820,6 +1156,11 @@ def main(argv=None):
     host, port = server.server_address[:2]
     log("version %s listening on %s (port %d), metrics at %s"
         % (__version__, args.listen_address, port, args.telemetry_path))
+    if reader.partial:      # said once here, not once per process per scrape
+        log("%d of %d processes were read only in part: the kernel refused some of "
+            "their numbers%s" % (reader.partial, exporter.last_count,
+                                 "" if os.geteuid() == 0 else
+                                 "; run as root to read other users' processes"))
     serve(server)
     log("stopped")
     return 0

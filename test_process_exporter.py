@@ -218,7 +218,7 @@ def load_layout():
 
 
 STRUCT_NAMES = ("proc_bsdinfo", "proc_bsdshortinfo", "proc_taskinfo",
-                "proc_taskallinfo", "mach_timebase_info")
+                "proc_taskallinfo", "rusage_info_v4", "rusage_info_v6", "mach_timebase_info")
 
 
 class StructLayoutTest(unittest.TestCase):
@@ -249,20 +249,24 @@ class StructLayoutTest(unittest.TestCase):
 
     def test_constants_match_apple(self):
         constants = load_layout()["constants"]
-        self.assertEqual(pe.PROC_PIDTASKALLINFO, constants["PROC_PIDTASKALLINFO"])
-        self.assertEqual(pe.PROC_PIDT_SHORTBSDINFO, constants["PROC_PIDT_SHORTBSDINFO"])
-        self.assertEqual(pe.PROC_PIDPATHINFO_MAXSIZE, constants["PROC_PIDPATHINFO_MAXSIZE"])
-        self.assertEqual(pe.MAXCOMLEN, constants["MAXCOMLEN"])
+        for name in ("PROC_PIDLISTFDS", "PROC_PIDTASKALLINFO", "PROC_PIDT_SHORTBSDINFO",
+                     "PROC_PIDLISTFD_SIZE", "PROC_PIDPATHINFO_MAXSIZE", "MAXCOMLEN",
+                     "RUSAGE_INFO_V4", "RUSAGE_INFO_V6", "SZOMB"):
+            with self.subTest(name):
+                self.assertEqual(getattr(pe, name), constants[name])
 
 
 # ---------------------------------------------------------------------------
 # A stand-in for libSystem, in C, laid out as Apple's headers are
 #
-# It keeps a table of fake processes and answers proc_listallpids, proc_pidinfo,
-# proc_pidpath, mach_timebase_info and sysctlbyname with Apple's conventions:
-# 0 (or -1) with errno on failure, counts versus bytes, size checks on buffers.
-# It is stricter than Apple in one way: a non-zero `arg` to proc_pidinfo is
-# refused, since for these flavours it can only be a caller's 64-bit bug.
+# It keeps a table of fake processes and answers proc_listallpids, proc_pidinfo
+# (TASKALLINFO, SHORTBSDINFO, LISTFDS), proc_pidpath, proc_pid_rusage,
+# mach_timebase_info and sysctlbyname with Apple's conventions: 0 (or -1) with
+# errno on failure, counts versus bytes, size checks on buffers, EPERM for
+# another user's task data but not for the short info, zombies found only by the
+# short info with a non-zero arg and by rusage.  It is stricter than Apple in
+# one way: a non-zero `arg` to the other flavours is refused, since it can only
+# be a caller's 64-bit bug.
 # ---------------------------------------------------------------------------
 
 STANDIN_C = r"""
@@ -271,9 +275,15 @@ STANDIN_C = r"""
 #include <stdint.h>
 #include <string.h>
 
+#define PROC_PIDLISTFDS 1
 #define PROC_PIDTASKALLINFO 2
+#define PROC_PIDT_SHORTBSDINFO 13
 #define PROC_PIDPATHINFO_SIZE 1024
 #define PROC_PIDPATHINFO_MAXSIZE 4096
+#define RUSAGE_INFO_V4 4
+#define RUSAGE_INFO_V6 6
+#define SRUN 2
+#define SZOMB 5
 
 struct proc_bsdinfo {
     uint32_t pbi_flags;
@@ -342,10 +352,18 @@ struct proc_taskallinfo {
     struct proc_taskinfo ptinfo;
 };
 
+struct proc_fdinfo {
+    int32_t proc_fd;
+    uint32_t proc_fdtype;
+};
+
 struct mach_timebase_info {
     uint32_t numer;
     uint32_t denom;
 };
+
+/* rusage_info_v4 and rusage_info_v6, declared from Apple's field list. */
+%(rusage_structs)s
 
 /* Checked against Apple's layouts (generated from macos-layout.json). */
 %(layout_asserts)s
@@ -356,9 +374,13 @@ struct mach_timebase_info {
 
 struct fake_proc {
     int pid;
-    int info_errno;      /* what proc_pidinfo fails with, or 0 */
-    int path_errno;      /* what proc_pidpath fails with, or 0 */
+    int info_errno;       /* what the task flavours fail with, or 0 (EPERM: not ours) */
+    int path_errno;       /* what proc_pidpath fails with, or 0 */
+    int zombie;           /* only SHORTBSDINFO with arg != 0, and rusage, still see it */
+    int open_fds;         /* descriptors open, in the first slots of the table */
+    int table_slots;      /* the real fd table size (pbi_nfiles may lag behind it) */
     struct proc_taskallinfo tai;
+    struct rusage_info_v6 ru;
     char path[PROC_PIDPATHINFO_MAXSIZE];
     int path_len;
 };
@@ -366,18 +388,20 @@ struct fake_proc {
 static struct fake_proc procs[MAX_PROCS];
 static int nprocs;
 static int estimate_slack = 20;      /* proc_listallpids(NULL) answers nprocs + this */
+static int list_errno;               /* what proc_listallpids fails with, or 0 */
+static int rusage_newest = RUSAGE_INFO_V6;   /* V4: a kernel older than macOS 13 */
 static uint32_t tb_numer = 1, tb_denom = 1;
 static int64_t tb_frequency;         /* 0: no hw.tbfrequency */
-static long calls[4];                /* listallpids, pidinfo, pidpath, sysctlbyname */
+/* calls: listallpids, taskallinfo, pidpath, sysctlbyname, shortbsdinfo, listfds,
+   rusage V6, rusage V4 */
+static long calls[8];
 static int hint;
-static int list_errno;               /* what proc_listallpids fails with, or 0 */
-
-void standin_fail_listing(int err) { list_errno = err; }
 
 void standin_reset(void) {
     nprocs = 0;
-    list_errno = 0;
     estimate_slack = 20;
+    list_errno = 0;
+    rusage_newest = RUSAGE_INFO_V6;
     tb_numer = tb_denom = 1;
     tb_frequency = 0;
     memset(calls, 0, sizeof calls);
@@ -391,8 +415,17 @@ void standin_timebase(uint32_t numer, uint32_t denom, int64_t frequency) {
 }
 
 void standin_estimate_slack(int slack) { estimate_slack = slack; }
-
+void standin_fail_listing(int err) { list_errno = err; }
+void standin_rusage_newest(int flavor) { rusage_newest = flavor; }
 long standin_calls(int which) { return calls[which]; }
+
+static struct fake_proc *find(int pid) {
+    if (hint < nprocs && procs[hint].pid == pid) return &procs[hint];
+    if (hint + 1 < nprocs && procs[hint + 1].pid == pid) return &procs[++hint];
+    for (int i = 0; i < nprocs; i++)
+        if (procs[i].pid == pid) { hint = i; return &procs[i]; }
+    return NULL;
+}
 
 int standin_add(int pid, uint32_t ppid, uint32_t uid, uint32_t gid,
                 const char *comm, const char *name,
@@ -410,7 +443,7 @@ int standin_add(int pid, uint32_t ppid, uint32_t uid, uint32_t gid,
     p->tai.pbsd.pbi_ppid = ppid;
     p->tai.pbsd.pbi_uid = p->tai.pbsd.pbi_ruid = p->tai.pbsd.pbi_svuid = uid;
     p->tai.pbsd.pbi_gid = p->tai.pbsd.pbi_rgid = p->tai.pbsd.pbi_svgid = gid;
-    p->tai.pbsd.pbi_status = 2; /* SRUN */
+    p->tai.pbsd.pbi_status = SRUN;
     strncpy(p->tai.pbsd.pbi_comm, comm, sizeof p->tai.pbsd.pbi_comm - 1);
     strncpy(p->tai.pbsd.pbi_name, name, sizeof p->tai.pbsd.pbi_name - 1);
     p->tai.pbsd.pbi_start_tvsec = start_sec;
@@ -419,17 +452,54 @@ int standin_add(int pid, uint32_t ppid, uint32_t uid, uint32_t gid,
     p->tai.ptinfo.pti_total_system = system_ticks;
     p->tai.ptinfo.pti_resident_size = resident;
     p->tai.ptinfo.pti_virtual_size = virtual_size;
+    p->ru.ri_user_time = user_ticks;
+    p->ru.ri_system_time = system_ticks;
+    p->ru.ri_resident_size = resident;
     if (path_len > PROC_PIDPATHINFO_MAXSIZE - 1) path_len = PROC_PIDPATHINFO_MAXSIZE - 1;
     memcpy(p->path, path, (size_t)path_len);
     p->path_len = path_len;
     return 0;
 }
 
-static struct fake_proc *find(int pid) {
-    if (hint < nprocs && procs[hint].pid == pid) return &procs[hint++];
-    for (int i = 0; i < nprocs; i++)
-        if (procs[i].pid == pid) { hint = i + 1; return &procs[i]; }
-    return NULL;
+int standin_set_task(int pid, int32_t threads, int32_t faults, int32_t pageins, int32_t csw) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->tai.ptinfo.pti_threadnum = threads;
+    p->tai.ptinfo.pti_faults = faults;
+    p->tai.ptinfo.pti_pageins = pageins;
+    p->tai.ptinfo.pti_csw = csw;
+    return 0;
+}
+
+int standin_set_rusage(int pid, uint64_t footprint, uint64_t bytes_read, uint64_t written,
+                       uint64_t instructions, uint64_t cycles, uint64_t energy_nj) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->ru.ri_phys_footprint = footprint;
+    p->ru.ri_diskio_bytesread = bytes_read;
+    p->ru.ri_diskio_byteswritten = written;
+    p->ru.ri_instructions = instructions;
+    p->ru.ri_cycles = cycles;
+    p->ru.ri_energy_nj = energy_nj;
+    return 0;
+}
+
+int standin_set_fds(int pid, int open_fds, int table_slots, uint32_t reported_slots) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->open_fds = open_fds;
+    p->table_slots = table_slots;
+    p->tai.pbsd.pbi_nfiles = reported_slots;
+    return 0;
+}
+
+int standin_make_zombie(int pid) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->zombie = 1;
+    p->tai.pbsd.pbi_status = SZOMB;
+    p->ru.ri_phys_footprint = 0;
+    return 0;
 }
 
 /* ---- libproc, as Apple's wrappers behave ---- */
@@ -447,12 +517,46 @@ int proc_listallpids(void *buffer, int buffersize) {
     return n;                                   /* a count of pids, not bytes */
 }
 
+static int short_info(struct fake_proc *p, uint64_t arg, void *buffer, int buffersize) {
+    calls[4]++;
+    if (p->zombie && arg == 0) { errno = ESRCH; return 0; }
+    if (buffersize < (int)sizeof(struct proc_bsdshortinfo)) { errno = ENOMEM; return 0; }
+    struct proc_bsdshortinfo s;
+    memset(&s, 0, sizeof s);
+    s.pbsi_pid = p->tai.pbsd.pbi_pid;
+    s.pbsi_ppid = p->tai.pbsd.pbi_ppid;
+    s.pbsi_status = p->tai.pbsd.pbi_status;
+    memcpy(s.pbsi_comm, p->tai.pbsd.pbi_comm, sizeof s.pbsi_comm);
+    s.pbsi_uid = s.pbsi_ruid = s.pbsi_svuid = p->tai.pbsd.pbi_uid;
+    s.pbsi_gid = s.pbsi_rgid = s.pbsi_svgid = p->tai.pbsd.pbi_gid;
+    memcpy(buffer, &s, sizeof s);
+    return (int)sizeof s;
+}
+
+static int list_fds(struct fake_proc *p, void *buffer, int buffersize) {
+    calls[5]++;
+    if (buffer == NULL) return (p->table_slots + 20) * (int)sizeof(struct proc_fdinfo);
+    if (buffersize < (int)sizeof(struct proc_fdinfo)) { errno = ENOMEM; return 0; }
+    int slots = p->table_slots;
+    int room = buffersize / (int)sizeof(struct proc_fdinfo);
+    if (slots > room) slots = room;             /* the kernel fills what fits */
+    int n = p->open_fds < slots ? p->open_fds : slots;
+    for (int i = 0; i < n; i++) {
+        ((struct proc_fdinfo *)buffer)[i].proc_fd = i;
+        ((struct proc_fdinfo *)buffer)[i].proc_fdtype = 1;
+    }
+    return n * (int)sizeof(struct proc_fdinfo);
+}
+
 int proc_pidinfo(int pid, int flavor, uint64_t arg, void *buffer, int buffersize) {
-    calls[1]++;
-    if (arg != 0) { errno = EINVAL; return 0; }
+    if (flavor == PROC_PIDTASKALLINFO) calls[1]++;
     struct fake_proc *p = find(pid);
     if (p == NULL) { errno = ESRCH; return 0; }
+    if (flavor == PROC_PIDT_SHORTBSDINFO) return short_info(p, arg, buffer, buffersize);
+    if (arg != 0) { errno = EINVAL; return 0; }
+    if (p->zombie) { errno = ESRCH; return 0; }
     if (p->info_errno) { errno = p->info_errno; return 0; }
+    if (flavor == PROC_PIDLISTFDS) return list_fds(p, buffer, buffersize);
     if (flavor != PROC_PIDTASKALLINFO) { errno = EINVAL; return 0; }
     if (buffersize < (int)sizeof(struct proc_taskallinfo)) { errno = ENOMEM; return 0; }
     memcpy(buffer, &p->tai, sizeof p->tai);
@@ -464,11 +568,27 @@ int proc_pidpath(int pid, void *buffer, uint32_t buffersize) {
     if (buffersize < PROC_PIDPATHINFO_SIZE) { errno = ENOMEM; return 0; }
     if (buffersize > PROC_PIDPATHINFO_MAXSIZE) { errno = EOVERFLOW; return 0; }
     struct fake_proc *p = find(pid);
-    if (p == NULL) { errno = ESRCH; return 0; }
+    if (p == NULL || p->zombie) { errno = ESRCH; return 0; }
     if (p->path_errno) { errno = p->path_errno; return 0; }
     memcpy(buffer, p->path, (size_t)p->path_len);
     ((char *)buffer)[p->path_len] = 0;
     return p->path_len;
+}
+
+int proc_pid_rusage(int pid, int flavor, void *buffer) {
+    if (flavor == RUSAGE_INFO_V6) calls[6]++;
+    if (flavor == RUSAGE_INFO_V4) calls[7]++;
+    if (flavor > rusage_newest || (flavor != RUSAGE_INFO_V4 && flavor != RUSAGE_INFO_V6)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct fake_proc *p = find(pid);
+    if (p == NULL) { errno = ESRCH; return -1; }
+    if (p->info_errno) { errno = p->info_errno; return -1; }
+    /* Like the kernel: the whole struct of that flavour, no size check. */
+    memcpy(buffer, &p->ru, flavor == RUSAGE_INFO_V6 ? sizeof(struct rusage_info_v6)
+                                                    : sizeof(struct rusage_info_v4));
+    return 0;
 }
 
 int mach_timebase_info(struct mach_timebase_info *info) {
@@ -487,6 +607,24 @@ int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp, size
     return 0;
 }
 """
+
+CALL_LISTALLPIDS, CALL_TASKALLINFO, CALL_PIDPATH, CALL_SYSCTL, CALL_SHORTINFO, \
+    CALL_LISTFDS, CALL_RUSAGE_V6, CALL_RUSAGE_V4 = range(8)
+
+
+def rusage_structs(layout):
+    """C declarations of rusage_info_v4 and v6 from the layout file's field list."""
+    c_types = {"uint64": "uint64_t", "uint8[16]": "uint8_t", "uint64[9]": "uint64_t"}
+    blocks = []
+    for struct_name in ("rusage_info_v4", "rusage_info_v6"):
+        lines = ["struct %s {" % struct_name]
+        for field, kind in layout[struct_name]["types"].items():
+            count = re.search(r"\[(\d+)\]", kind)
+            lines.append("    %s %s%s;" % (c_types[kind], field,
+                                         "[%s]" % count.group(1) if count else ""))
+        lines.append("};")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def layout_asserts(layout):
@@ -513,24 +651,30 @@ def standin_library():
         return _standin["lib"]
     compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     need(compiler, "no C compiler (cc) to build the stand-in libSystem")
+    layout = load_layout()
     folder = tempfile.mkdtemp(prefix="standin-libsystem-")
     source = os.path.join(folder, "libsystem_standin.c")
     library = os.path.join(folder, "libsystem_standin.so")
     with open(source, "w") as f:
-        f.write(STANDIN_C % {"layout_asserts": layout_asserts(load_layout())})
+        f.write(STANDIN_C % {"layout_asserts": layout_asserts(layout),
+                             "rusage_structs": rusage_structs(layout)})
     subprocess.run([compiler, "-std=c11", "-Wall", "-Werror", "-shared", "-fPIC",
                     "-o", library, source], check=True)
     lib = pe.load_libsystem(library)
-    lib.standin_add.argtypes = [ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32,
-                                ctypes.c_uint32, ctypes.c_char_p, ctypes.c_char_p,
-                                ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
-                                ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64,
-                                ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.standin_timebase.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int64]
-    lib.standin_estimate_slack.argtypes = [ctypes.c_int]
-    lib.standin_fail_listing.argtypes = [ctypes.c_int]
-    lib.standin_calls.argtypes = [ctypes.c_int]
-    lib.standin_calls.restype = ctypes.c_long
+    c = ctypes
+    lib.standin_add.argtypes = [c.c_int, c.c_uint32, c.c_uint32, c.c_uint32, c.c_char_p,
+                                c.c_char_p, c.c_uint64, c.c_uint64, c.c_uint64, c.c_uint64,
+                                c.c_uint64, c.c_uint64, c.c_char_p, c.c_int, c.c_int, c.c_int]
+    lib.standin_set_task.argtypes = [c.c_int, c.c_int32, c.c_int32, c.c_int32, c.c_int32]
+    lib.standin_set_rusage.argtypes = [c.c_int] + [c.c_uint64] * 6
+    lib.standin_set_fds.argtypes = [c.c_int, c.c_int, c.c_int, c.c_uint32]
+    lib.standin_make_zombie.argtypes = [c.c_int]
+    lib.standin_timebase.argtypes = [c.c_uint32, c.c_uint32, c.c_int64]
+    lib.standin_estimate_slack.argtypes = [c.c_int]
+    lib.standin_fail_listing.argtypes = [c.c_int]
+    lib.standin_rusage_newest.argtypes = [c.c_int]
+    lib.standin_calls.argtypes = [c.c_int]
+    lib.standin_calls.restype = c.c_long
     _standin["lib"] = lib
     _standin["folder"] = folder
     return lib
@@ -550,6 +694,9 @@ def add_fake(lib, pid, ppid=1, uid=501, gid=20, comm=b"proc", name=b"", start=(0
 
 ODD_PATH = b'/Applications/My "Odd" App\\x.app/Contents/Mac\nOS/b\xff\xfein'
 ODD_PATH_TEXT = '/Applications/My "Odd" App\\x.app/Contents/Mac\nOS/b\ufffd\ufffdin'
+LAUNCHD_LABELS = 'pid="1",ppid="0",uid="0",gid="0",path="/sbin/launchd",name="launchd"'
+SAFARI_LABELS = ('pid="300",ppid="1",uid="501",gid="20",'
+                 'path="/Applications/Safari.app/Contents/MacOS/Safari",name="Safari"')
 
 
 class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
@@ -563,29 +710,49 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         lib = self.lib
         add_fake(lib, 1, ppid=0, uid=0, gid=0, comm=b"launchd", name=b"launchd",
                  start=(1700000000, 250000), ticks=(36000000, 12000000),
-                 resident=12345678, path=b"/sbin/launchd")
+                 resident=12345678, virtual=420906795008, path=b"/sbin/launchd")
+        lib.standin_set_task(1, 4, 1500, 250, 9000)
+        lib.standin_set_rusage(1, 7340032, 1048576, 524288, 0, 0, 0)   # no CPU counters
+        lib.standin_set_fds(1, 37, 256, 256)
         add_fake(lib, 0, ppid=0, uid=0, gid=0, comm=b"kernel_task",
                  start=(1699999990, 0), ticks=(2400000000, 4800000000),
                  resident=1 << 30, path_errno=errno.ESRCH)     # no executable
+        add_fake(lib, 300, ppid=1, uid=501, gid=20, comm=b"Safari", name=b"Safari",
+                 start=(1700000050, 500000), ticks=(240000000, 24000000),
+                 resident=300000000, virtual=500000000000,
+                 path=b"/Applications/Safari.app/Contents/MacOS/Safari")
+        lib.standin_set_task(300, 42, 90000, 1000, 123456)
+        lib.standin_set_rusage(300, 450000000, 20000000, 3000000, 98765432100,
+                               45678901234, 2500000000)
+        lib.standin_set_fds(300, 300, 512, 512)
         add_fake(lib, 412, ppid=1, uid=501, gid=20, comm=b"Odd App", name=b"",
                  start=(1700000100, 999999), ticks=(1, 3), resident=4096,
                  path=ODD_PATH)
         add_fake(lib, 600, info_errno=errno.ESRCH)              # exited since listed
-        add_fake(lib, 700, uid=0, info_errno=errno.EPERM)       # root's, we are not root
+        add_fake(lib, 700, ppid=1, uid=0, gid=0, comm=b"configd", info_errno=errno.EPERM,
+                 path=b"/usr/libexec/configd")                  # root's, we are not root
         add_fake(lib, 800, comm=b"gone", path_errno=errno.ENOENT,
                  start=(1700000200, 0), ticks=(24, 48), resident=8192)   # deleted exe
+        add_fake(lib, 900, ppid=300, comm=b"defunct", ticks=(48000000, 24000000))
+        lib.standin_set_rusage(900, 0, 4096, 0, 0, 0, 0)
+        lib.standin_make_zombie(900)
 
-    def render_with(self, numer, denom, frequency):
+    def read(self, numer=125, denom=3, frequency=24000000, fields=None, populate=True):
         self.lib.standin_timebase(numer, denom, frequency)
-        self.populate()
-        reader = pe.DarwinReader(self.lib)
-        records = reader.read()
-        return records, reader, pe.render(records, reader.skipped, 0.5)
+        if populate:
+            self.populate()
+        reader = pe.DarwinReader(self.lib, fields)
+        return reader.read(), reader
+
+    def render_with(self, numer=125, denom=3, frequency=24000000):
+        records, reader = self.read(numer, denom, frequency)
+        return records, reader, pe.render(records, reader.skipped, 0.5,
+                                          partial=reader.partial)
 
     def test_records_carry_the_kernel_values(self):
-        records, reader, _ = self.render_with(125, 3, 24000000)
+        records, reader, _ = self.render_with()
         by_pid = {r.pid: r for r in records}
-        self.assertEqual(sorted(by_pid), [0, 1, 412, 800])
+        self.assertEqual(sorted(by_pid), [0, 1, 300, 412, 700, 800, 900])
         launchd = by_pid[1]
         self.assertEqual((launchd.ppid, launchd.uid, launchd.gid, launchd.name, launchd.path),
                          (0, 0, 0, "launchd", "/sbin/launchd"))
@@ -596,31 +763,115 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(by_pid[800].path, "")
         self.assertEqual(by_pid[412].name, "Odd App")        # pbi_name empty: pbi_comm
         self.assertEqual(by_pid[412].path, ODD_PATH_TEXT)
-        self.assertEqual(reader.skipped, {"permission_denied": 1, "vanished": 1, "error": 0})
+        self.assertEqual(reader.skipped, {"permission_denied": 0, "vanished": 1, "error": 0})
+        self.assertEqual(reader.partial, 1)
 
-    def test_exact_rendered_values_apple_silicon(self):
-        _, _, text = self.render_with(125, 3, 24000000)
-        self.assertIn('process_cpu_seconds_total{pid="1",ppid="0",uid="0",gid="0",'
-                      'path="/sbin/launchd",name="launchd",mode="user"} 1.5\n', text)
-        self.assertIn('process_cpu_seconds_total{pid="1",ppid="0",uid="0",gid="0",'
-                      'path="/sbin/launchd",name="launchd",mode="system"} 0.5\n', text)
-        self.assertIn('process_cpu_seconds_total{pid="0",ppid="0",uid="0",gid="0",'
-                      'path="",name="kernel_task",mode="system"} 200.0\n', text)
-        self.assertIn('process_start_time_seconds{pid="1",ppid="0",uid="0",gid="0",'
-                      'path="/sbin/launchd",name="launchd"} 1700000000.25\n', text)
-        self.assertIn('process_start_time_seconds{pid="412",ppid="1",uid="501",gid="20",'
-                      'path="/Applications/My \\"Odd\\" App\\\\x.app/Contents/Mac\\nOS/'
-                      'b\ufffd\ufffdin",name="Odd App"} 1700000100.999999\n', text)
-        self.assertIn('process_resident_memory_bytes{pid="0",ppid="0",uid="0",gid="0",'
-                      'path="",name="kernel_task"} 1073741824\n', text)
-        self.assertIn('process_exporter_processes 4\n', text)
-        self.assertIn('process_exporter_processes_skipped{reason="permission_denied"} 1\n',
-                      text)
-        self.assertIn('process_exporter_processes_skipped{reason="vanished"} 1\n', text)
+    def test_every_number_exact(self):
+        records, _ = self.read()
+        safari = {r.pid: r for r in records}[300]
+        self.assertEqual(safari.cpu_user, 10.0)
+        self.assertEqual(safari.cpu_system, 1.0)
+        self.assertEqual(safari.virtual_bytes, 500000000000)
+        self.assertEqual(safari.footprint_bytes, 450000000)
+        self.assertEqual(safari.threads, 42)
+        self.assertEqual(safari.open_fds, 300)
+        self.assertEqual((safari.disk_read_bytes, safari.disk_written_bytes),
+                         (20000000, 3000000))
+        self.assertEqual((safari.major_faults, safari.minor_faults), (1000, 89000))
+        self.assertEqual(safari.context_switches, 123456)
+        self.assertEqual((safari.instructions, safari.cycles), (98765432100, 45678901234))
+        self.assertEqual(safari.energy_joules, 2.5)
+
+    def test_exact_rendered_lines(self):
+        _, _, text = self.render_with()
+        expected = [
+            'process_info{%s} 1' % LAUNCHD_LABELS,
+            'process_cpu_seconds_total{%s,mode="user"} 1.5' % LAUNCHD_LABELS,
+            'process_cpu_seconds_total{%s,mode="system"} 0.5' % LAUNCHD_LABELS,
+            'process_cpu_seconds_total{pid="0",ppid="0",uid="0",gid="0",path="",'
+            'name="kernel_task",mode="system"} 200.0',
+            'process_start_time_seconds{%s} 1700000000.25' % LAUNCHD_LABELS,
+            'process_start_time_seconds{pid="412",ppid="1",uid="501",gid="20",'
+            'path="/Applications/My \\"Odd\\" App\\\\x.app/Contents/Mac\\nOS/'
+            'b\ufffd\ufffdin",name="Odd App"} 1700000100.999999',
+            'process_resident_memory_bytes{pid="0",ppid="0",uid="0",gid="0",'
+            'path="",name="kernel_task"} 1073741824',
+            'process_virtual_memory_bytes{%s} 420906795008' % LAUNCHD_LABELS,
+            'process_memory_footprint_bytes{%s} 7340032' % LAUNCHD_LABELS,
+            'process_threads{%s} 4' % LAUNCHD_LABELS,
+            'process_open_fds{%s} 37' % LAUNCHD_LABELS,
+            'process_disk_read_bytes_total{%s} 1048576' % LAUNCHD_LABELS,
+            'process_disk_written_bytes_total{%s} 524288' % LAUNCHD_LABELS,
+            'process_major_page_faults_total{%s} 250' % LAUNCHD_LABELS,
+            'process_minor_page_faults_total{%s} 1250' % LAUNCHD_LABELS,
+            'process_context_switches_total{%s} 9000' % LAUNCHD_LABELS,
+            'process_instructions_total{%s} 98765432100' % SAFARI_LABELS,
+            'process_cycles_total{%s} 45678901234' % SAFARI_LABELS,
+            'process_energy_joules_total{%s} 2.5' % SAFARI_LABELS,
+            'process_info{pid="700",ppid="1",uid="0",gid="0",path="/usr/libexec/configd",'
+            'name="configd"} 1',
+            'process_exporter_processes 7',
+            'process_exporter_processes_partial 1',
+            'process_exporter_processes_skipped{reason="vanished"} 1',
+        ]
+        lines = text.split("\n")
+        for line in expected:
+            self.assertIn(line, lines)
         families = self.assertValidExposition(text, promtool=False)
         odd = [labels for labels, _ in families["process_resident_memory_bytes"]["samples"]
                if labels["pid"] == "412"]
         self.assertEqual(odd[0]["path"], ODD_PATH_TEXT)     # round-trips through escaping
+
+    def test_another_users_process_is_named_but_has_no_numbers(self):
+        _, _, text = self.render_with()
+        series = [line for line in text.split("\n") if 'pid="700"' in line]
+        self.assertEqual(series, ['process_info{pid="700",ppid="1",uid="0",gid="0",'
+                                  'path="/usr/libexec/configd",name="configd"} 1'])
+
+    def test_a_zombie_keeps_its_name_and_final_cpu(self):
+        records, _ = self.read()
+        zombie = {r.pid: r for r in records}[900]
+        self.assertEqual((zombie.name, zombie.ppid, zombie.path), ("defunct", 300, ""))
+        self.assertEqual((zombie.cpu_user, zombie.cpu_system), (2.0, 1.0))
+        self.assertEqual(zombie.disk_read_bytes, 4096)
+        self.assertIsNone(zombie.resident_bytes)
+        self.assertIsNone(zombie.footprint_bytes)
+        self.assertIsNone(zombie.start_time)
+
+    def test_zero_hardware_counters_are_left_out(self):
+        records, _ = self.read()
+        launchd = {r.pid: r for r in records}[1]
+        self.assertIsNone(launchd.instructions)
+        self.assertIsNone(launchd.cycles)
+        self.assertIsNone(launchd.energy_joules)
+        self.assertEqual(launchd.disk_written_bytes, 524288)     # a real counter stays
+
+    def test_rusage_v6_refused_on_an_older_macos_falls_back_to_v4_for_good(self):
+        self.lib.standin_rusage_newest(pe.RUSAGE_INFO_V4)
+        records, reader = self.read()
+        safari = {r.pid: r for r in records}[300]
+        self.assertEqual(safari.footprint_bytes, 450000000)
+        self.assertEqual(safari.instructions, 98765432100)
+        self.assertIsNone(safari.energy_joules)                  # V6 only
+        self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V6), 1)
+        v4_calls = self.lib.standin_calls(CALL_RUSAGE_V4)
+        reader.read()
+        self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V6), 1)
+        self.assertGreater(self.lib.standin_calls(CALL_RUSAGE_V4), v4_calls)
+        self.assertIsInstance(reader._rusage, pe.rusage_info_v4)
+
+    def test_rusage_v6_accepted_is_kept(self):
+        _, reader = self.read()
+        reader.read()
+        self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V4), 0)
+        self.assertIsInstance(reader._rusage, pe.rusage_info_v6)
+
+    def test_fd_table_grown_since_bsdinfo(self):
+        self.lib.standin_timebase(1, 1, 1000000000)
+        add_fake(self.lib, 5, comm=b"opener")
+        self.lib.standin_set_fds(5, 5000, 8192, 16)   # pbi_nfiles says 16, table is 8192
+        records, _ = self.read(populate=False)
+        self.assertEqual(records[0].open_fds, 5000)
 
     def test_timebase_sources(self):
         cases = {
@@ -631,11 +882,11 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         for case, (numer, denom, frequency) in cases.items():
             with self.subTest(case):
                 self.lib.standin_reset()
-                records, _, _ = self.render_with(numer, denom, frequency)
+                records, _ = self.read(numer, denom, frequency)
                 launchd = [r for r in records if r.pid == 1][0]
                 self.assertEqual((launchd.cpu_user, launchd.cpu_system), (1.5, 0.5))
         self.lib.standin_reset()
-        records, _, _ = self.render_with(1, 1, 1000000000)        # Intel: ticks are ns
+        records, _ = self.read(1, 1, 1000000000)        # Intel: ticks are ns
         launchd = [r for r in records if r.pid == 1][0]
         self.assertEqual(launchd.cpu_user, 0.036)
 
@@ -650,17 +901,26 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(len(records), 6000)
         self.assertEqual([r.pid for r in records], list(range(1, 6001)))
         self.assertEqual(records[-1].resident_bytes, 6000)
-        self.assertEqual(lib.standin_calls(1), 6000)      # one proc_pidinfo per pid
-        self.assertEqual(lib.standin_calls(2), 6000)      # one proc_pidpath per pid
+        self.assertEqual(lib.standin_calls(CALL_TASKALLINFO), 6000)   # one per pid
+        self.assertEqual(lib.standin_calls(CALL_PIDPATH), 6000)
+
+    def test_unwanted_numbers_are_not_read(self):
+        self.read(fields={"threads"})
+        self.assertGreater(self.lib.standin_calls(CALL_TASKALLINFO), 0)
+        self.assertEqual(self.lib.standin_calls(CALL_LISTFDS), 0)
+        self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V6), 1)     # the zombie only
+        self.lib.standin_reset()
+        self.read(fields={"open_fds"})
+        self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V6), 1)     # the zombie only
+        self.assertGreater(self.lib.standin_calls(CALL_LISTFDS), 0)
 
     def test_buffers_are_reused_between_scrapes(self):
-        self.lib.standin_timebase(1, 1, 1000000000)
-        self.populate()
-        reader = pe.DarwinReader(self.lib)
-        first = reader.read()
-        pids_buffer = reader._pids
+        first, reader = self.read(1, 1, 1000000000)
+        pids_buffer, info, rusage = reader._pids, reader._info, reader._rusage
         second = reader.read()
         self.assertIs(reader._pids, pids_buffer)
+        self.assertIs(reader._info, info)
+        self.assertIs(reader._rusage, rusage)
         self.assertEqual([r.pid for r in first], [r.pid for r in second])
 
     def test_listing_failure_raises(self):
@@ -715,6 +975,49 @@ class LinuxRealProcTest(unittest.TestCase):
             child.kill()
             child.wait()
 
+    def test_every_linux_number_of_this_process(self):
+        me = [r for r in pe.LinuxReader().read() if r.pid == os.getpid()][0]
+        self.assertAlmostEqual(me.threads, len(os.listdir("/proc/self/task")), delta=1)
+        self.assertAlmostEqual(me.open_fds, len(os.listdir("/proc/self/fd")), delta=2)
+        self.assertGreater(me.virtual_bytes, me.resident_bytes)
+        self.assertGreater(me.minor_faults, 0)
+        self.assertGreaterEqual(me.major_faults, 0)
+        self.assertGreater(me.context_switches, 0)
+        with open("/proc/self/io") as f:
+            io = dict(line.split(": ") for line in f.read().splitlines())
+        self.assertLessEqual(me.disk_read_bytes, int(io["read_bytes"]))
+        self.assertLessEqual(me.disk_written_bytes, int(io["write_bytes"]))
+        for absent in ("footprint_bytes", "instructions", "cycles", "energy_joules"):
+            self.assertIsNone(getattr(me, absent), absent)
+
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0,
+                         "needs root, to become another user")
+    def test_as_another_user_fds_and_io_of_others_are_left_out(self):
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:                      # the child becomes nobody and reads
+            try:
+                os.close(read_end)
+                os.setgid(65534)
+                os.setuid(65534)
+                reader = pe.LinuxReader()
+                init = [r for r in reader.read() if r.pid == 1][0]
+                os.write(write_end, json.dumps({
+                    "partial": reader.partial, "fds": init.open_fds,
+                    "read": init.disk_read_bytes, "cpu": init.cpu_user,
+                    "threads": init.threads}).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as f:
+            seen = json.loads(f.read().decode())
+        os.waitpid(child, 0)
+        self.assertGreater(seen["partial"], 0)
+        self.assertIsNone(seen["fds"])
+        self.assertIsNone(seen["read"])
+        self.assertIsNotNone(seen["cpu"])         # stat is anyone's to read
+        self.assertGreater(seen["threads"], 0)
+
     def test_pid_1_and_unique_pids(self):
         records = pe.LinuxReader().read()
         pids = [r.pid for r in records]
@@ -738,15 +1041,26 @@ class FakeProcfs:
             f.write(content.encode() if isinstance(content, str) else content)
 
     def add(self, pid, comm=b"proc", ppid=1, utime=0, stime=0, starttime=0, rss_pages=0,
-            uid=1000, gid=100, exe=None, state=b"S"):
-        stat = (b"%d (%s) %s %d 1 1 0 -1 4194560 100 0 0 0 %d %d 0 0 20 0 1 0 %d 12345678 %d"
+            uid=1000, gid=100, exe=None, state=b"S", minflt=100, majflt=0, threads=1,
+            vsize=12345678, fds=0, io=None, switches=None):
+        stat = (b"%d (%s) %s %d 1 1 0 -1 4194560 %d 0 %d 0 %d %d 0 0 20 0 %d 0 %d %d %d"
                 b" 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
-                % (pid, comm, state, ppid, utime, stime, starttime, rss_pages))
+                % (pid, comm, state, ppid, minflt, majflt, utime, stime, threads, starttime,
+                   vsize, rss_pages))
         self.write("%d/stat" % pid, stat)
-        self.write("%d/status" % pid,
-                   "Name:\tx\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\n"
-                   "PPid:\t%d\nUid:\t7\t%d\t%d\t%d\nGid:\t8\t%d\t%d\t%d\nFDSize:\t64\n"
-                   % (pid, pid, ppid, uid, uid, uid, gid, gid, gid))
+        status = ("Name:\tx\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\n"
+                  "PPid:\t%d\nUid:\t7\t%d\t%d\t%d\nGid:\t8\t%d\t%d\t%d\nFDSize:\t64\n"
+                  % (pid, pid, ppid, uid, uid, uid, gid, gid, gid))
+        if switches is not None:
+            status += ("Cpus_allowed:\t3\nvoluntary_ctxt_switches:\t%d\n"
+                       "nonvoluntary_ctxt_switches:\t%d\n" % switches)
+        self.write("%d/status" % pid, status)
+        os.makedirs(os.path.join(self.root, str(pid), "fd"))
+        for fd in range(fds):
+            os.symlink("/dev/null", os.path.join(self.root, str(pid), "fd", str(fd)))
+        if io is not None:
+            self.write("%d/io" % pid, "rchar: 999\nwchar: 888\nsyscr: 7\nsyscw: 6\n"
+                       "read_bytes: %d\nwrite_bytes: %d\ncancelled_write_bytes: 0\n" % io)
         if exe is not None:
             os.symlink(exe, os.path.join(self.root, str(pid), "exe"))
 
@@ -770,7 +1084,8 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
         self.procfs.add(42, comm=b"worker", ppid=7, utime=3 * ticks // 2 if ticks % 2 == 0
                         else 150, stime=ticks // 4 if ticks % 4 == 0 else 25,
                         starttime=500 * ticks, rss_pages=10, uid=501, gid=20,
-                        exe=b"/usr/bin/worker")
+                        exe=b"/usr/bin/worker", minflt=321, majflt=12, threads=7,
+                        vsize=987654321, fds=5, io=(4096, 8192), switches=(30, 12))
         before = time.time()
         records, reader = self.read()
         after = time.time()
@@ -778,12 +1093,40 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual((r.ppid, r.uid, r.gid, r.name, r.path),
                          (7, 501, 20, "worker", "/usr/bin/worker"))
         self.assertEqual(r.resident_bytes, 10 * page)
+        self.assertEqual((r.minor_faults, r.major_faults), (321, 12))
+        self.assertEqual((r.threads, r.virtual_bytes, r.open_fds), (7, 987654321, 5))
+        self.assertEqual((r.disk_read_bytes, r.disk_written_bytes), (4096, 8192))
+        self.assertEqual(r.context_switches, 42)
+        for absent in ("footprint_bytes", "instructions", "cycles", "energy_joules"):
+            self.assertIsNone(getattr(r, absent), absent)
         if ticks == 100:
             self.assertEqual((r.cpu_user, r.cpu_system), (1.5, 0.25))
         # boot was 1000 s ago; the process started 500 s after boot
         self.assertGreaterEqual(r.start_time, before - 1000 + 500 - 0.01)
         self.assertLessEqual(r.start_time, after - 1000 + 500 + 0.01)
         self.assertEqual(reader.skipped, {"permission_denied": 0, "vanished": 0, "error": 0})
+
+    def test_missing_io_leaves_those_numbers_out_not_the_process(self):
+        self.procfs.add(8, fds=2)                # no io file, as for a process mid-exit
+        records, reader = self.read()
+        self.assertEqual(records[8].open_fds, 2)
+        self.assertIsNone(records[8].disk_read_bytes)
+        self.assertEqual(reader.partial, 0)
+        text = pe.render(list(records.values()))
+        self.assertNotIn("process_disk_read_bytes_total", text)
+
+    def test_only_wanted_files_are_opened(self):
+        self.procfs.add(9, fds=3, io=(1, 2), switches=(1, 1))
+        os.chmod(os.path.join(self.procfs.root, "9", "io"), 0)
+        os.rename(os.path.join(self.procfs.root, "9", "io"),
+                  os.path.join(self.procfs.root, "9", "io-hidden"))
+        os.mkdir(os.path.join(self.procfs.root, "9", "io"))   # reading it would fail
+        reader = pe.LinuxReader(self.procfs.root, fields={"threads"})
+        (record,) = reader.read()
+        self.assertEqual(reader.skipped["error"], 0)
+        self.assertEqual(record.threads, 1)
+        self.assertIsNone(record.open_fds)
+        self.assertIsNone(record.context_switches)
 
     def test_boot_time_falls_back_to_btime(self):
         os.remove(os.path.join(self.procfs.root, "uptime"))
@@ -854,7 +1197,13 @@ class RenderTest(unittest.TestCase, ExpositionChecks):
     def test_families_contiguous_unique_and_typed(self):
         text = pe.render(sample_records(), {"vanished": 2}, 0.25)
         families = self.assertValidExposition(text)
-        self.assertEqual(list(families)[:3], [f.name for f in pe.PROCESS_FAMILIES])
+        per_process = [name for name in families if not name.startswith("process_exporter")]
+        self.assertEqual(per_process, [f.name for f in pe.PROCESS_FAMILIES
+                                       if f.name in per_process])      # the table's order
+        self.assertEqual(per_process[:4], ["process_info", "process_start_time_seconds",
+                                           "process_cpu_seconds_total",
+                                           "process_resident_memory_bytes"])
+        self.assertNotIn("process_threads", families)      # no values: no empty family
         self.assertEqual(text.count("# HELP process_cpu_seconds_total "), 1)
         self.assertEqual(families["process_cpu_seconds_total"]["type"], "counter")
         self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=1, mode="user"),
@@ -1125,7 +1474,7 @@ def start_script(*args):
     proc = subprocess.Popen([sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0"]
                             + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = proc.stderr.readline().decode()
-    match = re.search(r"\(port (\d+)\)", line)
+    match = re.search(r"listening on .*\(port (\d+)\)", line)
     if not match:
         proc.kill()
         proc.wait()
@@ -1624,14 +1973,14 @@ class ShippedFilesTest(unittest.TestCase):
         with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
             readme = f.read()
         for family in pe.PROCESS_FAMILIES + pe.SELF_FAMILIES:
-            self.assertIn("`%s`" % family.name, readme)
+            self.assertTrue("`%s`" % family.name in readme, family.name)
         for label in pe.PROCESS_LABELS:
-            self.assertIn("`%s`" % label, readme)
+            self.assertTrue("`%s`" % label in readme, label)
         parser_flags = re.findall(r'add_argument\(\s*"(--[a-z.-]+)"',
                                   open(SCRIPT, encoding="utf-8").read())
         self.assertGreater(len(parser_flags), 5)
         for flag in parser_flags:
-            self.assertIn("`%s" % flag, readme)
+            self.assertTrue("`%s" % flag in readme, flag)
 
     def test_license_is_mit(self):
         with open(os.path.join(HERE, "LICENSE")) as f:
