@@ -16,6 +16,7 @@ Data flows one way:  read (DarwinReader / LinuxReader)  ->  render (exposition t
 import ctypes
 import errno
 import os
+import re
 import sys
 import threading
 import time
@@ -675,6 +676,219 @@ def collect(reader=None):
 
 
 # ---------------------------------------------------------------------------
+# Selecting: filters, and groups that keep their counters across exits
+# ---------------------------------------------------------------------------
+
+class UserNames:
+    """uid -> user name through pwd (so NSS and directory users resolve), cached.
+
+    A uid with no name stays a number, as `ps` shows it.
+    """
+
+    def __init__(self):
+        self._names = {}
+
+    def __call__(self, uid):
+        name = self._names.get(uid)
+        if name is None:
+            import pwd
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except (KeyError, OverflowError):
+                name = str(uid)
+            self._names[uid] = name
+        return name
+
+
+def resolve_user(user):
+    """A user name or uid from the command line, as a uid; ValueError if unknown."""
+    if user.isdigit():
+        return int(user)
+    import pwd
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ValueError("no such user: %r" % user) from None
+
+
+class Filter:
+    """Which processes to export: --include, --exclude (regexes on name or path), --user."""
+
+    def __init__(self, include=(), exclude=(), uids=()):
+        self.include = [re.compile(pattern) for pattern in include]
+        self.exclude = [re.compile(pattern) for pattern in exclude]
+        self.uids = frozenset(uids)
+
+    def __bool__(self):
+        return bool(self.include or self.exclude or self.uids)
+
+    def keeps(self, record):
+        if self.uids and record.uid not in self.uids:
+            return False
+        if self.include and not matches_any(self.include, record):
+            return False
+        return not matches_any(self.exclude, record)
+
+    def apply(self, records):
+        return [record for record in records if self.keeps(record)] if self else records
+
+
+def matches_any(patterns, record):
+    return any(p.search(record.name) or p.search(record.path) for p in patterns)
+
+
+# What a group sums over its members.  Counters keep what exited members used;
+# gauges are the live members' sum; the start time is the oldest.
+GROUP_COUNTERS = ("cpu_user", "cpu_system", "disk_read_bytes", "disk_written_bytes",
+                  "major_faults", "minor_faults", "context_switches")
+GROUP_GAUGES = ("resident_bytes", "virtual_bytes", "footprint_bytes", "threads", "open_fds")
+
+
+def add_values(total, values):
+    """Element-wise sum where None means 'not known' rather than 0."""
+    return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
+
+
+class Group:
+    """One group's numbers in one scrape, with the attribute names a Process has."""
+
+    def __init__(self, name, members, counters):
+        self.name = name
+        self.num_procs = len(members)
+        for field, value in zip(GROUP_COUNTERS, counters):
+            setattr(self, field, value)
+        for field in GROUP_GAUGES:
+            values = [getattr(m, field) for m in members if getattr(m, field) is not None]
+            setattr(self, field, sum(values) if values else None)
+        starts = [m.start_time for m in members if m.start_time is not None]
+        self.start_time = min(starts) if starts else None
+
+
+# However many groups come and go, at most this many empty ones are remembered.
+MAX_EMPTY_GROUPS = 1000
+
+
+class Grouper:
+    """Puts processes into named groups and keeps each group's counters monotonic.
+
+    A process joins the first declared group (--group NAME=REGEX) whose regex
+    matches its name or path, else the group of its --group-by key, else (with
+    --children) the group of its nearest grouped ancestor, else none.
+
+    Per group it remembers its live members' last counters, keyed by pid and start
+    time so a reused pid is a new member, and the sum of what exited members used.
+    A group empty for `expiry` seconds is forgotten; declared groups never are.
+    """
+
+    def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
+                 user_names=None):
+        self.group_by = group_by
+        self.declared = [(name, re.compile(pattern)) for name, pattern in declared]
+        self.children = children
+        self.expiry = expiry
+        self.user_names = user_names or UserNames()
+        self.members = {}       # group -> {(pid, start_time): [counter values]}
+        self.exited = {}        # group -> [counter sums of members gone]
+        self.empty_since = {}   # group -> when it last lost its last member
+
+    def own_group(self, record):
+        """The group a process names by itself, or None."""
+        for name, pattern in self.declared:
+            if pattern.search(record.name) or pattern.search(record.path):
+                return name
+        if self.group_by == "name":
+            return record.name or None
+        if self.group_by == "path":
+            return record.path or None
+        if self.group_by == "user":
+            return self.user_names(record.uid)
+        return None
+
+    def assign(self, records, everyone=None):
+        """{group: [records]} for the records; ancestors are looked up in `everyone`."""
+        everyone = records if everyone is None else everyone
+        by_pid = {record.pid: record for record in everyone}
+        own = {}
+
+        def group_of(record):
+            if record.pid not in own:
+                own[record.pid] = self.own_group(record)
+            return own[record.pid]
+
+        groups = {}
+        for record in records:
+            group = group_of(record)
+            if group is None and self.children:
+                seen = {record.pid}
+                parent = by_pid.get(record.ppid)
+                while parent is not None and parent.pid not in seen:
+                    group = group_of(parent)
+                    if group is not None:
+                        break
+                    seen.add(parent.pid)
+                    parent = by_pid.get(parent.ppid)
+            if group is not None:
+                groups.setdefault(group, []).append(record)
+        return groups
+
+    def update(self, records, everyone=None, now=None):
+        """This scrape's groups, sorted by name, with history folded into the counters."""
+        now = time.monotonic() if now is None else now
+        assigned = self.assign(records, everyone)
+        empty_counters = [None] * len(GROUP_COUNTERS)
+        names = set(assigned) | set(self.members) | {name for name, _ in self.declared}
+        groups = []
+        for name in sorted(names):
+            live = assigned.get(name, [])
+            previous = self.members.get(name, {})
+            current = {}
+            for record in live:
+                key = (record.pid, record.start_time)
+                values = [getattr(record, field) for field in GROUP_COUNTERS]
+                last = previous.get(key)
+                if last is not None:     # a number unread this time keeps its last value
+                    values = [old if new is None else new for new, old in zip(values, last)]
+                current[key] = values
+            exited = self.exited.get(name, empty_counters)
+            for key, values in previous.items():
+                if key not in current:
+                    exited = add_values(exited, values)
+            self.members[name] = current
+            self.exited[name] = exited
+            if live:
+                self.empty_since.pop(name, None)
+            else:
+                self.empty_since.setdefault(name, now)
+            totals = exited
+            for values in current.values():
+                totals = add_values(totals, values)
+            groups.append(Group(name, live, totals))
+        self._forget(now)
+        return [group for group in groups if group.name in self.members]
+
+    def _forget(self, now):
+        """Drop groups empty for longer than the expiry, and the oldest past the cap."""
+        declared = {name for name, _ in self.declared}
+        stale = [name for name, since in self.empty_since.items()
+                 if name not in declared and now - since >= self.expiry]
+        empty = sorted((since, name) for name, since in self.empty_since.items()
+                       if name not in declared)
+        stale.extend(name for _, name in empty[:max(0, len(empty) - MAX_EMPTY_GROUPS)])
+        for name in stale:
+            self.members.pop(name, None)
+            self.exited.pop(name, None)
+            self.empty_since.pop(name, None)
+
+
+def parse_duration(text):
+    """'300', '300s', '5m', '1h' as seconds."""
+    match = re.match(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*\Z", text)
+    if not match:
+        raise ValueError("not a duration: %r (try 300s, 5m or 1h)" % text)
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+# ---------------------------------------------------------------------------
 # The metric families: one table, which the renderer and the README follow
 # ---------------------------------------------------------------------------
 
@@ -761,17 +975,53 @@ SELF_FAMILIES = (
 
 PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
+# With --group-by or --group: the families of the Linux reference process exporter
+# (ncabatoff/process-exporter), so that its Grafana dashboards work unchanged.
+GROUP_FAMILIES = (
+    Family("namedprocess_namegroup_num_procs", "gauge",
+           "Number of processes in this group.", one("num_procs")),
+    Family("namedprocess_namegroup_cpu_seconds_total", "counter",
+           "CPU seconds used by the group's processes, exited ones included.",
+           (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
+    Family("namedprocess_namegroup_memory_bytes", "gauge",
+           "Memory of the group's processes, in bytes, by memtype.",
+           (('memtype="resident"', "resident_bytes"), ('memtype="virtual"', "virtual_bytes"),
+            ('memtype="footprint"', "footprint_bytes"))),
+    Family("namedprocess_namegroup_oldest_start_time_seconds", "gauge",
+           "Start time of the oldest process in the group since unix epoch in seconds.",
+           one("start_time")),
+    Family("namedprocess_namegroup_num_threads", "gauge",
+           "Number of threads in the group's processes.", one("threads")),
+    Family("namedprocess_namegroup_open_filedesc", "gauge",
+           "Number of open file descriptors in the group's processes.", one("open_fds")),
+    Family("namedprocess_namegroup_read_bytes_total", "counter",
+           "Bytes read from storage by the group's processes, exited ones included.",
+           one("disk_read_bytes")),
+    Family("namedprocess_namegroup_write_bytes_total", "counter",
+           "Bytes written to storage by the group's processes, exited ones included.",
+           one("disk_written_bytes")),
+    Family("namedprocess_namegroup_major_page_faults_total", "counter",
+           "Major page faults of the group's processes, exited ones included.",
+           one("major_faults")),
+    Family("namedprocess_namegroup_minor_page_faults_total", "counter",
+           "Minor page faults of the group's processes, exited ones included.",
+           one("minor_faults")),
+    Family("namedprocess_namegroup_context_switches_total", "counter",
+           "Context switches of the group's processes, exited ones included.",
+           one("context_switches")),
+)
 
-def select_families(names):
-    """The per-process families named (all of them for None); ValueError for a stranger."""
+
+def select_families(names, table=PROCESS_FAMILIES):
+    """The families of `table` named (all of them for None); ValueError for a stranger."""
     if names is None:
-        return PROCESS_FAMILIES
-    known = {family.name: family for family in PROCESS_FAMILIES}
+        return table
+    known = [family.name for family in table]
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError("unknown metric %s; known: %s"
+        raise ValueError("unknown metric %s; known here: %s"
                          % (", ".join(unknown), ", ".join(known)))
-    return tuple(family for family in PROCESS_FAMILIES if family.name in names)
+    return tuple(family for family in table if family.name in names)
 
 
 def fields_of(families):
@@ -818,17 +1068,29 @@ def process_labels(record):
         escape_label_value(record.path), escape_label_value(record.name))
 
 
-def render_processes(records, families=PROCESS_FAMILIES):
-    """The per-process families: each family's samples together, one series per pid."""
-    labelled = [(process_labels(record), record) for record in records]
+def process_labels_with_user(user_names):
+    """process_labels plus user="name" (--label user)."""
+    def labels(record):
+        return '%s,user="%s"' % (process_labels(record),
+                                 escape_label_value(user_names(record.uid)))
+    return labels
+
+
+def group_labels(group):
+    return 'groupname="%s"' % escape_label_value(group.name)
+
+
+def render_series(items, families, labels_of=process_labels):
+    """Each family's samples together, one series per item (a process or a group)."""
+    labelled = [(labels_of(item), item) for item in items]
     parts = []
     for family in families:
         lines = []
         name = family.name
         for extra, attribute in family.samples:
             sep = "," + extra if extra else ""
-            for labels, record in labelled:
-                value = getattr(record, attribute)
+            for labels, item in labelled:
+                value = getattr(item, attribute)
                 if value is not None:
                     lines.append("%s{%s%s} %s\n" % (name, labels, sep, format_value(value)))
         if lines:           # a family this platform never fills is left out whole
@@ -862,16 +1124,23 @@ def render_self(processes, skipped, duration, partial=0):
 
 def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
     """The whole exposition for these records, ending in a newline."""
-    return render_processes(records, families) + render_self(
+    return render_series(records, families) + render_self(
         len(records), skipped or {}, duration, partial)
 
 
 class Exporter:
-    """Reads and renders on demand; one scrape at a time, since readers keep buffers."""
+    """One scrape, start to end: read, select, group, render.
 
-    def __init__(self, reader, families=PROCESS_FAMILIES):
+    Scrapes take turns: the reader reuses its buffers and the grouper its history.
+    """
+
+    def __init__(self, reader, families=PROCESS_FAMILIES, filter=None, grouper=None,
+                 labels_of=process_labels):
         self.reader = reader
         self.families = families
+        self.filter = filter or Filter()
+        self.grouper = grouper
+        self.labels_of = group_labels if grouper else labels_of
         self.last_count = 0
         self._lock = threading.Lock()
 
@@ -880,11 +1149,17 @@ class Exporter:
         with self._lock:
             started = time.perf_counter()
             reader = self.reader
-            records = reader.read()
-            self.last_count = len(records)
-            body = render_processes(records, self.families)
+            everyone = reader.read()
+            records = self.filter.apply(everyone)
+            if self.grouper:
+                items = self.grouper.update(records, everyone)
+                exported = sum(group.num_procs for group in items)
+            else:
+                items, exported = records, len(records)
+            self.last_count = len(everyone)
+            body = render_series(items, self.families, self.labels_of)
             duration = time.perf_counter() - started
-            return body + render_self(len(records), reader.skipped, duration, reader.partial)
+            return body + render_self(exported, reader.skipped, duration, reader.partial)
 
 
 # ---------------------------------------------------------------------------
@@ -1091,31 +1366,63 @@ def parse_args(argv):
             # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
+    def comma_list(text):
+        return [item.strip() for item in text.split(",") if item.strip()]
+
     parser = Parser(
         prog="process_exporter.py",
-        description="Prometheus exporter of per-process CPU, memory and start time "
-                    "for macOS (libproc) and Linux (/proc).")
-    parser.add_argument("--web.listen-address", dest="listen_address",
-                        default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
-                        help="address to listen on; ':9256' is every interface, "
-                             "'[::1]:9256' IPv6 (default %(default)s)")
-    parser.add_argument("--web.telemetry-path", dest="telemetry_path",
-                        default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
-                        help="path under which to serve metrics (default %(default)s)")
-    parser.add_argument("--web.read-timeout", dest="read_timeout", type=float,
-                        default=10.0, metavar="SECONDS",
-                        help="close a connection idle for this long (default %(default)s)")
-    parser.add_argument("--web.max-requests", dest="max_requests", type=int,
-                        default=40, metavar="N",
-                        help="requests served at once; more get 503 (default %(default)s)")
-    parser.add_argument("--metrics", dest="metrics", metavar="NAME,...",
-                        type=lambda text: [n.strip() for n in text.split(",") if n.strip()],
-                        help="export only these per-process metric families; what is not "
-                             "exported is not read (default: all)")
+        description="Prometheus exporter of per-process metrics for macOS (libproc) and "
+                    "Linux (/proc). Regexes are Python's, matched with re.search against "
+                    "the process name and against its executable path.")
+    web = parser.add_argument_group("serving")
+    web.add_argument("--web.listen-address", dest="listen_address",
+                     default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
+                     help="address to listen on; ':9256' is every interface, "
+                          "'[::1]:9256' IPv6 (default %(default)s)")
+    web.add_argument("--web.telemetry-path", dest="telemetry_path",
+                     default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
+                     help="path under which to serve metrics (default %(default)s)")
+    web.add_argument("--web.read-timeout", dest="read_timeout", type=float,
+                     default=10.0, metavar="SECONDS",
+                     help="close a connection idle for this long (default %(default)s)")
+    web.add_argument("--web.max-requests", dest="max_requests", type=int,
+                     default=40, metavar="N",
+                     help="requests served at once; more get 503 (default %(default)s)")
+    web.add_argument("--once", action="store_true",
+                     help="print the metrics once to stdout and exit")
+
+    what = parser.add_argument_group("what to export")
+    what.add_argument("--metrics", dest="metrics", metavar="NAME,...", type=comma_list,
+                      help="export only these metric families; what is not exported is "
+                           "not read (default: all)")
+    what.add_argument("--include", action="append", default=[], metavar="REGEX",
+                      help="export only processes whose name or path matches (repeatable)")
+    what.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+                      help="leave out processes whose name or path matches (repeatable)")
+    what.add_argument("--user", action="append", default=[], metavar="NAME_OR_UID",
+                      help="export only processes of this user (repeatable)")
+    what.add_argument("--label", action="append", default=[], choices=["user"],
+                      help="add a label to per-process series: 'user', the user name")
+
+    groups = parser.add_argument_group(
+        "groups", "instead of one series set per pid, the reference process exporter's "
+                  "namedprocess_namegroup_* families, one series set per group")
+    groups.add_argument("--group-by", dest="group_by", choices=["name", "path", "user"],
+                        help="group processes by name, executable path or user")
+    groups.add_argument("--group", action="append", default=[], metavar="NAME=REGEX",
+                        help="declare a group of the processes matching REGEX, exported "
+                             "even when none runs (repeatable; first match wins)")
+    groups.add_argument("--children", action="store_true", default=True,
+                        help="a process in no group joins its nearest grouped ancestor's "
+                             "(default)")
+    groups.add_argument("--no-children", dest="children", action="store_false",
+                        help="do not attribute children to their ancestors' groups")
+    groups.add_argument("--group-expiry", dest="group_expiry", default="5m",
+                        metavar="DURATION",
+                        help="forget a group empty for this long (default %(default)s)")
+
     parser.add_argument("--path.procfs", dest="procfs", default="/proc", metavar="DIR",
                         help="procfs mount point, Linux only (default %(default)s)")
-    parser.add_argument("--once", action="store_true",
-                        help="print the metrics once to stdout and exit")
     parser.add_argument("--version", action="version",
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
@@ -1126,19 +1433,49 @@ def parse_args(argv):
         parser.error("--web.read-timeout must be positive")
     if args.max_requests < 1:
         parser.error("--web.max-requests must be at least 1")
+    args.grouped = bool(args.group_by or args.group)
+    if args.grouped and args.label:
+        parser.error("--label adds to per-process series; groups carry only groupname")
     try:
         parse_listen_address(args.listen_address)
-        args.families = select_families(args.metrics)
+        args.families = select_families(
+            args.metrics, GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
+        args.uids = [resolve_user(user) for user in args.user]
+        args.declared = []
+        for declaration in args.group:
+            name, sep, pattern = declaration.partition("=")
+            if not sep or not name:
+                raise ValueError("--group takes NAME=REGEX, not %r" % declaration)
+            args.declared.append((name, pattern))
+        args.group_expiry = parse_duration(args.group_expiry)
+        for pattern in args.include + args.exclude + [p for _, p in args.declared]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError("bad regex %r: %s" % (pattern, exc)) from None
     except ValueError as exc:
         parser.error(str(exc))
     return args
 
 
+def build_exporter(args):
+    """The reader, filter, grouper and renderer the flags ask for."""
+    user_names = UserNames()
+    grouper = None
+    if args.grouped:
+        grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
+                          user_names)
+    labels_of = process_labels_with_user(user_names) if "user" in args.label \
+        else process_labels
+    reader = make_reader(args.procfs, fields_of(args.families))
+    return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
+                    grouper, labels_of)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        reader = make_reader(args.procfs, fields_of(args.families))
-        exporter = Exporter(reader, args.families)
+        exporter = build_exporter(args)
         text = exporter.scrape()
     except OSError as exc:
         log("cannot read processes: %s" % exc)
@@ -1153,12 +1490,13 @@ def main(argv=None):
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc))
         return 1
-    host, port = server.server_address[:2]
+    port = server.server_address[1]
     log("version %s listening on %s (port %d), metrics at %s"
         % (__version__, args.listen_address, port, args.telemetry_path))
-    if reader.partial:      # said once here, not once per process per scrape
+    partial = exporter.reader.partial
+    if partial:      # said once here, not once per process per scrape
         log("%d of %d processes were read only in part: the kernel refused some of "
-            "their numbers%s" % (reader.partial, exporter.last_count,
+            "their numbers%s" % (partial, exporter.last_count,
                                  "" if os.geteuid() == 0 else
                                  "; run as root to read other users' processes"))
     serve(server)

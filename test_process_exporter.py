@@ -28,6 +28,7 @@ import textwrap
 import threading
 import time
 import unittest
+import warnings
 
 import process_exporter as pe
 
@@ -994,7 +995,9 @@ class LinuxRealProcTest(unittest.TestCase):
                          "needs root, to become another user")
     def test_as_another_user_fds_and_io_of_others_are_left_out(self):
         read_end, write_end = os.pipe()
-        child = os.fork()
+        with warnings.catch_warnings():     # the child only reads files and writes a pipe
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = os.fork()
         if child == 0:                      # the child becomes nobody and reads
             try:
                 os.close(read_end)
@@ -1247,6 +1250,203 @@ class RenderTest(unittest.TestCase, ExpositionChecks):
     @unittest.skipUnless(IS_LINUX, "reads the real /proc")
     def test_real_scrape_is_valid(self):
         self.assertValidExposition(pe.Exporter(pe.LinuxReader()).scrape())
+
+
+# ---------------------------------------------------------------------------
+# Selecting: filters and groups
+# ---------------------------------------------------------------------------
+
+def proc(pid, name, ppid=1, uid=501, path=None, start=1000.0, cpu=0.0, rss=None, **values):
+    return pe.Process(pid, ppid, uid, 20, name, "/bin/" + name if path is None else path,
+                      start, cpu, 0.0, rss, **values)
+
+
+class FilterTest(unittest.TestCase):
+
+    def test_include_exclude_and_user(self):
+        records = [proc(1, "launchd", uid=0, path="/sbin/launchd"),
+                   proc(2, "Safari", path="/Applications/Safari.app/Contents/MacOS/Safari"),
+                   proc(3, "SafariHelper", path="/Applications/Safari.app/helper"),
+                   proc(4, "bash", uid=502)]
+        pick = lambda f: [r.pid for r in f.apply(records)]           # noqa: E731
+        self.assertEqual(pick(pe.Filter()), [1, 2, 3, 4])
+        self.assertEqual(pick(pe.Filter(include=["^Safari$"])), [2])
+        self.assertEqual(pick(pe.Filter(include=["Safari\\.app"])), [2, 3])   # by path
+        self.assertEqual(pick(pe.Filter(include=["Safari"], exclude=["Helper"])), [2])
+        self.assertEqual(pick(pe.Filter(include=["launchd", "bash"])), [1, 4])
+        self.assertEqual(pick(pe.Filter(exclude=["^/sbin/"])), [2, 3, 4])
+        self.assertEqual(pick(pe.Filter(uids=[0, 502])), [1, 4])
+        self.assertEqual(pick(pe.Filter(include=["a"], uids=[502])), [4])
+
+    def test_resolve_user(self):
+        self.assertEqual(pe.resolve_user("0"), 0)
+        self.assertEqual(pe.resolve_user("root"), 0)
+        with self.assertRaises(ValueError):
+            pe.resolve_user("no-such-user-here")
+
+    def test_user_names_cached_and_numeric_fallback(self):
+        names = pe.UserNames()
+        self.assertEqual(names(0), "root")
+        self.assertEqual(names(4000000), "4000000")        # no such user: the uid
+        self.assertIs(names._names[0], names(0))
+
+
+class GrouperTest(unittest.TestCase, ExpositionChecks):
+
+    def totals(self, groups):
+        return {g.name: g for g in groups}
+
+    def test_assignment_declared_then_key_then_ancestor(self):
+        grouper = pe.Grouper(group_by=None, declared=[("build", "^xcodebuild$"),
+                                                      ("web", "nginx")])
+        records = [proc(1, "launchd", ppid=0), proc(10, "xcodebuild"),
+                   proc(11, "clang", ppid=10), proc(12, "ld", ppid=11),
+                   proc(20, "nginx"), proc(30, "vim")]
+        groups = grouper.assign(records)
+        self.assertEqual({g: sorted(r.pid for r in rs) for g, rs in groups.items()},
+                         {"build": [10, 11, 12], "web": [20]})
+        grouper.children = False
+        self.assertEqual(sorted(r.pid for r in grouper.assign(records)["build"]), [10])
+
+    def test_group_by_name_path_user(self):
+        records = [proc(1, "a", uid=0), proc(2, "a", uid=501, path="/opt/a"),
+                   proc(3, "b", uid=501, path="")]
+        by = lambda key: {g: sorted(r.pid for r in rs)                    # noqa: E731
+                          for g, rs in pe.Grouper(key).assign(records).items()}
+        self.assertEqual(by("name"), {"a": [1, 2], "b": [3]})
+        # 3 has no path, so no group of its own: it joins its parent's
+        self.assertEqual(by("path"), {"/bin/a": [1, 3], "/opt/a": [2]})
+        self.assertEqual(by("user"), {"root": [1], pe.UserNames()(501): [2, 3]})
+
+    def test_ancestor_loops_do_not_hang(self):
+        records = [proc(5, "x", ppid=6), proc(6, "y", ppid=5)]
+        self.assertEqual(pe.Grouper(declared=[("g", "^z$")]).assign(records), {})
+
+    def test_counters_never_go_down_when_members_exit(self):
+        grouper = pe.Grouper("name")
+        first = self.totals(grouper.update([proc(10, "make", cpu=5.0, rss=100),
+                                            proc(11, "make", cpu=3.0, rss=50)], now=0))
+        self.assertEqual((first["make"].cpu_user, first["make"].num_procs), (8.0, 2))
+        self.assertEqual(first["make"].resident_bytes, 150)
+        second = self.totals(grouper.update([proc(10, "make", cpu=6.0, rss=100)], now=1))
+        self.assertEqual(second["make"].cpu_user, 9.0)        # 11's 3.0 is kept
+        self.assertEqual(second["make"].num_procs, 1)
+        self.assertEqual(second["make"].resident_bytes, 100)  # gauges: live members only
+        third = self.totals(grouper.update([], now=2))
+        self.assertEqual((third["make"].cpu_user, third["make"].num_procs), (9.0, 0))
+
+    def test_pid_reuse_is_a_new_member(self):
+        grouper = pe.Grouper("name")
+        grouper.update([proc(10, "job", start=100.0, cpu=4.0)], now=0)
+        reused = self.totals(grouper.update([proc(10, "job", start=200.0, cpu=1.0)], now=1))
+        self.assertEqual(reused["job"].cpu_user, 5.0)
+        self.assertEqual(reused["job"].start_time, 200.0)
+
+    def test_a_number_unread_once_keeps_its_last_value(self):
+        grouper = pe.Grouper("name")
+        grouper.update([proc(10, "x", disk_read_bytes=500)], now=0)
+        later = self.totals(grouper.update([proc(10, "x", disk_read_bytes=None)], now=1))
+        self.assertEqual(later["x"].disk_read_bytes, 500)
+
+    def test_declared_groups_exist_from_the_start_and_never_expire(self):
+        grouper = pe.Grouper(None, declared=[("postgres", "^postgres$")], expiry=10)
+        groups = self.totals(grouper.update([proc(1, "launchd")], now=0))
+        self.assertEqual(list(groups), ["postgres"])
+        self.assertEqual(groups["postgres"].num_procs, 0)
+        self.assertIsNone(groups["postgres"].cpu_user)
+        later = self.totals(grouper.update([], now=1000))
+        self.assertEqual(later["postgres"].num_procs, 0)
+        text = pe.render_series(later.values(), pe.GROUP_FAMILIES, pe.group_labels)
+        self.assertIn('namedprocess_namegroup_num_procs{groupname="postgres"} 0\n', text)
+
+    def test_an_empty_group_expires(self):
+        grouper = pe.Grouper("name", expiry=300)
+        grouper.update([proc(10, "cron", cpu=1.0)], now=0)
+        self.assertIn("cron", self.totals(grouper.update([], now=10)))
+        self.assertIn("cron", self.totals(grouper.update([], now=309)))
+        self.assertNotIn("cron", self.totals(grouper.update([], now=311)))
+        self.assertNotIn("cron", grouper.exited)
+        back = self.totals(grouper.update([proc(11, "cron", cpu=2.0)], now=400))
+        self.assertEqual(back["cron"].cpu_user, 2.0)      # a new series starts afresh
+
+    def test_history_stays_bounded_under_10000_short_lived_processes(self):
+        # 10,000 compiler runs, 50 per scrape, each alive for one scrape
+        live = [proc(1, "launchd", ppid=0, path="/sbin/launchd", cpu=1.0)]
+        batches = [[proc(1000 + i, "cc1", path="/tmp/build-%d/cc1" % i, start=float(i),
+                         cpu=0.5) for i in range(n, n + 50)] for n in range(0, 10000, 50)]
+        grouper = pe.Grouper("path", expiry=300)      # a group of its own for each
+        for scrape, batch in enumerate(batches):
+            grouper.update(live + batch, now=scrape * 0.01)
+        self.assertLessEqual(len(grouper.members), pe.MAX_EMPTY_GROUPS + 51)
+        self.assertLessEqual(len(grouper.exited), pe.MAX_EMPTY_GROUPS + 51)
+        self.assertEqual(len(grouper.members["/sbin/launchd"]), 1)
+        same = pe.Grouper("name", expiry=300)        # all in one group
+        for scrape, batch in enumerate(batches):
+            same.update(live + batch, now=scrape)
+        final = self.totals(same.update(live, now=len(batches)))
+        self.assertEqual(final["cc1"].cpu_user, 5000.0)   # every exit counted once
+        self.assertEqual(len(same.members["cc1"]), 0)
+
+    def test_group_exposition_is_valid(self):
+        grouper = pe.Grouper("name", declared=[("idle", "^nothing$")])
+        records = [proc(1, "a", cpu=1.5, rss=10, threads=2, open_fds=3, disk_read_bytes=4,
+                        disk_written_bytes=5, major_faults=6, minor_faults=7,
+                        context_switches=8, virtual_bytes=9),
+                   proc(2, 'we"ird\\name\n', cpu=0.5, rss=20)]
+        text = pe.render_series(grouper.update(records), pe.GROUP_FAMILIES, pe.group_labels)
+        text += pe.render_self(2, {}, 0.1)
+        families = self.assertValidExposition(text)
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_cpu_seconds_total",
+                                    groupname="a", mode="user"), [1.5])
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_memory_bytes",
+                                    groupname="a", memtype="virtual"), [9])
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname='we"ird\\name\n'), [1])
+
+    def test_durations(self):
+        self.assertEqual(pe.parse_duration("300"), 300)
+        self.assertEqual(pe.parse_duration("90s"), 90)
+        self.assertEqual(pe.parse_duration("5m"), 300)
+        self.assertEqual(pe.parse_duration("1h"), 3600)
+        for bad in ("", "5 minutes", "-1s", "m"):
+            with self.assertRaises(ValueError):
+                pe.parse_duration(bad)
+
+
+class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
+    """Filters and groups over the real readers: the stand-in libSystem and a procfs tree."""
+
+    def test_groups_on_the_stand_in_libsystem(self):
+        lib = self.lib = standin_library()
+        lib.standin_reset()
+        DarwinReaderTest.populate(self)   # the same processes as the darwin tests
+        lib.standin_timebase(125, 3, 24000000)
+        grouper = pe.Grouper(None, declared=[("browser", "^Safari$"), ("mail", "^Mail$")])
+        exporter = pe.Exporter(pe.DarwinReader(lib), pe.GROUP_FAMILIES, grouper=grouper)
+        families = self.assertValidExposition(exporter.scrape(), promtool=False)
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="browser"), [2])     # Safari + its zombie
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_cpu_seconds_total",
+                                    groupname="browser", mode="user"), [12.0])
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_memory_bytes",
+                                    groupname="browser", memtype="footprint"), [450000000])
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="mail"), [0])
+        self.assertEqual(samples_of(families, "process_exporter_processes"), [2])
+
+    def test_filters_on_a_procfs_tree(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        procfs.add(1, comm=b"init", ppid=0, uid=0, exe=b"/sbin/init")
+        procfs.add(50, comm=b"postgres", uid=70, exe=b"/usr/lib/postgresql/bin/postgres")
+        procfs.add(51, comm=b"postgres", ppid=50, uid=70, exe=b"/usr/lib/postgresql/bin/postgres")
+        procfs.add(60, comm=b"bash", uid=1000, exe=b"/bin/bash")
+        exporter = pe.Exporter(pe.LinuxReader(procfs.root),
+                               filter=pe.Filter(include=["postgres", "bash"], uids=[70]))
+        families = parse_exposition(exporter.scrape())
+        pids = sorted(labels["pid"] for labels, _ in families["process_info"]["samples"])
+        self.assertEqual(pids, ["50", "51"])
+        self.assertEqual(samples_of(families, "process_exporter_processes"), [2])
 
 
 # ---------------------------------------------------------------------------
@@ -1516,6 +1716,45 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
                 lines = result.stderr.decode().strip().splitlines()
                 self.assertEqual(len(lines), 1, lines)
                 self.assertIn("error", lines[0])
+
+    def test_bad_selection_flags_exit_2(self):
+        for args in (["--include", "("], ["--exclude", "[a-"], ["--group", "x=("],
+                     ["--group", "=abc"], ["--group", "noequals"],
+                     ["--user", "no-such-user-here"], ["--group-expiry", "soon"],
+                     ["--group-by", "color"], ["--label", "shoe"],
+                     ["--group-by", "name", "--label", "user"],
+                     ["--group-by", "name", "--metrics", "process_threads"],
+                     ["--metrics", "namedprocess_namegroup_num_procs"]):
+            with self.subTest(args=args):
+                result = run_script(*args)
+                self.assertEqual(result.returncode, 2)
+                self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1,
+                                 result.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_once_with_groups_and_filters(self):
+        result = run_script("--once", "--group-by", "name", "--group", "nothing=^zz-none$",
+                            "--include", "python", "--include", "sleep")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        families = self.assertValidExposition(result.stdout.decode())
+        self.assertFalse([name for name in families if name.startswith("process_info")])
+        groups = {labels["groupname"] for labels, _ in
+                  families["namedprocess_namegroup_num_procs"]["samples"]}
+        self.assertIn("nothing", groups)
+        self.assertTrue(any(g.startswith("python") for g in groups), groups)
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="nothing"), [0])
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_once_with_user_label_and_user_filter(self):
+        result = run_script("--once", "--label", "user", "--user", "root",
+                            "--metrics", "process_info")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        families = self.assertValidExposition(result.stdout.decode())
+        users = {labels["user"] for labels, _ in families["process_info"]["samples"]}
+        self.assertEqual(users, {"root"})
+        self.assertEqual([n for n in families if not n.startswith("process_exporter")],
+                         ["process_info"])
 
     def test_port_in_use_one_line_no_traceback(self):
         with socket.socket() as taken:
@@ -1972,12 +2211,12 @@ class ShippedFilesTest(unittest.TestCase):
     def test_readme_documents_every_flag_and_metric(self):
         with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
             readme = f.read()
-        for family in pe.PROCESS_FAMILIES + pe.SELF_FAMILIES:
+        for family in pe.PROCESS_FAMILIES + pe.GROUP_FAMILIES + pe.SELF_FAMILIES:
             self.assertTrue("`%s`" % family.name in readme, family.name)
         for label in pe.PROCESS_LABELS:
             self.assertTrue("`%s`" % label in readme, label)
-        parser_flags = re.findall(r'add_argument\(\s*"(--[a-z.-]+)"',
-                                  open(SCRIPT, encoding="utf-8").read())
+        with open(SCRIPT, encoding="utf-8") as f:
+            parser_flags = re.findall(r'add_argument\(\s*"(--[a-z.-]+)"', f.read())
         self.assertGreater(len(parser_flags), 5)
         for flag in parser_flags:
             self.assertTrue("`%s" % flag in readme, flag)
