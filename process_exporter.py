@@ -61,8 +61,11 @@ class Process:
 
     info = 1        # the value of process_info, the same for every process
 
-    def __init__(self, pid, ppid, uid, gid, name, path, start_time=None,
-                 cpu_user=None, cpu_system=None, resident_bytes=None, **values):
+    def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
+                 cpu_system=None, resident_bytes=None, virtual_bytes=None,
+                 footprint_bytes=None, threads=None, open_fds=None, disk_read_bytes=None,
+                 disk_written_bytes=None, major_faults=None, minor_faults=None,
+                 context_switches=None, instructions=None, cycles=None, energy_joules=None):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
@@ -73,20 +76,18 @@ class Process:
         self.cpu_user = cpu_user          # seconds, float
         self.cpu_system = cpu_system      # seconds, float
         self.resident_bytes = resident_bytes
-        self.virtual_bytes = None
-        self.footprint_bytes = None       # macOS: what Activity Monitor calls Memory
-        self.threads = None
-        self.open_fds = None
-        self.disk_read_bytes = None
-        self.disk_written_bytes = None
-        self.major_faults = None
-        self.minor_faults = None
-        self.context_switches = None
-        self.instructions = None          # macOS: CPU counters, absent in VMs
-        self.cycles = None
-        self.energy_joules = None         # macOS 13+ on Apple Silicon
-        for field, value in values.items():
-            setattr(self, field, value)
+        self.virtual_bytes = virtual_bytes
+        self.footprint_bytes = footprint_bytes    # macOS: Activity Monitor's Memory
+        self.threads = threads
+        self.open_fds = open_fds
+        self.disk_read_bytes = disk_read_bytes
+        self.disk_written_bytes = disk_written_bytes
+        self.major_faults = major_faults
+        self.minor_faults = minor_faults
+        self.context_switches = context_switches
+        self.instructions = instructions  # macOS: CPU counters, absent in VMs
+        self.cycles = cycles
+        self.energy_joules = energy_joules        # macOS 13+ on Apple Silicon
 
     def __repr__(self):
         return "Process(%s)" % ", ".join(
@@ -527,20 +528,91 @@ class DarwinReader(Reader):
 # Linux: /proc
 # ---------------------------------------------------------------------------
 
+def open_file_budget():
+    """How many /proc files may stay open between scrapes.
+
+    The soft fd limit is raised to the hard one (as Go programs do), and a
+    margin is kept for connections and everything else.
+    """
+    import resource
+    ceiling = 65536
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+    if soft == resource.RLIM_INFINITY:
+        soft = ceiling
+    elif soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return max(0, soft - MAX_CONNECTIONS - 256)
+
+
+PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
+STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
+KEPT_FILES = ("stat", "status", "io")
+
+
+class Known:
+    """What a reader remembers of one live process, keyed by pid and start time.
+
+    The path changes only on exec, and exec changes the name: so the path is kept
+    while the name stays.  An owner read from status is kept for a while (see
+    LinuxReader.owner).
+    """
+
+    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at")
+
+    def __init__(self, comm, name, path):
+        self.comm = comm
+        self.name = name
+        self.path = path
+        self.uid = self.gid = self.checked_at = None
+
+
 class LinuxReader(Reader):
     """Reads every process from a procfs tree (/proc, or one a test made).
 
-    Per pid: stat, status and the exe link; fd/ and io when the wanted numbers
-    need them.  Other users' fd/ and io need root: without it those two numbers
-    are left out for such processes.
+    Per pid: stat, and the owner of its files; status only when the owner does
+    not tell (see owner) or context switches are wanted; the exe link once per
+    process; fd/ and io when the wanted numbers need them.  Other users' fd/ and
+    io need root: without it those two numbers are left out for such processes.
+
+    stat, status and io stay open between scrapes: reading an open /proc file
+    again at offset 0 regenerates it, and saves an open() and a close() per file
+    per scrape.  The file belongs to that process, so once it is gone the read
+    fails, even if its pid has been reused.
     """
 
-    def __init__(self, procfs="/proc", fields=None):
+    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, keep_open=True):
         Reader.__init__(self, fields)
         self.procfs = procfs
+        self.clock = clock
         self.clock_ticks = os.sysconf("SC_CLK_TCK")
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self.boot_time = self._boot_time()
+        self._now = clock()
+        self._known = {}             # (pid, start ticks) -> Known, live processes only
+        self._open = {name: {} for name in KEPT_FILES}     # file -> {pid: fd}
+        self._previous = self._open
+        self._fd_budget = open_file_budget() if keep_open else 0
+        self._kept = 0
+        self.fd_dir_size_counts = fd_dir_size_counts(procfs)
+
+    def close(self):
+        """Close the files kept open between scrapes."""
+        for files in (self._open, self._previous):
+            for fds in files.values():
+                for fd in fds.values():
+                    os.close(fd)
+                fds.clear()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:   # at interpreter exit os may be gone already
+            pass
 
     def _boot_time(self):
         """Wall-clock time of boot, to a hundredth of a second.
@@ -564,109 +636,191 @@ class LinuxReader(Reader):
         with_fds = self.wants("open_fds")
         with_io = self.wants("disk_read_bytes", "disk_written_bytes")
         with_switches = self.wants("context_switches")
+        self._now = self.clock()
+        known, self._known = self._known, {}
+        self._previous, self._open = self._open, {name: {} for name in KEPT_FILES}
+        self._kept = 0
         records = []
-        for entry in os.listdir(self.procfs):
-            if not entry.isdigit():
-                continue
-            try:
-                record = self.read_process(int(entry), with_fds, with_io, with_switches)
-            except (FileNotFoundError, ProcessLookupError):
-                self.skipped["vanished"] += 1
-            except PermissionError:
-                self.skipped["permission_denied"] += 1
-            except (OSError, ValueError, IndexError):
-                self.skipped["error"] += 1
-            else:
-                records.append(record)
+        try:
+            for entry in os.listdir(self.procfs):
+                if not entry.isdigit():
+                    continue
+                try:
+                    record = self.read_process(int(entry), with_fds, with_io,
+                                               with_switches, known, entry)
+                except (FileNotFoundError, ProcessLookupError):
+                    self.skipped["vanished"] += 1
+                except PermissionError:
+                    self.skipped["permission_denied"] += 1
+                except (OSError, ValueError, IndexError):
+                    self.skipped["error"] += 1
+                else:
+                    records.append(record)
+        finally:
+            for fds in self._previous.values():     # processes gone since last time
+                for fd in fds.values():
+                    os.close(fd)
+                fds.clear()
         return records
 
-    def read_process(self, pid, with_fds=True, with_io=True, with_switches=True):
-        base = "%s/%d/" % (self.procfs, pid)
-        with open(base + "stat", "rb") as f:
-            stat = f.read()
+    def read_file(self, name, pid, base, size=4096):
+        """(bytes, fd, kept) of /proc/<pid>/<name>; the caller closes fd unless kept."""
+        fd = self._previous[name].pop(pid, None)
+        if fd is not None:
+            try:
+                data = os.pread(fd, size, 0)
+            except OSError:                  # that process is gone; the pid may be reused
+                data = b""
+            if data:
+                self._open[name][pid] = fd
+                self._kept += 1
+                return data, fd, True
+            os.close(fd)
+        fd = os.open(base + name, os.O_RDONLY)
+        try:
+            data = os.read(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._kept < self._fd_budget:
+            self._open[name][pid] = fd
+            self._kept += 1
+            return data, fd, True
+        return data, fd, False
+
+    def read_text(self, name, pid, base, size=4096):
+        """The bytes of /proc/<pid>/<name>, through a file kept open if there is room."""
+        data, fd, kept = self.read_file(name, pid, base, size)
+        if not kept:
+            os.close(fd)
+        return data
+
+    def read_process(self, pid, with_fds=True, with_io=True, with_switches=True, known=None,
+                     entry=None):
+        base = "%s/%s/" % (self.procfs, entry or pid)
+        stat, fd, kept = self.read_file("stat", pid, base)
+        # Every file of /proc/<pid> has the process's owner (see owner()).
+        owner = None if with_switches else os.fstat(fd)
+        if not kept:
+            os.close(fd)
         # The name sits in parentheses and may hold spaces and ')': split after the last.
         close = stat.rindex(b")")
-        name = stat[stat.index(b"(") + 1:close]
+        comm = stat[stat.index(b"(") + 1:close]
         fields = stat[close + 2:].split()
         ppid, start_ticks = int(fields[1]), int(fields[19])    # a short stat fails here
-        uid, gid, switches = self._status(base, with_switches)
-        try:
-            path = decode(os.readlink(os.fsencode(base + "exe")))
-        except OSError:       # kernel threads, zombies, other users' processes
-            path = ""
+        key = (pid, start_ticks)
+        this = (known or self._known).get(key)
+        if this is None or this.comm != comm:      # new to us, or it has exec'd
+            try:
+                path = decode(os.readlink(os.fsencode(base + "exe")))
+            except OSError:       # kernel threads, zombies, other users' processes
+                path = ""
+            this = Known(comm, decode(comm), path)
+        self._known[key] = this
+        switches = None
+        if with_switches:
+            uid, gid, switches = parse_status(self.read_text("status", pid, base, 16384), True)
+        else:
+            uid, gid = self.owner(pid, base, owner, fields, this)
         ticks = self.clock_ticks
+        # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, ppid, uid, gid, decode(name), path,
-            start_time=self.boot_time + start_ticks / ticks,
-            cpu_user=int(fields[11]) / ticks,
-            cpu_system=int(fields[12]) / ticks,
-            # stat's rss is the same page count as statm's resident.
-            resident_bytes=int(fields[21]) * self.page_size,
-            virtual_bytes=int(fields[20]),
-            threads=int(fields[17]),
-            minor_faults=int(fields[7]),
-            major_faults=int(fields[9]),
-            context_switches=switches,
+            pid, ppid, uid, gid, this.name, this.path,
+            self.boot_time + start_ticks / ticks,           # start_time
+            int(fields[11]) / ticks,                        # cpu_user
+            int(fields[12]) / ticks,                        # cpu_system
+            int(fields[21]) * self.page_size,               # resident (= statm's)
+            int(fields[20]),                                # virtual_bytes
+            None,                                           # footprint: none on Linux
+            int(fields[17]),                                # threads
+            None, None, None,                               # fds and io, below
+            int(fields[9]),                                 # major_faults
+            int(fields[7]),                                 # minor_faults
+            switches,                                       # context_switches
         )
         # fd/ and io are other users' secrets unless we are root; the process may
         # also exit mid-read.  Either way those numbers are left out, not the process.
         refused = False
         if with_fds:
             try:
-                record.open_fds = len(os.listdir(base + "fd"))
+                if self.fd_dir_size_counts:
+                    record.open_fds = os.stat(base + "fd").st_size
+                else:
+                    record.open_fds = len(os.listdir(base + "fd"))
             except PermissionError:
                 refused = True
             except OSError:
                 pass
         if with_io:
             try:
-                self._io(base, record)
+                io = self.read_text("io", pid, base)
+                record.disk_read_bytes = number_after(io, b"\nread_bytes:")
+                record.disk_written_bytes = number_after(io, b"\nwrite_bytes:")
             except PermissionError:
                 refused = True
-            except OSError:
+            except (OSError, ValueError):
                 pass
         if refused:
             self.partial += 1
         return record
 
-    @staticmethod
-    def _status(base, with_switches):
-        """Effective uid and gid (status's second column), and the context switches."""
-        uid = gid = None
-        switches = 0 if with_switches else None
-        with open(base + "status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Uid:"):
-                    uid = int(line.split()[2])
-                elif line.startswith(b"Gid:"):
-                    gid = int(line.split()[2])
-                    if not with_switches:
-                        break
-                elif line.startswith((b"voluntary_ctxt_switches:",
-                                      b"nonvoluntary_ctxt_switches:")):
-                    switches += int(line.split()[1])
-        if uid is None or gid is None:
-            raise ValueError("no Uid/Gid in %sstatus" % base)
-        return uid, gid, switches
+    def owner(self, pid, base, owner, stat_fields, this):
+        """Effective uid and gid, without reading status where the kernel allows.
 
-    @staticmethod
-    def _io(base, record):
-        """Bytes read from and written to storage, from io."""
-        with open(base + "io", "rb") as f:
-            for line in f:
-                if line.startswith(b"read_bytes:"):
-                    record.disk_read_bytes = int(line.split()[1])
-                elif line.startswith(b"write_bytes:"):
-                    record.disk_written_bytes = int(line.split()[1])
+        /proc/<pid>'s files belong to the process's effective uid and gid, unless
+        the process is not dumpable (it changed credentials, or asked): then they
+        belong to root.  So an owner other than root is the answer; a kernel
+        thread is root; anything else is read from status, and that answer is
+        trusted for STATUS_RECHECK_SECONDS (a root process that drops to
+        another user without exec shows the change within that time).
+        """
+        if owner.st_uid or owner.st_gid:
+            return owner.st_uid, owner.st_gid
+        if int(stat_fields[6]) & PF_KTHREAD:
+            return 0, 0
+        if this.checked_at is None or self._now - this.checked_at >= STATUS_RECHECK_SECONDS:
+            this.uid, this.gid, _ = parse_status(self.read_text("status", pid, base, 16384),
+                                                 False)
+            this.checked_at = self._now
+        return this.uid, this.gid
 
 
-def make_reader(procfs="/proc", fields=None, platform=None):
-    """The reader for this platform, reading only what `fields` need."""
+def number_after(text, label, column=0):
+    """A number on the line that `label` starts in /proc text (column counts from 0)."""
+    start = text.index(label) + len(label)
+    return int(text[start:text.index(b"\n", start)].split()[column])
+
+
+def parse_status(status, with_switches):
+    """Effective uid and gid (the second columns of Uid: and Gid:), context switches."""
+    uid = number_after(status, b"\nUid:", 1)
+    gid = number_after(status, b"\nGid:", 1)
+    switches = None
+    if with_switches and b"\nnonvoluntary_ctxt_switches:" in status:
+        switches = (number_after(status, b"\nvoluntary_ctxt_switches:")
+                    + number_after(status, b"\nnonvoluntary_ctxt_switches:"))
+    return uid, gid, switches
+
+
+def fd_dir_size_counts(procfs):
+    """Whether this procfs gives a process's open descriptors as the size of its fd/
+    (Linux 6.2 and later), checked on our own fd/; a directory elsewhere does not."""
+    own = os.path.join(procfs, "self", "fd")
+    try:
+        size = os.stat(own).st_size
+        return size > 0 and abs(size - len(os.listdir(own))) <= 1
+    except OSError:
+        return False
+
+
+def make_reader(procfs="/proc", fields=None, platform=None, keep_open=True):
+    """The reader for this platform, reading only what `fields` need (and, on Linux,
+    keeping files open between scrapes unless told not to: --once scrapes once)."""
     platform = platform or sys.platform
     if platform == "darwin":
         return DarwinReader(fields=fields)
     if platform.startswith("linux"):
-        return LinuxReader(procfs, fields)
+        return LinuxReader(procfs, fields, keep_open=keep_open)
     raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
 
 
@@ -1045,15 +1199,17 @@ def escape_help(text):
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+
+
 def format_value(value):
-    """A sample value in full precision, spelled as Go's ParseFloat reads it."""
-    if isinstance(value, int):
-        return str(value)
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
+    """A sample value in full precision, spelled as Go's ParseFloat reads it.
+
+    repr() gives the shortest text that reads back to the same float (and plain
+    digits for an int); only NaN and the infinities are spelled differently.
+    """
+    text = repr(value)
+    return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
 
 
 def family_header(family):
@@ -1080,23 +1236,26 @@ def group_labels(group):
     return 'groupname="%s"' % escape_label_value(group.name)
 
 
-def render_series(items, families, labels_of=process_labels):
-    """Each family's samples together, one series per item (a process or a group)."""
+def render_families(items, families, labels_of=process_labels):
+    """Each family's text in turn: its samples together, one series per item (a
+    process or a group).  A family with no value at all is left out whole."""
     labelled = [(labels_of(item), item) for item in items]
-    parts = []
     for family in families:
-        lines = []
-        name = family.name
+        lines = [family_header(family)]
         for extra, attribute in family.samples:
-            sep = "," + extra if extra else ""
+            start = family.name + "{"
+            end = ("," + extra if extra else "") + "} "
             for labels, item in labelled:
                 value = getattr(item, attribute)
                 if value is not None:
-                    lines.append("%s{%s%s} %s\n" % (name, labels, sep, format_value(value)))
-        if lines:           # a family this platform never fills is left out whole
-            parts.append(family_header(family))
-            parts.extend(lines)
-    return "".join(parts)
+                    lines.append("%s%s%s%s\n" % (start, labels, end, format_value(value)))
+        if len(lines) > 1:
+            yield "".join(lines)
+
+
+def render_series(items, families, labels_of=process_labels):
+    """The per-item families as one text."""
+    return "".join(render_families(items, families, labels_of))
 
 
 def render_self(processes, skipped, duration, partial=0):
@@ -1128,6 +1287,30 @@ def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, parti
         len(records), skipped or {}, duration, partial)
 
 
+class LabelCache:
+    """A process's label text, built once while its labels stay the same.
+
+    Remembers only what the last scrape used, so it never outgrows the
+    processes alive.
+    """
+
+    def __init__(self, labels_of):
+        self.labels_of = labels_of
+        self._last = {}
+        self._now = {}
+
+    def __call__(self, record):
+        key = (record.pid, record.ppid, record.uid, record.gid, record.name, record.path)
+        labels = self._last.get(key)
+        if labels is None:
+            labels = self.labels_of(record)
+        self._now[key] = labels
+        return labels
+
+    def next_scrape(self):
+        self._last, self._now = self._now, {}
+
+
 class Exporter:
     """One scrape, start to end: read, select, group, render.
 
@@ -1140,12 +1323,13 @@ class Exporter:
         self.families = families
         self.filter = filter or Filter()
         self.grouper = grouper
-        self.labels_of = group_labels if grouper else labels_of
+        self.labels_of = group_labels if grouper else LabelCache(labels_of)
         self.last_count = 0
         self._lock = threading.Lock()
 
-    def scrape(self):
-        """The exposition text of this moment."""
+    def scrape_chunks(self):
+        """The exposition of this moment as UTF-8 chunks, one per family: the whole
+        text is never held twice over, as str and as bytes."""
         with self._lock:
             started = time.perf_counter()
             reader = self.reader
@@ -1157,9 +1341,18 @@ class Exporter:
             else:
                 items, exported = records, len(records)
             self.last_count = len(everyone)
-            body = render_series(items, self.families, self.labels_of)
+            chunks = [text.encode("utf-8") for text in
+                      render_families(items, self.families, self.labels_of)]
+            if isinstance(self.labels_of, LabelCache):
+                self.labels_of.next_scrape()
             duration = time.perf_counter() - started
-            return body + render_self(exported, reader.skipped, duration, reader.partial)
+            own = render_self(exported, reader.skipped, duration, reader.partial)
+            chunks.append(own.encode("utf-8"))
+            return chunks
+
+    def scrape(self):
+        """The exposition text of this moment."""
+        return b"".join(self.scrape_chunks()).decode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -1177,6 +1370,15 @@ LANDING_PAGE = """<!DOCTYPE html>
 
 # Connections open at once (idle ones included); requests have their own, lower cap.
 MAX_CONNECTIONS = 1000
+
+
+def gzip_chunks(chunks, level=6):
+    """The chunks as one gzip stream, compressed a chunk at a time."""
+    import zlib
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)    # 31: with a gzip header
+    out = [compressor.compress(chunk) for chunk in chunks]
+    out.append(compressor.flush())
+    return [part for part in out if part]
 
 
 def accepts_gzip(header):
@@ -1214,9 +1416,17 @@ def parse_listen_address(address):
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                 telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0, max_requests=40):
     """A ThreadingHTTPServer bound to address and serving the exporter, not yet started."""
-    import gzip
-    import http.server
     import socket
+    if "ssl" in sys.modules:
+        import http.server
+    else:
+        # http.client, which http.server imports, loads ssl (some 4 MiB) only to
+        # offer HTTPS clients; a plain server has no use for it.
+        sys.modules["ssl"] = None
+        try:
+            import http.server
+        finally:
+            del sys.modules["ssl"]
 
     host, port = parse_listen_address(address)
     request_slots = threading.BoundedSemaphore(max_requests)
@@ -1261,31 +1471,34 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
             path = self.path.split("?", 1)[0]
             if path == telemetry_path:
                 try:
-                    body = exporter.scrape().encode("utf-8")
+                    chunks = exporter.scrape_chunks()
                 except Exception as exc:   # the reader failed as a whole: say so, carry on
                     log("scrape failed: %s: %s" % (type(exc).__name__, exc))
                     self.reply(500, b"Scrape failed; see the exporter's log\n")
                     return
                 headers = [("Content-Type", CONTENT_TYPE)]
                 if accepts_gzip(self.headers.get("Accept-Encoding")):
-                    body = gzip.compress(body, compresslevel=6)
+                    chunks = gzip_chunks(chunks)
                     headers.append(("Content-Encoding", "gzip"))
-                self.reply(200, body, headers)
+                self.reply(200, chunks, headers)
             elif path == "/":
                 self.reply(200, landing_page, (("Content-Type", "text/html; charset=utf-8"),))
             else:
                 self.reply(404, b"Not Found\n")
 
         def reply(self, status, body, headers=()):
+            """Answer with body: bytes, or a list of byte chunks."""
+            chunks = [body] if isinstance(body, bytes) else body
             self.send_response(status)
             headers = dict(headers)
             headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-            headers["Content-Length"] = str(len(body))
+            headers["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(body)
+                for chunk in chunks:
+                    self.wfile.write(chunk)
 
         def log_message(self, format, *args):
             pass       # no line per request: launchd would keep every one
@@ -1332,6 +1545,25 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
             log("error serving %s: %s: %s" % (client_address[0], type(exc).__name__, exc))
 
     return Server()
+
+
+M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
+
+
+def tune_malloc():
+    """On glibc, give the big per-scrape buffers back to the system when freed.
+
+    A scrape builds a few large buffers (each family's text).  After the first
+    are freed, glibc raises its mmap threshold and serves later ones from its
+    heap, where they linger as RSS; a fixed threshold (which also stops that
+    adjustment) maps and unmaps them instead.  Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):     # not glibc (musl has no mallopt)
+        pass
 
 
 def serve(server):
@@ -1467,13 +1699,15 @@ def build_exporter(args):
                           user_names)
     labels_of = process_labels_with_user(user_names) if "user" in args.label \
         else process_labels
-    reader = make_reader(args.procfs, fields_of(args.families))
+    reader = make_reader(args.procfs, fields_of(args.families), keep_open=not args.once)
     return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
                     grouper, labels_of)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.once:
+        tune_malloc()
     try:
         exporter = build_exporter(args)
         text = exporter.scrape()

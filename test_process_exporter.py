@@ -977,9 +977,12 @@ class LinuxRealProcTest(unittest.TestCase):
             child.wait()
 
     def test_every_linux_number_of_this_process(self):
-        me = [r for r in pe.LinuxReader().read() if r.pid == os.getpid()][0]
+        reader = pe.LinuxReader()
+        reader.read()                 # the reader keeps each stat open from now on
+        me = [r for r in reader.read() if r.pid == os.getpid()][0]
         self.assertAlmostEqual(me.threads, len(os.listdir("/proc/self/task")), delta=1)
         self.assertAlmostEqual(me.open_fds, len(os.listdir("/proc/self/fd")), delta=2)
+        reader.close()
         self.assertGreater(me.virtual_bytes, me.resident_bytes)
         self.assertGreater(me.minor_faults, 0)
         self.assertGreaterEqual(me.major_faults, 0)
@@ -1016,10 +1019,32 @@ class LinuxRealProcTest(unittest.TestCase):
             seen = json.loads(f.read().decode())
         os.waitpid(child, 0)
         self.assertGreater(seen["partial"], 0)
-        self.assertIsNone(seen["fds"])
+        if seen["fds"] is not None:     # Linux 6.2+ gives anyone the count as fd/'s size
+            self.assertTrue(pe.fd_dir_size_counts("/proc"))
+            self.assertAlmostEqual(seen["fds"], len(os.listdir("/proc/1/fd")), delta=2)
         self.assertIsNone(seen["read"])
         self.assertIsNotNone(seen["cpu"])         # stat is anyone's to read
         self.assertGreater(seen["threads"], 0)
+
+    def test_files_kept_open_follow_processes_that_exit(self):
+        def own_fds():
+            return len(os.listdir("/proc/self/fd"))
+        reader = pe.LinuxReader()
+        reader.read()
+        baseline = own_fds()
+        children = [subprocess.Popen(["sleep", "30"]) for _ in range(20)]
+        records = reader.read()
+        self.assertTrue({c.pid for c in children} <= {r.pid for r in records})
+        self.assertGreaterEqual(own_fds(), baseline + 20)   # their files stay open
+        for child in children:
+            child.kill()
+            child.wait()
+        records = reader.read()
+        self.assertFalse({c.pid for c in children} & {r.pid for r in records})
+        self.assertLessEqual(own_fds(), baseline + 2)       # and are closed once gone
+        reader.close()
+        if pe.fd_dir_size_counts("/proc"):
+            self.assertEqual(os.stat("/proc/self/fd").st_size + 1, own_fds())
 
     def test_pid_1_and_unique_pids(self):
         records = pe.LinuxReader().read()
@@ -1130,6 +1155,64 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(record.threads, 1)
         self.assertIsNone(record.open_fds)
         self.assertIsNone(record.context_switches)
+
+    def test_owner_of_the_files_is_the_effective_ids_without_status(self):
+        self.procfs.add(30, uid=7, gid=8)                  # status says 7/8 ...
+        os.chown(os.path.join(self.procfs.root, "30", "stat"), 501, 20)   # ... owner 501/20
+        os.remove(os.path.join(self.procfs.root, "30", "status"))         # and is not read
+        reader = pe.LinuxReader(self.procfs.root, fields={"threads"})
+        (record,) = reader.read()
+        self.assertEqual((record.uid, record.gid), (501, 20))
+
+    def test_kernel_threads_are_root_without_status(self):
+        stat = os.path.join(self.procfs.root, "2", "stat")
+        self.procfs.add(2, comm=b"kthreadd", ppid=0)
+        with open(stat, "rb") as f:
+            text = f.read()
+        with open(stat, "wb") as f:                        # flags: PF_KTHREAD
+            f.write(text.replace(b" 4194560 ", b" %d " % (0x208040,)))
+        os.remove(os.path.join(self.procfs.root, "2", "status"))
+        (record,) = pe.LinuxReader(self.procfs.root, fields={"threads"}).read()
+        self.assertEqual((record.uid, record.gid, record.name), (0, 0, "kthreadd"))
+
+    def test_an_owner_from_status_is_rechecked_after_a_minute(self):
+        now = [1000.0]
+        self.procfs.add(40, uid=0, gid=0)                  # root-owned files: ambiguous
+        reader = pe.LinuxReader(self.procfs.root, fields={"threads"}, clock=lambda: now[0])
+        self.assertEqual(reader.read()[0].uid, 0)
+        status = os.path.join(self.procfs.root, "40", "status")
+        with open(status) as f:
+            text = f.read()
+        with open(status, "w") as f:                       # it dropped to uid 33
+            f.write(text.replace("Uid:\t7\t0\t0\t0", "Uid:\t33\t33\t33\t33"))
+        now[0] += 30
+        self.assertEqual(reader.read()[0].uid, 0)          # trusted for a minute
+        now[0] += 31
+        self.assertEqual(reader.read()[0].uid, 33)
+
+    def test_the_path_is_read_once_until_the_process_execs(self):
+        self.procfs.add(50, comm=b"bash", exe=b"/bin/bash")
+        reader = pe.LinuxReader(self.procfs.root)
+        self.assertEqual(reader.read()[0].path, "/bin/bash")
+        exe = os.path.join(self.procfs.root, "50", "exe")
+        os.remove(exe)
+        os.symlink("/usr/bin/python3", exe)
+        self.assertEqual(reader.read()[0].path, "/bin/bash")       # same process: cached
+        stat = os.path.join(self.procfs.root, "50", "stat")
+        with open(stat, "rb") as f:
+            text = f.read()
+        with open(stat, "wb") as f:                                # exec: a new name
+            f.write(text.replace(b"(bash)", b"(python3)"))
+        (record,) = reader.read()
+        self.assertEqual((record.name, record.path), ("python3", "/usr/bin/python3"))
+
+    def test_fd_count_from_listing_outside_real_procfs(self):
+        self.assertFalse(pe.fd_dir_size_counts(self.procfs.root))
+        self.procfs.add(60, fds=3)
+        for keep_open in (True, False):
+            reader = pe.LinuxReader(self.procfs.root, keep_open=keep_open)
+            self.assertEqual(reader.read()[0].open_fds, 3)
+            reader.close()
 
     def test_boot_time_falls_back_to_btime(self):
         os.remove(os.path.join(self.procfs.root, "uptime"))
@@ -2226,5 +2309,306 @@ class ShippedFilesTest(unittest.TestCase):
             self.assertIn("MIT License", f.read())
 
 
+# ---------------------------------------------------------------------------
+# Benchmark: figures, not assertions.  python3 test_process_exporter.py bench [N ...]
+# or PROCESS_EXPORTER_BENCH=1 python3 -m unittest test_process_exporter.Benchmark
+# ---------------------------------------------------------------------------
+
+SEED_FAMILIES = "process_start_time_seconds,process_cpu_seconds_total," \
+                "process_resident_memory_bytes"
+
+FLOOR_C = r"""
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Read every /proc/<pid>/stat and statm, `rounds` times; print each round's seconds. */
+int main(int argc, char **argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 1;
+    char path[64], buf[4096];
+    for (int r = 0; r < rounds; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        DIR *proc = opendir("/proc");
+        struct dirent *entry;
+        long total = 0;
+        while ((entry = readdir(proc)) != NULL) {
+            if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+            const char *files[] = {"stat", "statm"};
+            for (int f = 0; f < 2; f++) {
+                snprintf(path, sizeof path, "/proc/%s/%s", entry->d_name, files[f]);
+                int fd = open(path, O_RDONLY);
+                if (fd < 0) continue;
+                total += read(fd, buf, sizeof buf);
+                close(fd);
+            }
+        }
+        closedir(proc);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("%.9f %ld\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, total);
+    }
+    return 0;
+}
+"""
+
+
+def median_time(action, rounds):
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def pids_now():
+    return [entry for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def python_floor(files):
+    """A plain Python loop reading `files` of every process ('fd': counting fd/ as the
+    exporter does, by its size where the kernel gives it, else by listing it)."""
+    size_counts = pe.fd_dir_size_counts("/proc")
+
+    def read_all():
+        for pid in pids_now():
+            for name in files:
+                try:
+                    if name == "fd":
+                        if size_counts:
+                            os.stat("/proc/%s/fd" % pid)
+                        else:
+                            os.listdir("/proc/%s/fd" % pid)
+                    else:
+                        with open("/proc/%s/%s" % (pid, name), "rb") as f:
+                            f.read()
+                except OSError:
+                    pass
+    return read_all
+
+
+def rss_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class ScrapeTarget:
+    """An exporter-like server started as a process, scraped over one keep-alive link."""
+
+    def __init__(self, command, port):
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                self.scrape()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def scrape(self, gzip_ok=False):
+        self.conn.request("GET", "/metrics",
+                          headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+        response = self.conn.getresponse()
+        body = response.read()
+        assert response.status == 200, response.status
+        return body
+
+    def stop(self):
+        self.conn.close()
+        stop_process(self.proc)
+
+
+def run_benchmark(counts=(0, 1000, 3000), rounds=15, out=sys.stdout):
+    """Print medians, per-process costs and ratios for each count of extra processes."""
+    say = lambda *parts: (out.write(" ".join(str(p) for p in parts) + "\n"),  # noqa: E731
+                          out.flush())
+    folder = tempfile.mkdtemp(prefix="process-exporter-bench-")
+    floor_c = None
+    compiler = shutil.which("cc")
+    if compiler:
+        floor_c = os.path.join(folder, "floor")
+        with open(floor_c + ".c", "w") as f:
+            f.write(FLOOR_C)
+        subprocess.run([compiler, "-O2", "-o", floor_c, floor_c + ".c"], check=True)
+    reference = shutil.which("prometheus-process-exporter")
+    reference_config = os.path.join(folder, "reference.yml")
+    with open(reference_config, "w") as f:
+        f.write('process_names:\n  - name: "{{.Comm}}-{{.PID}}"\n    cmdline:\n    - ".+"\n')
+    say("machine: %d cores, Linux %s, Python %s" % (
+        os.cpu_count(), os.uname().release, sys.version.split()[0]))
+    say("medians of %d rounds; costs are per process listed in /proc" % rounds)
+    results = {}
+    try:
+        for extra in counts:
+            idle = [subprocess.Popen(["sleep", "100000"]) for _ in range(extra)]
+            try:
+                results[extra] = bench_one(extra, rounds, floor_c, reference,
+                                           reference_config, say)
+            finally:
+                for child in idle:           # exactly the processes we started
+                    child.kill()
+                for child in idle:
+                    child.wait()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def bench_one(extra, rounds, floor_c, reference, reference_config, say):
+    n = len(pids_now())
+    seed_families = pe.select_families(SEED_FAMILIES.split(","))
+    per = lambda seconds: seconds / n * 1e6                           # noqa: E731
+    figures = {"processes": n}
+    figures["py_floor"] = median_time(python_floor(("stat", "statm")), rounds)
+    if floor_c:
+        lines = subprocess.run([floor_c, str(rounds)], stdout=subprocess.PIPE,
+                               check=True).stdout.decode().split("\n")
+        times = sorted(float(line.split()[0]) for line in lines if line)
+        figures["c_floor"] = times[len(times) // 2]
+    figures["ps"] = median_time(lambda: subprocess.run(
+        ["ps", "-eo", "pid,ppid,uid,gid,rss,time,lstart,comm"], stdout=subprocess.DEVNULL,
+        check=True), rounds)
+    figures["py_all_files"] = median_time(python_floor(("stat", "status", "fd", "io")), rounds)
+    figures["cold_seed"] = median_time(lambda: pe.Exporter(
+        pe.LinuxReader(fields=pe.fields_of(seed_families), keep_open=False),
+        seed_families).scrape(), rounds)
+
+    for label, extra_args in (("seed", ["--metrics", SEED_FAMILIES]), ("all", [])):
+        port = free_port()
+        target = ScrapeTarget([sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:%d"
+                               % port] + extra_args, port)
+        try:
+            body = target.scrape()
+            parse_exposition(body.decode("utf-8"))          # valid, no duplicates
+            figures[label] = median_time(target.scrape, rounds)
+            figures[label + "_gzip"] = median_time(
+                lambda target=target: target.scrape(True), rounds)
+            figures[label + "_rss"] = rss_of(target.proc.pid)
+        finally:
+            target.stop()
+    if reference:
+        port = free_port()
+        target = ScrapeTarget([reference, "-config.path", reference_config,
+                               "-web.listen-address", "127.0.0.1:%d" % port], port)
+        try:
+            figures["reference"] = median_time(target.scrape, max(5, rounds // 3))
+            figures["reference_rss"] = rss_of(target.proc.pid)
+        finally:
+            target.stop()
+    python_pass = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"]), rounds)
+    once = median_time(lambda: subprocess.run(
+        [sys.executable, SCRIPT, "--once", "--metrics", SEED_FAMILIES],
+        stdout=subprocess.DEVNULL), rounds)
+    figures["python_pass"], figures["once"] = python_pass, once
+
+    say("")
+    say("== %d extra idle processes (%d in /proc) ==" % (extra, n))
+    say("%-44s %10s %12s" % ("", "median ms", "us/process"))
+    rows = [("C floor: read every stat+statm", "c_floor"),
+            ("Python floor: read every stat+statm", "py_floor"),
+            ("ps -eo pid,ppid,uid,gid,rss,time,lstart,comm", "ps"),
+            ("exporter, seed families, over HTTP", "seed"),
+            ("exporter, seed families, gzip", "seed_gzip"),
+            ("Python loop: stat+status+fd/+io", "py_all_files"),
+            ("exporter, every family, over HTTP", "all"),
+            ("exporter, every family, gzip", "all_gzip"),
+            ("reference process-exporter, group per pid", "reference"),
+            ("python3 -c pass", "python_pass"),
+            ("a first scrape, in-process (seed)", "cold_seed"),
+            ("python3 process_exporter.py --once (seed)", "once")]
+    for title, key in rows:
+        if key in figures:
+            say("%-44s %10.2f %12.1f" % (title, figures[key] * 1e3, per(figures[key])))
+    ratio = lambda a, b: (figures[a] / figures[b]) if a in figures and b in figures \
+        else float("nan")                                             # noqa: E731
+    say("ratios:")
+    say("  seed / C floor            %.2f  (target <= 1.25)" % ratio("seed", "c_floor"))
+    say("  seed / ps                 %.2f  (target <= 0.5)" % ratio("seed", "ps"))
+    say("  all / Python same files   %.2f  (target <= 1.25)" % ratio("all", "py_all_files"))
+    say("  reference / all           %.1f  (target >= 8)" % ratio("reference", "all"))
+    say("  seed gzip / seed plain    %.2f  (target <= 1.25)" % ratio("seed_gzip", "seed"))
+    say("  all gzip / all plain      %.2f  (target <= 1.25)" % ratio("all_gzip", "all"))
+    say("  --once / (python -c pass + a first scrape)  %.2f  (target < 2)"
+        % (figures["once"] / (figures["python_pass"] + figures["cold_seed"])))
+    say("memory: exporter RSS seed %.1f MiB (target <= 25), all %.1f MiB; reference %s"
+        % (figures["seed_rss"] / 2**20, figures["all_rss"] / 2**20,
+           "%.1f MiB (target: all <= half)" % (figures["reference_rss"] / 2**20)
+           if "reference_rss" in figures else "not installed"))
+    return figures
+
+
+def bench_darwin_standin(count=3000, rounds=15, out=sys.stdout):
+    """Python-side cost per process of DarwinReader over the stand-in, against bare calls."""
+    lib = standin_library()
+    lib.standin_reset()
+    lib.standin_timebase(125, 3, 24000000)
+    for pid in range(100, 100 + count):
+        add_fake(lib, pid, comm=b"proc", name=b"proc", start=(1700000000, pid),
+                 ticks=(pid * 1000, pid), resident=pid * 4096, path=b"/usr/bin/proc")
+        lib.standin_set_fds(pid, 10, 64, 64)
+    seed = pe.select_families(SEED_FAMILIES.split(","))
+    seed_reader = pe.DarwinReader(lib, pe.fields_of(seed))
+    all_reader = pe.DarwinReader(lib)
+    info, path = pe.proc_taskallinfo(), ctypes.create_string_buffer(4096)
+    usage = pe.rusage_info_v6()
+    fds = (ctypes.c_uint64 * 128)()
+
+    def bare_calls(with_rest):
+        pids = (ctypes.c_int * (count + 64))()
+        n = lib.proc_listallpids(pids, ctypes.sizeof(pids))
+        for pid in pids[:n]:
+            lib.proc_pidinfo(pid, 2, 0, ctypes.byref(info), 232)
+            lib.proc_pidpath(pid, path, 4096)
+            if with_rest:
+                lib.proc_pid_rusage(pid, 6, ctypes.byref(usage))
+                lib.proc_pidinfo(pid, 1, 0, fds, ctypes.sizeof(fds))
+    figures = {
+        "bare_seed": median_time(lambda: bare_calls(False), rounds),
+        "seed": median_time(lambda: pe.render_series(seed_reader.read(), seed), rounds),
+        "bare_all": median_time(lambda: bare_calls(True), rounds),
+        "all": median_time(lambda: pe.render_series(all_reader.read(), pe.PROCESS_FAMILIES),
+                           rounds),
+    }
+    out.write("\n== macOS path over the stand-in libSystem, %d processes ==\n" % count)
+    for key, title in (("bare_seed", "bare ctypes calls: TASKALLINFO + pidpath"),
+                       ("seed", "DarwinReader + render, seed families"),
+                       ("bare_all", "bare calls: + rusage + LISTFDS"),
+                       ("all", "DarwinReader + render, every family")):
+        out.write("%-44s %10.2f ms %8.1f us/process\n"
+                  % (title, figures[key] * 1e3, figures[key] / count * 1e6))
+    out.write("ratios: seed %.2f x bare calls, every family %.2f x bare calls\n"
+              % (figures["seed"] / figures["bare_seed"], figures["all"] / figures["bare_all"]))
+    lib.standin_reset()
+    return figures
+
+
+@unittest.skipUnless(os.environ.get("PROCESS_EXPORTER_BENCH") == "1",
+                     "the benchmark runs only with PROCESS_EXPORTER_BENCH=1")
+class Benchmark(unittest.TestCase):
+
+    def test_benchmark(self):
+        counts = [int(n) for n in os.environ.get("PROCESS_EXPORTER_BENCH_COUNTS",
+                                                 "0,1000,3000").split(",")]
+        sys.stdout.write("\n")
+        run_benchmark(counts)
+        bench_darwin_standin()
+
+
 if __name__ == "__main__":
-    unittest.main()
+    if sys.argv[1:2] == ["bench"]:
+        run_benchmark([int(n) for n in sys.argv[2:]] or (0, 1000, 3000))
+        bench_darwin_standin()
+        tearDownModule()
+    else:
+        unittest.main()
