@@ -1356,6 +1356,221 @@ class Exporter:
 
 
 # ---------------------------------------------------------------------------
+# Security: TLS and basic auth, with the standard library alone
+# ---------------------------------------------------------------------------
+
+PBKDF2_ITERATIONS = 600000      # OWASP's figure for PBKDF2-HMAC-SHA256 (2023)
+AUTH_REALM = "process_exporter"
+
+
+def b64(data):
+    import base64
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password, iterations=PBKDF2_ITERATIONS, salt=None):
+    """A self-describing hash for the basic-auth file:
+    pbkdf2-sha256$ITERATIONS$SALT$HASH, salt and hash in base64."""
+    import hashlib
+    salt = os.urandom(16) if salt is None else salt
+    derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    return "pbkdf2-sha256$%d$%s$%s" % (iterations, b64(salt), b64(derived))
+
+
+def verify_password(password, encoded):
+    """Whether password matches an encoded hash; compared in constant time.
+
+    Knows pbkdf2-sha256$ITERATIONS$SALT$HASH and, where hashlib has it,
+    scrypt$N$R$P$SALT$HASH.  A malformed hash matches nothing.
+    """
+    import base64
+    import hashlib
+    import hmac
+    parts = encoded.split("$")
+    try:
+        if parts[0] == "pbkdf2-sha256" and len(parts) == 4:
+            salt, expected = base64.b64decode(parts[2]), base64.b64decode(parts[3])
+            derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt,
+                                          int(parts[1]))
+        elif parts[0] == "scrypt" and len(parts) == 6 and hasattr(hashlib, "scrypt"):
+            salt, expected = base64.b64decode(parts[4]), base64.b64decode(parts[5])
+            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                                     maxmem=256 * 1024 * 1024, dklen=len(expected))
+        else:
+            return False
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(derived, expected)
+
+
+def watched_mtimes(paths):
+    """What tells us a file changed: its mtime, size and inode."""
+    stamps = []
+    for path in paths:
+        st = os.stat(path)
+        stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return stamps
+
+
+class Reloading:
+    """Something built from files and rebuilt when they change, checked at most once
+    a second.  If the new files do not load, the old build stays and it is logged."""
+
+    def __init__(self, paths, what):
+        self.paths = [path for path in paths if path]
+        self.what = what
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._stamps = watched_mtimes(self.paths)
+        self.current = self.load()
+
+    def load(self):
+        raise NotImplementedError
+
+    def get(self):
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            with self._lock:
+                if now - self._checked >= 1.0:
+                    self._checked = now
+                    try:
+                        stamps = watched_mtimes(self.paths)
+                        if stamps != self._stamps:
+                            self.current = self.load()
+                            self._stamps = stamps
+                            log("reloaded the %s" % self.what)
+                    except (OSError, ValueError) as exc:
+                        log("keeping the old %s: %s" % (self.what, exc))
+        return self.current
+
+
+class TLSFiles(Reloading):
+    """An SSLContext from --web.tls-* files: TLS 1.2 or newer, the ssl module's secure
+    defaults, and client certificates required when a client CA is given."""
+
+    def __init__(self, cert_file, key_file, client_ca_file=None):
+        self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
+        Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
+
+    def load(self):
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file)
+            if self.client_ca_file:
+                context.load_verify_locations(cafile=self.client_ca_file)
+                context.verify_mode = ssl.CERT_REQUIRED
+        except ssl.SSLError as exc:
+            raise ValueError("bad TLS files: %s" % exc) from None
+        return context
+
+
+class BasicAuth(Reloading):
+    """Users and password hashes from --web.basic-auth-file (lines user:hash).
+
+    A verified credential is remembered (as a keyed digest, never the password)
+    so that a scrape every few seconds does not pay the key derivation; an
+    address that keeps failing is answered ever more slowly.
+    """
+
+    MAX_REMEMBERED = 64
+    MAX_ADDRESSES = 4096
+
+    def __init__(self, path):
+        self.path = path
+        self._key = os.urandom(32)
+        self._verified = {}            # digest of "user:password" -> the hash it matched
+        self._failures = {}            # address -> (count, first failure time)
+        self._deriving = threading.Lock()
+        Reloading.__init__(self, [path], "basic-auth file")
+
+    def load(self):
+        users = {}
+        with open(self.path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                user, sep, encoded = line.partition(":")
+                if not sep or not user or not encoded.startswith(("pbkdf2-sha256$",
+                                                                   "scrypt$")):
+                    raise ValueError("%s line %d is not user:hash" % (self.path, number))
+                users[user] = encoded
+        if not users:
+            raise ValueError("%s names no user" % self.path)
+        return users
+
+    def check(self, header):
+        """Whether an Authorization header carries a known user and the right password."""
+        import base64
+        import hashlib
+        import hmac
+        if not header or not header[:6].lower() == "basic ":
+            return False
+        try:
+            user, sep, password = base64.b64decode(header[6:].strip(),
+                                                   validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        if not sep:
+            return False
+        users = self.get()
+        encoded = users.get(user)
+        digest = hmac.new(self._key, ("%s:%s" % (user, password)).encode("utf-8"),
+                          hashlib.sha256).digest()
+        if encoded is not None and self._verified.get(digest) == encoded:
+            return True
+        # An unknown user costs a derivation too, so timing does not tell users apart;
+        # one derivation at a time, so guessing cannot take every core.
+        with self._deriving:
+            matched = verify_password(password, encoded or DUMMY_HASH)
+        if not matched or encoded is None:
+            return False
+        if len(self._verified) >= self.MAX_REMEMBERED:
+            self._verified.clear()
+        self._verified[digest] = encoded
+        return True
+
+    def penalty(self, address):
+        """Seconds to wait before looking at this address's credentials: none for
+        three failures a minute, then doubling from 0.25 s up to 5 s."""
+        count, since = self._failures.get(address, (0, 0.0))
+        if count <= 3 or time.monotonic() - since > 60:
+            return 0.0
+        return min(0.25 * 2 ** (count - 4), 5.0)
+
+    def failed(self, address):
+        now = time.monotonic()
+        count, since = self._failures.get(address, (0, now))
+        if now - since > 60:
+            count, since = 0, now
+        if len(self._failures) >= self.MAX_ADDRESSES:
+            self._failures.clear()
+        self._failures[address] = (count + 1, since)
+
+    def succeeded(self, address):
+        self._failures.pop(address, None)
+
+
+DUMMY_HASH = "pbkdf2-sha256$%d$AAAAAAAAAAAAAAAAAAAAAA==$" \
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" % PBKDF2_ITERATIONS
+
+
+def read_new_password(stream_in=None):
+    """A password, asked twice without echo on a terminal, or one line of standard input."""
+    stream_in = stream_in or sys.stdin
+    if not stream_in.isatty():
+        return stream_in.readline().rstrip("\r\n")
+    import getpass
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+# ---------------------------------------------------------------------------
 # HTTP: a thin layer over http.server, imported only when serving
 # ---------------------------------------------------------------------------
 
@@ -1414,10 +1629,14 @@ def parse_listen_address(address):
 
 
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
-                telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0, max_requests=40):
-    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started."""
+                telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0, max_requests=40,
+                tls=None, auth=None):
+    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
+
+    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
+    """
     import socket
-    if "ssl" in sys.modules:
+    if "ssl" in sys.modules or tls is not None:
         import http.server
     else:
         # http.client, which http.server imports, loads ssl (some 4 MiB) only to
@@ -1456,7 +1675,18 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                 return False
             return True
 
+        def setup(self):
+            if tls is not None:     # the handshake happens here, in this connection's thread
+                self.request.settimeout(read_timeout)
+                try:
+                    self.request.do_handshake()
+                except OSError:     # plain HTTP, no client certificate, a bad one...
+                    raise ConnectionAbortedError("TLS handshake failed") from None
+            http.server.BaseHTTPRequestHandler.setup(self)
+
         def do_GET(self):
+            if auth is not None and not self.authorized():
+                return
             if not request_slots.acquire(blocking=False):
                 self.reply(503, b"Too many requests at once\n", (("Retry-After", "1"),))
                 return
@@ -1466,6 +1696,20 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                 request_slots.release()
 
         do_HEAD = do_GET
+
+        def authorized(self):
+            """Check the credentials; answer 401 (late, after failures) if wrong."""
+            address = self.client_address[0]
+            delay = auth.penalty(address)
+            if delay:
+                time.sleep(delay)
+            if auth.check(self.headers.get("Authorization")):
+                auth.succeeded(address)
+                return True
+            auth.failed(address)
+            self.reply(401, b"Unauthorized\n", (
+                ("WWW-Authenticate", 'Basic realm="%s", charset="UTF-8"' % AUTH_REALM),))
+            return False
 
         def route(self):
             path = self.path.split("?", 1)[0]
@@ -1524,6 +1768,13 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             http.server.ThreadingHTTPServer.server_bind(self)
 
+        def get_request(self):
+            connection, client_address = self.socket.accept()
+            if tls is not None:
+                connection = tls.get().wrap_socket(connection, server_side=True,
+                                                   do_handshake_on_connect=False)
+            return connection, client_address
+
         def process_request(self, request, client_address):
             # A thread per connection, but not without end: past the cap, hang up.
             if not connection_slots.acquire(blocking=False):
@@ -1540,8 +1791,9 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
 
         def handle_error(self, request, client_address):
             exc = sys.exc_info()[1]
-            if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)):
-                return             # the client hung up or went quiet: nothing to report
+            if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)) or \
+                    type(exc).__name__ in ("SSLError", "SSLEOFError", "SSLZeroReturnError"):
+                return             # the client hung up, went quiet or spoke no TLS
             log("error serving %s: %s: %s" % (client_address[0], type(exc).__name__, exc))
 
     return Server()
@@ -1623,6 +1875,21 @@ def parse_args(argv):
     web.add_argument("--once", action="store_true",
                      help="print the metrics once to stdout and exit")
 
+    security = parser.add_argument_group("security")
+    security.add_argument("--web.tls-cert-file", dest="tls_cert_file", metavar="FILE",
+                          help="serve HTTPS with this certificate (PEM; re-read when changed)")
+    security.add_argument("--web.tls-key-file", dest="tls_key_file", metavar="FILE",
+                          help="the certificate's private key (PEM)")
+    security.add_argument("--web.tls-client-ca-file", dest="tls_client_ca_file",
+                          metavar="FILE",
+                          help="require client certificates signed by these CAs (mutual TLS)")
+    security.add_argument("--web.basic-auth-file", dest="basic_auth_file", metavar="FILE",
+                          help="require a user and password from this file of user:hash lines")
+    security.add_argument("--hash-password", dest="hash_password", nargs="?",
+                          const="prometheus", metavar="USER",
+                          help="read a password (no echo) and print a user:hash line for "
+                               "--web.basic-auth-file (user default: prometheus)")
+
     what = parser.add_argument_group("what to export")
     what.add_argument("--metrics", dest="metrics", metavar="NAME,...", type=comma_list,
                       help="export only these metric families; what is not exported is "
@@ -1665,6 +1932,10 @@ def parse_args(argv):
         parser.error("--web.read-timeout must be positive")
     if args.max_requests < 1:
         parser.error("--web.max-requests must be at least 1")
+    if bool(args.tls_cert_file) != bool(args.tls_key_file):
+        parser.error("--web.tls-cert-file and --web.tls-key-file go together")
+    if args.tls_client_ca_file and not args.tls_cert_file:
+        parser.error("--web.tls-client-ca-file needs --web.tls-cert-file and -key-file")
     args.grouped = bool(args.group_by or args.group)
     if args.grouped and args.label:
         parser.error("--label adds to per-process series; groups carry only groupname")
@@ -1704,9 +1975,49 @@ def build_exporter(args):
                     grouper, labels_of)
 
 
+def load_security(args):
+    """TLSFiles and BasicAuth from the flags (None where not asked for), with the
+    start-up warnings a user should see once."""
+    tls = auth = None
+    if args.tls_cert_file:
+        tls = TLSFiles(args.tls_cert_file, args.tls_key_file, args.tls_client_ca_file)
+    if args.basic_auth_file:
+        auth = BasicAuth(args.basic_auth_file)
+        if os.stat(args.basic_auth_file).st_mode & 0o004:
+            log("warning: %s is world-readable; chmod 600 it" % args.basic_auth_file)
+    host = parse_listen_address(args.listen_address)[0]
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback and tls is None and auth is None:
+        log("warning: listening beyond loopback (%s) without TLS or basic auth: anyone "
+            "who can reach it can read this machine's process list" % args.listen_address)
+    return tls, auth
+
+
+def print_password_hash(user):
+    """--hash-password: a user:hash line for the basic-auth file, on stdout."""
+    try:
+        password = read_new_password()
+    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+        log("no password: %s" % (exc or "cancelled"))
+        return 1
+    if not password:
+        log("an empty password is not accepted")
+        return 1
+    print("%s:%s" % (user, hash_password(password)))
+    return 0
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.hash_password is not None:
+        return print_password_hash(args.hash_password)
+    tls = auth = None
     if not args.once:
+        try:
+            tls, auth = load_security(args)
+        except (OSError, ValueError) as exc:
+            log("cannot start: %s" % exc)
+            return 2
         tune_malloc()
     try:
         exporter = build_exporter(args)
@@ -1720,13 +2031,16 @@ def main(argv=None):
         return 0
     try:
         server = make_server(exporter, args.listen_address, args.telemetry_path,
-                             args.read_timeout, args.max_requests)
+                             args.read_timeout, args.max_requests, tls, auth)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc))
         return 1
-    port = server.server_address[1]
-    log("version %s listening on %s (port %d), metrics at %s"
-        % (__version__, args.listen_address, port, args.telemetry_path))
+    guards = [name for name, on in (("TLS", tls), ("client certificates",
+                                                   args.tls_client_ca_file),
+                                    ("basic auth", auth)) if on]
+    log("version %s listening on %s (port %d), metrics at %s%s"
+        % (__version__, args.listen_address, server.server_address[1], args.telemetry_path,
+           " with " + ", ".join(guards) if guards else ""))
     partial = exporter.reader.partial
     if partial:      # said once here, not once per process per scrape
         log("%d of %d processes were read only in part: the kernel refused some of "

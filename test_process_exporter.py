@@ -1756,12 +1756,18 @@ def start_script(*args):
     """Start the exporter as a server on an ephemeral port; return (process, port)."""
     proc = subprocess.Popen([sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0"]
                             + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    line = proc.stderr.readline().decode()
-    match = re.search(r"listening on .*\(port (\d+)\)", line)
+    lines = []
+    for _ in range(5):            # warnings, if any, come before the listening line
+        line = proc.stderr.readline().decode()
+        lines.append(line)
+        match = re.search(r"listening on .*\(port (\d+)\)", line)
+        if match or not line:
+            break
+    proc.early_stderr = lines
     if not match:
         proc.kill()
         proc.wait()
-        raise AssertionError("no listening line: %r" % line)
+        raise AssertionError("no listening line: %r" % lines)
     return proc, int(match.group(1))
 
 
@@ -1926,7 +1932,7 @@ BUSY_CHILD = [sys.executable, "-c", "while True: pass"]
 class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
     """A real Prometheus server scrapes the exporter every second on loopback."""
 
-    def start_prometheus(self, target_port):
+    def start_prometheus(self, target_port, extra=""):
         prometheus = shutil.which("prometheus")
         need(prometheus, "the prometheus server is not installed (Debian package prometheus)")
         folder = tempfile.mkdtemp(prefix="prometheus-e2e-")
@@ -1942,7 +1948,7 @@ class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
                   - job_name: process
                     static_configs:
                       - targets: ["127.0.0.1:%d"]
-                """ % target_port))
+                """ % target_port) + extra)
         port = free_port()
         log = open(os.path.join(folder, "prometheus.log"), "wb")
         self.addCleanup(log.close)
@@ -2269,6 +2275,382 @@ class ServerProcessTest(unittest.TestCase):
                          "%.1f MiB (%+.2f MiB) " % (elapsed, after_100 / 2**20, at_end / 2**20,
                                                     (at_end - after_100) / 2**20))
         self.assertLess(abs(at_end - after_100), 5 * 2**20)
+
+
+# ---------------------------------------------------------------------------
+# Security: TLS, client certificates and basic auth
+# ---------------------------------------------------------------------------
+
+class Certificates:
+    """A throwaway CA, server and client certificates, made with the openssl command."""
+
+    def __init__(self):
+        self.openssl = shutil.which("openssl")
+        need(self.openssl, "the openssl command is not installed")
+        self.folder = tempfile.mkdtemp(prefix="exporter-tls-")
+        self.ca = self.path("ca.crt")
+        self.run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                 "-nodes", "-keyout", self.path("ca.key"), "-out", self.ca, "-days", "2",
+                 "-subj", "/CN=process_exporter test CA",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self.server_cert, self.server_key = self.issue("server", "serverAuth")
+        self.client_cert, self.client_key = self.issue("client", "clientAuth")
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    def run(self, *args):
+        subprocess.run([self.openssl] + list(args), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    def issue(self, name, usage):
+        key, csr, cert, ext = (self.path(name + suffix)
+                               for suffix in (".key", ".csr", ".crt", ".ext"))
+        self.run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-keyout", key, "-out", csr, "-subj", "/CN=%s" % name)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature\nextendedKeyUsage=%s\n"
+                    "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n" % usage)
+        self.run("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.path("ca.key"),
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+        return cert, key
+
+    def client_context(self, with_certificate=False):
+        import ssl
+        context = ssl.create_default_context(cafile=self.ca)
+        if with_certificate:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
+
+    def cleanup(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def https_request(port, context, path="/metrics", headers=None):
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read(), \
+            conn.sock.getpeercert(binary_form=True)
+    finally:
+        conn.close()
+
+
+def basic(user, password):
+    import base64
+    return {"Authorization": "Basic " + base64.b64encode(
+        ("%s:%s" % (user, password)).encode()).decode()}
+
+
+class PasswordHashTest(unittest.TestCase):
+
+    def test_round_trip_and_format(self):
+        encoded = pe.hash_password("correct horse", iterations=1000)
+        kind, iterations, salt, digest = encoded.split("$")
+        self.assertEqual((kind, iterations), ("pbkdf2-sha256", "1000"))
+        self.assertTrue(pe.verify_password("correct horse", encoded))
+        self.assertFalse(pe.verify_password("correct horse ", encoded))
+        self.assertNotEqual(encoded, pe.hash_password("correct horse", iterations=1000))
+        self.assertEqual(pe.hash_password("x").split("$")[1], str(pe.PBKDF2_ITERATIONS))
+
+    def test_malformed_hashes_match_nothing(self):
+        for bad in ("", "plain", "pbkdf2-sha256$x$y$z", "pbkdf2-sha256$1000$!!$!!",
+                    "md5$abc", "scrypt$1$2"):
+            self.assertFalse(pe.verify_password("anything", bad), bad)
+
+    def test_scrypt_where_available(self):
+        import base64
+        import hashlib
+        if not hasattr(hashlib, "scrypt"):
+            self.skipTest("hashlib has no scrypt here")
+        salt = b"0123456789abcdef"
+        digest = hashlib.scrypt(b"pw", salt=salt, n=1024, r=8, p=1, dklen=32)
+        encoded = "scrypt$1024$8$1$%s$%s" % (base64.b64encode(salt).decode(),
+                                            base64.b64encode(digest).decode())
+        self.assertTrue(pe.verify_password("pw", encoded))
+        self.assertFalse(pe.verify_password("pW", encoded))
+
+
+class BasicAuthTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.file = os.path.join(self.folder, "users")
+        self.write_users("prom:%s\n" % pe.hash_password("s3cret", iterations=1000))
+        self.auth = pe.BasicAuth(self.file)
+        self.start_server(auth=self.auth)
+
+    def write_users(self, text):
+        with open(self.file + ".new", "w") as f:
+            f.write("# users of the exporter\n\n" + text)
+        os.chmod(self.file + ".new", 0o600)
+        os.replace(self.file + ".new", self.file)
+
+    def test_right_password(self):
+        status, _, body = self.request(headers=basic("prom", "s3cret"))
+        self.assertEqual(status, 200)
+        parse_exposition(body.decode())
+
+    def test_wrong_or_missing_credentials_get_401(self):
+        for headers in ({}, basic("prom", "wrong"), basic("nobody", "s3cret"),
+                        {"Authorization": "Basic !!notbase64"},
+                        {"Authorization": "Bearer abc"}, basic("prom", "")):
+            with self.subTest(headers=headers):
+                self.auth.succeeded("127.0.0.1")      # no slowdown between cases
+                status, response_headers, body = self.request(headers=headers)
+                self.assertEqual(status, 401)
+                self.assertEqual(response_headers["WWW-Authenticate"],
+                                 'Basic realm="process_exporter", charset="UTF-8"')
+                self.assertNotIn(b"process_", body)
+
+    def test_landing_page_and_other_paths_need_credentials(self):
+        for path in ("/", "/nothing", "/metrics"):
+            self.assertEqual(self.request(path=path)[0], 401)
+        self.assertEqual(self.request(path="/", headers=basic("prom", "s3cret"))[0], 200)
+
+    def test_a_verified_credential_is_not_derived_again(self):
+        calls = []
+        real = pe.verify_password
+
+        def counting(password, encoded):
+            calls.append(1)
+            return real(password, encoded)
+        pe.verify_password = counting
+        self.addCleanup(setattr, pe, "verify_password", real)
+        for _ in range(3):
+            self.assertEqual(self.request(headers=basic("prom", "s3cret"))[0], 200)
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(self.request(headers=basic("prom", "nope"))[0], 401)
+        self.assertEqual(len(calls), 2)                   # failures are never cached
+
+    def test_repeated_failures_are_slowed_down(self):
+        for _ in range(4):
+            self.assertEqual(self.request(headers=basic("prom", "guess"))[0], 401)
+        started = time.monotonic()
+        self.assertEqual(self.request(headers=basic("prom", "guess"))[0], 401)
+        self.assertGreaterEqual(time.monotonic() - started, 0.2)
+        self.assertEqual(self.request(headers=basic("prom", "s3cret"))[0], 200)
+        self.assertEqual(self.auth.penalty("127.0.0.1"), 0.0)    # success forgives
+
+    def test_the_file_is_reread_when_it_changes(self):
+        self.write_users("grafana:%s\n" % pe.hash_password("other", iterations=1000))
+        deadline = time.monotonic() + 10
+        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")     # "reloaded ..."
+        self.addCleanup(setattr, sys, "stderr", stderr)
+        self.addCleanup(sys.stderr.close)
+        while self.request(headers=basic("grafana", "other"))[0] != 200:
+            self.assertLess(time.monotonic(), deadline, "the new file was not read")
+            self.auth.succeeded("127.0.0.1")
+            time.sleep(0.3)
+        self.auth.succeeded("127.0.0.1")
+        self.assertEqual(self.request(headers=basic("prom", "s3cret"))[0], 401)
+
+    def test_a_broken_file_keeps_the_old_users(self):
+        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")
+        try:
+            self.write_users("this line has no hash\n")
+            time.sleep(1.1)
+            self.assertEqual(self.request(headers=basic("prom", "s3cret"))[0], 200)
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+
+    def test_bad_files_are_refused_at_start(self):
+        for text in ("", "nocolon\n", "user:plaintext\n"):
+            with self.subTest(text=text):
+                with open(self.file, "w") as f:
+                    f.write(text)
+                with self.assertRaises(ValueError):
+                    pe.BasicAuth(self.file)
+
+
+class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = Certificates()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certs.cleanup()
+
+    def test_https_scrape(self):
+        tls = pe.TLSFiles(self.certs.server_cert, self.certs.server_key)
+        self.start_server(tls=tls)
+        status, headers, body, _ = https_request(self.port, self.certs.client_context())
+        self.assertEqual(status, 200)
+        self.assertValidExposition(body.decode())
+
+    def test_tls_1_1_is_refused(self):
+        import ssl
+        self.start_server(tls=pe.TLSFiles(self.certs.server_cert, self.certs.server_key))
+        old = self.certs.client_context()
+        try:
+            with warnings.catch_warnings():       # 3.10+ deprecates naming TLS 1.1
+                warnings.simplefilter("ignore", DeprecationWarning)
+                old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+        except (ValueError, ssl.SSLError):
+            self.skipTest("this OpenSSL cannot even offer TLS 1.1")
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            https_request(self.port, old)
+
+    def test_plain_http_to_the_tls_port_fails_cleanly(self):
+        self.start_server(tls=pe.TLSFiles(self.certs.server_cert, self.certs.server_key))
+        with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
+            status, _, _ = self.request()
+            if status:
+                raise ConnectionError("answered plain HTTP with %d" % status)
+        self.assertEqual(https_request(self.port, self.certs.client_context())[0], 200)
+
+    def test_mutual_tls_refuses_a_client_without_a_certificate(self):
+        import ssl
+        tls = pe.TLSFiles(self.certs.server_cert, self.certs.server_key, self.certs.ca)
+        self.start_server(tls=tls)
+        with self.assertRaises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+            https_request(self.port, self.certs.client_context(with_certificate=False))
+        status = https_request(self.port, self.certs.client_context(with_certificate=True))[0]
+        self.assertEqual(status, 200)
+
+    def test_certificates_are_reread_when_they_change(self):
+        cert, key = os.path.join(self.certs.folder, "live.crt"), \
+            os.path.join(self.certs.folder, "live.key")
+        shutil.copy(self.certs.server_cert, cert)
+        shutil.copy(self.certs.server_key, key)
+        self.start_server(tls=pe.TLSFiles(cert, key))
+        context = self.certs.client_context()
+        first = https_request(self.port, context)[3]
+        new_cert, new_key = self.certs.issue("renewed", "serverAuth")
+        for source, target in ((new_key, key), (new_cert, cert)):
+            shutil.copy(source, target + ".tmp")
+            os.replace(target + ".tmp", target)
+        deadline = time.monotonic() + 10
+        stderr, sys.stderr = sys.stderr, open(os.devnull, "w")
+        try:
+            while https_request(self.port, context)[3] == first:
+                self.assertLess(time.monotonic(), deadline, "the new certificate not served")
+                time.sleep(0.3)
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+        with open(new_cert) as f:
+            import ssl
+            self.assertEqual(https_request(self.port, context)[3],
+                             ssl.PEM_cert_to_DER_cert(f.read()))
+
+    def test_tls_and_basic_auth_together(self):
+        folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        users = os.path.join(folder, "users")
+        with open(users, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("pw", iterations=1000))
+        self.start_server(tls=pe.TLSFiles(self.certs.server_cert, self.certs.server_key),
+                          auth=pe.BasicAuth(users))
+        context = self.certs.client_context()
+        self.assertEqual(https_request(self.port, context)[0], 401)
+        self.assertEqual(https_request(self.port, context, headers=basic("prom", "pw"))[0],
+                         200)
+
+
+class SecurityCommandLineTest(unittest.TestCase):
+
+    def test_hash_password_from_standard_input(self):
+        result = subprocess.run([sys.executable, SCRIPT, "--hash-password=alice"],
+                                input=b"pass word\n", stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        user, _, encoded = result.stdout.decode().strip().partition(":")
+        self.assertEqual(user, "alice")
+        self.assertTrue(pe.verify_password("pass word", encoded))
+        self.assertFalse(pe.verify_password("password", encoded))
+        default = subprocess.run([sys.executable, SCRIPT, "--hash-password"], input=b"x\n",
+                                 stdout=subprocess.PIPE, timeout=60)
+        self.assertTrue(default.stdout.startswith(b"prometheus:pbkdf2-sha256$"))
+        empty = subprocess.run([sys.executable, SCRIPT, "--hash-password"], input=b"\n",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual((empty.returncode, empty.stdout), (1, b""))
+
+    def test_bad_tls_flags_and_files(self):
+        folder = tempfile.mkdtemp(prefix="exporter-bad-tls-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        junk = os.path.join(folder, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("not a certificate\n")
+        for args in (["--web.tls-cert-file", junk],
+                     ["--web.tls-client-ca-file", junk],
+                     ["--web.tls-cert-file", junk, "--web.tls-key-file", junk],
+                     ["--web.tls-cert-file", "/nonexistent", "--web.tls-key-file", junk],
+                     ["--web.basic-auth-file", "/nonexistent"]):
+            with self.subTest(args=args):
+                result = run_script(*args)
+                self.assertEqual(result.returncode, 2)
+                self.assertNotIn(b"Traceback", result.stderr)
+                self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1,
+                                 result.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
+    def test_start_up_warnings(self):
+        folder = tempfile.mkdtemp(prefix="exporter-warn-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        users = os.path.join(folder, "users")
+        with open(users, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("pw", iterations=1000))
+        os.chmod(users, 0o644)
+        proc, _ = start_script("--web.basic-auth-file", users)
+        stop_process(proc)
+        self.assertIn("world-readable", "".join(proc.early_stderr))
+        proc, _ = start_script("--web.listen-address=0.0.0.0:0")
+        stop_process(proc)
+        warning = [line for line in proc.early_stderr if "beyond loopback" in line]
+        self.assertEqual(len(warning), 1)
+        os.chmod(users, 0o600)
+        proc, _ = start_script("--web.listen-address=0.0.0.0:0", "--web.basic-auth-file", users)
+        stop_process(proc)
+        self.assertFalse([line for line in proc.early_stderr if "warning" in line])
+
+
+@unittest.skipUnless(IS_LINUX, "the end-to-end path is tested on real Linux processes")
+class PrometheusSecureScrapeTest(PrometheusEndToEndTest):
+    """A real Prometheus scrapes over mutual TLS with basic auth."""
+
+    def test_prometheus_scrapes_over_tls_with_basic_auth(self):
+        certs = Certificates()
+        self.addCleanup(certs.cleanup)
+        users = certs.path("users")
+        with open(users, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("scrape-pw"))
+        os.chmod(users, 0o600)
+        exporter, port = start_script(
+            "--web.tls-cert-file", certs.server_cert, "--web.tls-key-file", certs.server_key,
+            "--web.tls-client-ca-file", certs.ca, "--web.basic-auth-file", users)
+        self.addCleanup(stop_process, exporter)
+        api, _ = self.start_prometheus(port, extra=textwrap.indent(textwrap.dedent("""\
+            scheme: https
+            basic_auth:
+              username: prom
+              password: scrape-pw
+            tls_config:
+              ca_file: %s
+              cert_file: %s
+              key_file: %s
+            """ % (certs.ca, certs.client_cert, certs.client_key)), "    "))
+
+        def up():
+            try:
+                targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
+            except (OSError, ValueError, KeyError):
+                return None
+            return [t for t in targets if t["health"] == "up"]
+        self.wait_for("the TLS target to be up", up)
+        self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
+        self.assertTrue(self.wait_for("a sample", lambda: self.query(
+            api, 'process_exporter_processes{job="process"}')))
+
+    test_prometheus_scrapes_and_queries = None
+    test_promtool_accepts_served_output_plain_and_gzip = None
 
 
 # ---------------------------------------------------------------------------
