@@ -9,8 +9,18 @@ Linux it reads /proc.  Run it and let Prometheus scrape it:
     python3 process_exporter.py --once               # prints one exposition and exits
     python3 process_exporter.py --web.listen-address=:9256   # every interface
 
-Data flows one way:  read (DarwinReader / LinuxReader)  ->  render (exposition text)
-->  serve (HTTP) or print (--once).  Each section below has one of those jobs.
+Data flows one way, and the sections below follow it:
+
+    the data         Process, one record per process
+    the readers      DarwinReader (libproc via ctypes), LinuxReader (/proc)
+    selecting        Filter (--include, --exclude, --user), Grouper (--group-by, --group)
+    the families     one table per mode, which the renderer and the README follow
+    rendering        the text exposition format 0.0.4; Exporter runs one scrape
+    security         TLSFiles and BasicAuth, reloaded when their files change
+    HTTP             a thin ThreadingHTTPServer handler
+    command line     flags, and main()
+
+See README.md for every flag and metric.
 """
 
 import ctypes

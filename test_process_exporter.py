@@ -1974,14 +1974,8 @@ class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
             time.sleep(0.5)
         self.fail("timed out waiting for " + what)
 
-    def test_prometheus_scrapes_and_queries(self):
-        exporter, port = start_script()
-        self.addCleanup(stop_process, exporter)
-        child_started = time.time()
-        child = subprocess.Popen(BUSY_CHILD)
-        self.addCleanup(stop_process, child)
-        api, prometheus = self.start_prometheus(port)
-
+    def wait_until_up(self, api):
+        """Wait for Prometheus to call the target up, then check up == 1 by query."""
         def target_up():
             try:
                 targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
@@ -1990,6 +1984,15 @@ class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
             return [t for t in targets if t["health"] == "up"]
         self.wait_for("the target to be up", target_up)
         self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
+
+    def test_prometheus_scrapes_and_queries(self):
+        exporter, port = start_script()
+        self.addCleanup(stop_process, exporter)
+        child_started = time.time()
+        child = subprocess.Popen(BUSY_CHILD)
+        self.addCleanup(stop_process, child)
+        api, prometheus = self.start_prometheus(port)
+        self.wait_until_up(api)
 
         # The exporter's own RSS, as Prometheus stored it and as the exporter reports it.
         stored = self.wait_for("the exporter's RSS", lambda: self.query(
@@ -2637,15 +2640,7 @@ class PrometheusSecureScrapeTest(PrometheusEndToEndTest):
               cert_file: %s
               key_file: %s
             """ % (certs.ca, certs.client_cert, certs.client_key)), "    "))
-
-        def up():
-            try:
-                targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
-            except (OSError, ValueError, KeyError):
-                return None
-            return [t for t in targets if t["health"] == "up"]
-        self.wait_for("the TLS target to be up", up)
-        self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
+        self.wait_until_up(api)
         self.assertTrue(self.wait_for("a sample", lambda: self.query(
             api, 'process_exporter_processes{job="process"}')))
 
