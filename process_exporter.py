@@ -315,9 +315,9 @@ class mach_timebase_info(ctypes.Structure):
     ]
 
 
-def load_libsystem(path=LIBSYSTEM_PATH):
+def load_libsystem(path=None):
     """libSystem, where libproc lives; dlopen finds it in the dyld shared cache."""
-    return ctypes.CDLL(path, use_errno=True)
+    return ctypes.CDLL(path or LIBSYSTEM_PATH, use_errno=True)
 
 
 def declare_prototypes(lib):

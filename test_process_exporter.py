@@ -662,6 +662,7 @@ def standin_library():
     subprocess.run([compiler, "-std=c11", "-Wall", "-Werror", "-shared", "-fPIC",
                     "-o", library, source], check=True)
     lib = pe.load_libsystem(library)
+    _standin["path"] = library
     c = ctypes
     lib.standin_add.argtypes = [c.c_int, c.c_uint32, c.c_uint32, c.c_uint32, c.c_char_p,
                                 c.c_char_p, c.c_uint64, c.c_uint64, c.c_uint64, c.c_uint64,
@@ -923,6 +924,27 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertIs(reader._info, info)
         self.assertIs(reader._rusage, rusage)
         self.assertEqual([r.pid for r in first], [r.pid for r in second])
+
+    def test_once_end_to_end_as_on_a_mac(self):
+        """main(['--once']) with sys.platform 'darwin' and libSystem the stand-in."""
+        import io
+        self.populate()
+        self.lib.standin_timebase(125, 3, 24000000)
+        saved = pe.LIBSYSTEM_PATH, sys.platform, sys.stdout
+        pe.LIBSYSTEM_PATH, sys.platform, sys.stdout = _standin["path"], "darwin", io.StringIO()
+        try:
+            code = pe.main(["--once", "--group-by", "name", "--include", "Safari|launchd"])
+            text = sys.stdout.getvalue()
+        finally:
+            pe.LIBSYSTEM_PATH, sys.platform, sys.stdout = saved
+        self.assertEqual(code, 0)
+        families = self.assertValidExposition(text)
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_cpu_seconds_total",
+                                    groupname="launchd", mode="user"), [1.5])
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="Safari"), [1])
+        (labels, _), = families["process_exporter_build_info"]["samples"]
+        self.assertEqual(labels["platform"], "darwin")
 
     def test_listing_failure_raises(self):
         self.lib.standin_timebase(1, 1, 1000000000)
