@@ -798,7 +798,8 @@ class LinuxReader(Reader):
 def number_after(text, label, column=0):
     """A number on the line that `label` starts in /proc text (column counts from 0)."""
     start = text.index(label) + len(label)
-    return int(text[start:text.index(b"\n", start)].split()[column])
+    end = text.index(b"\n", start)
+    return int(text[start:end].split()[column] if column else text[start:end])
 
 
 def parse_status(status, with_switches):
@@ -1258,7 +1259,10 @@ def render_families(items, families, labels_of=process_labels):
             for labels, item in labelled:
                 value = getattr(item, attribute)
                 if value is not None:
-                    lines.append("%s%s%s%s\n" % (start, labels, end, format_value(value)))
+                    text = repr(value)          # format_value(), inlined: it runs most
+                    if text[-1] in "nf":
+                        text = SPECIAL_FLOATS.get(text, text)
+                    lines.append("%s%s%s%s\n" % (start, labels, end, text))
         if len(lines) > 1:
             yield "".join(lines)
 
