@@ -1274,90 +1274,6 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
 
 
 # ---------------------------------------------------------------------------
-# Rendering
-# ---------------------------------------------------------------------------
-
-def sample_records():
-    return [
-        pe.Process(1, 0, 0, 0, "launchd", "/sbin/launchd", 1700000000.25, 1.5, 0.5, 1024),
-        pe.Process(2, 1, 501, 20, 'q"b\\n\nx', 'p"\\\n', 1700000001.1234567, 0.1, 0.2, 2048),
-        pe.Process(3, 1, 501, 20, "nocpu", "", None, None, None, 4096),
-    ]
-
-
-class RenderTest(unittest.TestCase, ExpositionChecks):
-
-    def test_escaping(self):
-        self.assertEqual(pe.escape_label_value('a\\b"c\nd'), 'a\\\\b\\"c\\nd')
-        self.assertEqual(pe.escape_help("a\\b\nc\"d"), "a\\\\b\\nc\"d")
-
-    def test_values_in_full_precision(self):
-        self.assertEqual(pe.format_value(1700000001.1234567), "1700000001.1234567")
-        self.assertEqual(pe.format_value(0.1 + 0.2), "0.30000000000000004")
-        self.assertEqual(pe.format_value(12345678901234567890), "12345678901234567890")
-        self.assertEqual(pe.format_value(float("inf")), "+Inf")
-        self.assertEqual(pe.format_value(float("-inf")), "-Inf")
-        self.assertEqual(pe.format_value(float("nan")), "NaN")
-        self.assertEqual(pe.format_value(1e300), "1e+300")
-        for value in (1700000001.1234567, 1 / 3, 2.5e-9):
-            self.assertEqual(float(pe.format_value(value)), value)
-
-    def test_families_contiguous_unique_and_typed(self):
-        text = pe.render(sample_records(), {"vanished": 2}, 0.25)
-        families = self.assertValidExposition(text)
-        per_process = [name for name in families if not name.startswith("process_exporter")]
-        self.assertEqual(per_process, [f.name for f in pe.PROCESS_FAMILIES
-                                       if f.name in per_process])      # the table's order
-        self.assertEqual(per_process[:4], ["process_info", "process_start_time_seconds",
-                                           "process_cpu_seconds_total",
-                                           "process_resident_memory_bytes"])
-        self.assertNotIn("process_threads", families)      # no values: no empty family
-        self.assertEqual(text.count("# HELP process_cpu_seconds_total "), 1)
-        self.assertEqual(families["process_cpu_seconds_total"]["type"], "counter")
-        self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=1, mode="user"),
-                         [1.5])
-        odd = [labels for labels, _ in families["process_resident_memory_bytes"]["samples"]
-               if labels["pid"] == "2"][0]
-        self.assertEqual((odd["name"], odd["path"]), ('q"b\\n\nx', 'p"\\\n'))
-        self.assertEqual(samples_of(families, "process_exporter_processes_skipped",
-                                    reason="vanished"), [2.0])
-        self.assertEqual(samples_of(families, "process_exporter_scrape_duration_seconds"),
-                         [0.25])
-
-    def test_missing_values_are_left_out_not_zero(self):
-        families = parse_exposition(pe.render(sample_records()))
-        self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=3), [])
-        self.assertEqual(samples_of(families, "process_start_time_seconds", pid=3), [])
-        self.assertEqual(samples_of(families, "process_resident_memory_bytes", pid=3),
-                         [4096.0])
-
-    def test_build_info(self):
-        families = parse_exposition(pe.render([]))
-        (labels, value), = families["process_exporter_build_info"]["samples"]
-        self.assertEqual(value, 1)
-        self.assertEqual(labels["version"], pe.__version__)
-        self.assertEqual(labels["platform"], sys.platform)
-        self.assertEqual(labels["python_version"], "%d.%d.%d" % sys.version_info[:3])
-
-    def test_no_processes_is_still_valid(self):
-        self.assertValidExposition(pe.render([]))
-
-    def test_prometheus_client_agrees(self):
-        text = pe.render(sample_records())
-        families = client_parse(text)
-        cpu = families["process_cpu_seconds"]      # the client drops _total from counters
-        values = {(s.labels["pid"], s.labels["mode"]): s.value for s in cpu.samples}
-        self.assertEqual(values[("2", "system")], 0.2)
-        memory = families["process_resident_memory_bytes"]
-        odd = [s for s in memory.samples if s.labels["pid"] == "2"][0]
-        self.assertEqual(odd.labels["path"], 'p"\\\n')
-
-    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
-    def test_real_scrape_is_valid(self):
-        self.assertValidExposition(pe.Exporter(pe.LinuxReader()).scrape())
-
-
-# ---------------------------------------------------------------------------
 # Selecting: filters and groups
 # ---------------------------------------------------------------------------
 
@@ -1552,6 +1468,90 @@ class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
         pids = sorted(labels["pid"] for labels, _ in families["process_info"]["samples"])
         self.assertEqual(pids, ["50", "51"])
         self.assertEqual(samples_of(families, "process_exporter_processes"), [2])
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
+
+def sample_records():
+    return [
+        pe.Process(1, 0, 0, 0, "launchd", "/sbin/launchd", 1700000000.25, 1.5, 0.5, 1024),
+        pe.Process(2, 1, 501, 20, 'q"b\\n\nx', 'p"\\\n', 1700000001.1234567, 0.1, 0.2, 2048),
+        pe.Process(3, 1, 501, 20, "nocpu", "", None, None, None, 4096),
+    ]
+
+
+class RenderTest(unittest.TestCase, ExpositionChecks):
+
+    def test_escaping(self):
+        self.assertEqual(pe.escape_label_value('a\\b"c\nd'), 'a\\\\b\\"c\\nd')
+        self.assertEqual(pe.escape_help("a\\b\nc\"d"), "a\\\\b\\nc\"d")
+
+    def test_values_in_full_precision(self):
+        self.assertEqual(pe.format_value(1700000001.1234567), "1700000001.1234567")
+        self.assertEqual(pe.format_value(0.1 + 0.2), "0.30000000000000004")
+        self.assertEqual(pe.format_value(12345678901234567890), "12345678901234567890")
+        self.assertEqual(pe.format_value(float("inf")), "+Inf")
+        self.assertEqual(pe.format_value(float("-inf")), "-Inf")
+        self.assertEqual(pe.format_value(float("nan")), "NaN")
+        self.assertEqual(pe.format_value(1e300), "1e+300")
+        for value in (1700000001.1234567, 1 / 3, 2.5e-9):
+            self.assertEqual(float(pe.format_value(value)), value)
+
+    def test_families_contiguous_unique_and_typed(self):
+        text = pe.render(sample_records(), {"vanished": 2}, 0.25)
+        families = self.assertValidExposition(text)
+        per_process = [name for name in families if not name.startswith("process_exporter")]
+        self.assertEqual(per_process, [f.name for f in pe.PROCESS_FAMILIES
+                                       if f.name in per_process])      # the table's order
+        self.assertEqual(per_process[:4], ["process_info", "process_start_time_seconds",
+                                           "process_cpu_seconds_total",
+                                           "process_resident_memory_bytes"])
+        self.assertNotIn("process_threads", families)      # no values: no empty family
+        self.assertEqual(text.count("# HELP process_cpu_seconds_total "), 1)
+        self.assertEqual(families["process_cpu_seconds_total"]["type"], "counter")
+        self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=1, mode="user"),
+                         [1.5])
+        odd = [labels for labels, _ in families["process_resident_memory_bytes"]["samples"]
+               if labels["pid"] == "2"][0]
+        self.assertEqual((odd["name"], odd["path"]), ('q"b\\n\nx', 'p"\\\n'))
+        self.assertEqual(samples_of(families, "process_exporter_processes_skipped",
+                                    reason="vanished"), [2.0])
+        self.assertEqual(samples_of(families, "process_exporter_scrape_duration_seconds"),
+                         [0.25])
+
+    def test_missing_values_are_left_out_not_zero(self):
+        families = parse_exposition(pe.render(sample_records()))
+        self.assertEqual(samples_of(families, "process_cpu_seconds_total", pid=3), [])
+        self.assertEqual(samples_of(families, "process_start_time_seconds", pid=3), [])
+        self.assertEqual(samples_of(families, "process_resident_memory_bytes", pid=3),
+                         [4096.0])
+
+    def test_build_info(self):
+        families = parse_exposition(pe.render([]))
+        (labels, value), = families["process_exporter_build_info"]["samples"]
+        self.assertEqual(value, 1)
+        self.assertEqual(labels["version"], pe.__version__)
+        self.assertEqual(labels["platform"], sys.platform)
+        self.assertEqual(labels["python_version"], "%d.%d.%d" % sys.version_info[:3])
+
+    def test_no_processes_is_still_valid(self):
+        self.assertValidExposition(pe.render([]))
+
+    def test_prometheus_client_agrees(self):
+        text = pe.render(sample_records())
+        families = client_parse(text)
+        cpu = families["process_cpu_seconds"]      # the client drops _total from counters
+        values = {(s.labels["pid"], s.labels["mode"]): s.value for s in cpu.samples}
+        self.assertEqual(values[("2", "system")], 0.2)
+        memory = families["process_resident_memory_bytes"]
+        odd = [s for s in memory.samples if s.labels["pid"] == "2"][0]
+        self.assertEqual(odd.labels["path"], 'p"\\\n')
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_real_scrape_is_valid(self):
+        self.assertValidExposition(pe.Exporter(pe.LinuxReader()).scrape())
 
 
 # ---------------------------------------------------------------------------
