@@ -1750,6 +1750,22 @@ class ListenAddressTest(unittest.TestCase):
                 with self.assertRaises(ValueError):
                     pe.parse_listen_address(bad)
 
+    def test_every_interface_means_ipv4_and_ipv6(self):
+        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
+        self.addCleanup(server.server_close)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+        self.addCleanup(server.shutdown)
+        port = server.server_address[1]
+        hosts = ["127.0.0.1"] + (["::1"] if server.address_family == socket.AF_INET6 else [])
+        for host in hosts:
+            with self.subTest(host=host):
+                conn = http.client.HTTPConnection(host, port, timeout=10)
+                conn.request("GET", "/metrics")
+                self.assertEqual(conn.getresponse().status, 200)
+                conn.close()
+
     def test_ipv6_loopback(self):
         if not socket.has_ipv6:
             self.skipTest("no IPv6 here")
