@@ -2045,7 +2045,7 @@ def main(argv=None):
     try:
         exporter = build_exporter(args)
         text = exporter.scrape()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:      # no libSystem, no procfs, a broken one
         log("cannot read processes: %s" % exc)
         return 1
     if args.once:

@@ -1887,6 +1887,15 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual([n for n in families if not n.startswith("process_exporter")],
                          ["process_info"])
 
+    def test_no_procfs_one_line_exit_1(self):
+        result = run_script("--once", "--path.procfs=/nonexistent/proc")
+        if not IS_LINUX:
+            self.skipTest("--path.procfs is read on Linux only")
+        self.assertEqual(result.returncode, 1)
+        self.assertNotIn(b"Traceback", result.stderr)
+        self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1, result.stderr)
+        self.assertIn(b"cannot read processes", result.stderr)
+
     def test_port_in_use_one_line_no_traceback(self):
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
