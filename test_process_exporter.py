@@ -1539,6 +1539,24 @@ class RenderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(labels["platform"], sys.platform)
         self.assertEqual(labels["python_version"], "%d.%d.%d" % sys.version_info[:3])
 
+    def test_random_bytes_in_names_and_paths_round_trip(self):
+        import random
+        rng = random.Random(2026)
+        records, expected = [], {}
+        for pid in range(1, 301):
+            name = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(0, 16)))
+            path = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(0, 80)))
+            record = pe.Process(pid, 1, 0, 0, pe.decode(name), pe.decode(path), 1.0, 0.5,
+                                0.25, 4096)
+            records.append(record)
+            expected[str(pid)] = (record.name, record.path)
+        text = pe.render(records)
+        families = self.assertValidExposition(text)
+        found = {labels["pid"]: (labels["name"], labels["path"])
+                 for labels, _ in families["process_info"]["samples"]}
+        self.assertEqual(found, expected)
+        text.encode("utf-8")          # always valid UTF-8
+
     def test_no_processes_is_still_valid(self):
         self.assertValidExposition(pe.render([]))
 
