@@ -367,8 +367,9 @@ RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
 class DarwinReader(Reader):
     """Reads every process through libproc.
 
-    Per pid: proc_pidinfo(PROC_PIDTASKALLINFO) and proc_pidpath, then, when the
-    wanted numbers need them, proc_pid_rusage and proc_pidinfo(PROC_PIDLISTFDS).
+    Per pid: proc_pidinfo(PROC_PIDTASKALLINFO); proc_pidpath once per program run;
+    then, when the wanted numbers need them, proc_pid_rusage and
+    proc_pidinfo(PROC_PIDLISTFDS).
     Another user's process (EPERM unless root) is still named, through
     PROC_PIDT_SHORTBSDINFO, which anyone may read; so is a zombie.
     """
@@ -387,6 +388,9 @@ class DarwinReader(Reader):
         # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
         self._rusage = rusage_info_v6()
         self._rusage_flavor = RUSAGE_INFO_V6
+        # (pid, start) -> (name bytes, name, path): the path changes only on exec,
+        # and exec changes the name, so the path is asked for once per program run.
+        self._known = {}
 
     def list_pids(self):
         """Every pid, zombies included; proc_listallpids counts pids but takes bytes."""
@@ -411,16 +415,17 @@ class DarwinReader(Reader):
         seen = set()
         with_rusage = self.wants(*RUSAGE_FIELDS)
         with_fds = self.wants("open_fds")
+        known, self._known = self._known, {}
         for pid in self.list_pids():
             if pid in seen:           # a process moving to the zombie list mid-walk
                 continue
             seen.add(pid)
-            record = self.read_process(pid, with_rusage, with_fds)
+            record = self.read_process(pid, with_rusage, with_fds, known)
             if record is not None:
                 records.append(record)
         return records
 
-    def read_process(self, pid, with_rusage=True, with_fds=True):
+    def read_process(self, pid, with_rusage=True, with_fds=True, known=None):
         """One process as a record, or None (counted in `skipped`) if it cannot be named."""
         lib, info = self.lib, self._info
         size = ctypes.sizeof(info)
@@ -437,18 +442,27 @@ class DarwinReader(Reader):
             return None
         bsd, task = info.pbsd, info.ptinfo
         numer, denom = self.tick_numer, self.tick_denom
+        key = (pid, bsd.pbi_start_tvsec, bsd.pbi_start_tvusec)
+        raw_name = bsd.pbi_name or bsd.pbi_comm
+        this = (known or self._known).get(key)
+        if this is None or this[0] != raw_name:       # new to us, or it has exec'd
+            this = (raw_name, decode(raw_name), self.read_path(pid))
+        self._known[key] = this
+        pageins = task.pti_pageins
+        # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, bsd.pbi_ppid, bsd.pbi_uid, bsd.pbi_gid,
-            decode(bsd.pbi_name or bsd.pbi_comm), self.read_path(pid),
-            start_time=bsd.pbi_start_tvsec + bsd.pbi_start_tvusec / 1e6,
-            cpu_user=task.pti_total_user * numer / denom,
-            cpu_system=task.pti_total_system * numer / denom,
-            resident_bytes=task.pti_resident_size,
-            virtual_bytes=task.pti_virtual_size,
-            threads=task.pti_threadnum,
-            major_faults=task.pti_pageins,
-            minor_faults=max(task.pti_faults - task.pti_pageins, 0),
-            context_switches=task.pti_csw,
+            pid, bsd.pbi_ppid, bsd.pbi_uid, bsd.pbi_gid, this[1], this[2],
+            bsd.pbi_start_tvsec + bsd.pbi_start_tvusec / 1e6,   # start_time
+            task.pti_total_user * numer / denom,                # cpu_user
+            task.pti_total_system * numer / denom,              # cpu_system
+            task.pti_resident_size,                             # resident_bytes
+            task.pti_virtual_size,                              # virtual_bytes
+            None,                                               # footprint: rusage
+            task.pti_threadnum,                                 # threads
+            None, None, None,                                   # fds and disk, below
+            pageins,                                            # major_faults
+            max(task.pti_faults - pageins, 0),                  # minor_faults
+            task.pti_csw,                                       # context_switches
         )
         refused = False
         if with_rusage:

@@ -375,7 +375,7 @@ struct mach_timebase_info {
 
 struct fake_proc {
     int pid;
-    int info_errno;       /* what the task flavours fail with, or 0 (EPERM: not ours) */
+    int info_errno;       /* EPERM: not ours (task flavours refused); ESRCH: gone (all) */
     int path_errno;       /* what proc_pidpath fails with, or 0 */
     int zombie;           /* only SHORTBSDINFO with arg != 0, and rusage, still see it */
     int open_fds;         /* descriptors open, in the first slots of the table */
@@ -494,6 +494,18 @@ int standin_set_fds(int pid, int open_fds, int table_slots, uint32_t reported_sl
     return 0;
 }
 
+int standin_exec(int pid, const char *name, const char *path, int path_len) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    memset(p->tai.pbsd.pbi_comm, 0, sizeof p->tai.pbsd.pbi_comm);
+    memset(p->tai.pbsd.pbi_name, 0, sizeof p->tai.pbsd.pbi_name);
+    strncpy(p->tai.pbsd.pbi_comm, name, sizeof p->tai.pbsd.pbi_comm - 1);
+    strncpy(p->tai.pbsd.pbi_name, name, sizeof p->tai.pbsd.pbi_name - 1);
+    memcpy(p->path, path, (size_t)path_len);
+    p->path_len = path_len;
+    return 0;
+}
+
 int standin_make_zombie(int pid) {
     struct fake_proc *p = find(pid);
     if (p == NULL) return -1;
@@ -552,7 +564,7 @@ static int list_fds(struct fake_proc *p, void *buffer, int buffersize) {
 int proc_pidinfo(int pid, int flavor, uint64_t arg, void *buffer, int buffersize) {
     if (flavor == PROC_PIDTASKALLINFO) calls[1]++;
     struct fake_proc *p = find(pid);
-    if (p == NULL) { errno = ESRCH; return 0; }
+    if (p == NULL || p->info_errno == ESRCH) { errno = ESRCH; return 0; }   /* gone */
     if (flavor == PROC_PIDT_SHORTBSDINFO) return short_info(p, arg, buffer, buffersize);
     if (arg != 0) { errno = EINVAL; return 0; }
     if (p->zombie) { errno = ESRCH; return 0; }
@@ -569,7 +581,7 @@ int proc_pidpath(int pid, void *buffer, uint32_t buffersize) {
     if (buffersize < PROC_PIDPATHINFO_SIZE) { errno = ENOMEM; return 0; }
     if (buffersize > PROC_PIDPATHINFO_MAXSIZE) { errno = EOVERFLOW; return 0; }
     struct fake_proc *p = find(pid);
-    if (p == NULL || p->zombie) { errno = ESRCH; return 0; }
+    if (p == NULL || p->zombie || p->info_errno == ESRCH) { errno = ESRCH; return 0; }
     if (p->path_errno) { errno = p->path_errno; return 0; }
     memcpy(buffer, p->path, (size_t)p->path_len);
     ((char *)buffer)[p->path_len] = 0;
@@ -671,6 +683,7 @@ def standin_library():
     lib.standin_set_rusage.argtypes = [c.c_int] + [c.c_uint64] * 6
     lib.standin_set_fds.argtypes = [c.c_int, c.c_int, c.c_int, c.c_uint32]
     lib.standin_make_zombie.argtypes = [c.c_int]
+    lib.standin_exec.argtypes = [c.c_int, c.c_char_p, c.c_char_p, c.c_int]
     lib.standin_timebase.argtypes = [c.c_uint32, c.c_uint32, c.c_int64]
     lib.standin_estimate_slack.argtypes = [c.c_int]
     lib.standin_fail_listing.argtypes = [c.c_int]
@@ -915,6 +928,16 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.read(fields={"open_fds"})
         self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V6), 1)     # the zombie only
         self.assertGreater(self.lib.standin_calls(CALL_LISTFDS), 0)
+
+    def test_the_path_is_asked_for_once_per_program_run(self):
+        records, reader = self.read()
+        first_calls = self.lib.standin_calls(CALL_PIDPATH)
+        reader.read()
+        # only processes read through the short info (not ours, the zombie) ask again
+        self.assertEqual(self.lib.standin_calls(CALL_PIDPATH) - first_calls, 2)
+        self.lib.standin_exec(300, b"WebKit", b"/System/WebKit", 14)      # it execs
+        safari = [r for r in reader.read() if r.pid == 300][0]
+        self.assertEqual((safari.name, safari.path), ("WebKit", "/System/WebKit"))
 
     def test_buffers_are_reused_between_scrapes(self):
         first, reader = self.read(1, 1, 1000000000)
