@@ -552,27 +552,6 @@ class DarwinReader(Reader):
 # Linux: /proc
 # ---------------------------------------------------------------------------
 
-def open_file_budget():
-    """How many /proc files may stay open between scrapes.
-
-    The soft fd limit is raised to the hard one (as Go programs do), and a
-    margin is kept for connections and everything else.
-    """
-    import resource
-    ceiling = 65536
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
-    if soft == resource.RLIM_INFINITY:
-        soft = ceiling
-    elif soft < wanted:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            pass
-    return max(0, soft - MAX_CONNECTIONS - 256)
-
-
 PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
 KEPT_FILES = ("stat", "status", "io")
@@ -836,6 +815,27 @@ def fd_dir_size_counts(procfs):
         return size > 0 and abs(size - len(os.listdir(own))) <= 1
     except OSError:
         return False
+
+
+def open_file_budget():
+    """How many /proc files may stay open between scrapes.
+
+    The soft fd limit is raised to the hard one (as Go programs do), and a
+    margin is kept for connections and everything else.
+    """
+    import resource
+    ceiling = 65536
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+    if soft == resource.RLIM_INFINITY:
+        soft = ceiling
+    elif soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return max(0, soft - MAX_CONNECTIONS - 256)
 
 
 def make_reader(procfs="/proc", fields=None, platform=None, keep_open=True):
