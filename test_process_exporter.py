@@ -2107,6 +2107,20 @@ class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
         self.assertAlmostEqual(start[0][1], child_started, delta=2.0)
         self.assertIsNone(prometheus.poll(), "prometheus exited early")
 
+    def test_the_readme_queries_are_valid_promql(self):
+        with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+            blocks = re.findall(r"```promql\n(.*?)```", f.read(), re.S)
+        queries = [line for block in blocks for line in block.splitlines()
+                   if line.strip() and not line.startswith("#")]
+        self.assertGreater(len(queries), 10)
+        exporter, port = start_script()
+        self.addCleanup(stop_process, exporter)
+        api, _ = self.start_prometheus(port)
+        self.wait_until_up(api)
+        for query in queries:
+            with self.subTest(query=query):
+                self.query(api, query)          # asserts status "success"
+
     def test_promtool_accepts_served_output_plain_and_gzip(self):
         exporter, port = start_script()
         self.addCleanup(stop_process, exporter)
@@ -2740,6 +2754,7 @@ class PrometheusSecureScrapeTest(PrometheusEndToEndTest):
 
     test_prometheus_scrapes_and_queries = None
     test_promtool_accepts_served_output_plain_and_gzip = None
+    test_the_readme_queries_are_valid_promql = None
 
 
 # ---------------------------------------------------------------------------
