@@ -537,8 +537,9 @@ class DarwinReader(Reader):
             if len(self._fds) < wanted:
                 self._fds = (ctypes.c_uint64 * (wanted + 64))()
             capacity = ctypes.sizeof(self._fds)
+            ctypes.set_errno(0)       # 0 bytes is an error only if errno says so
             used = lib.proc_pidinfo(pid, PROC_PIDLISTFDS, 0, self._fds, capacity)
-            if used <= 0:
+            if used <= 0 and ctypes.get_errno():
                 return ctypes.get_errno()
             if used < capacity:
                 record.open_fds = used // PROC_PIDLISTFD_SIZE

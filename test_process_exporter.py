@@ -881,6 +881,14 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(self.lib.standin_calls(CALL_RUSAGE_V4), 0)
         self.assertIsInstance(reader._rusage, pe.rusage_info_v6)
 
+    def test_a_process_with_no_open_descriptors_has_zero(self):
+        self.lib.standin_timebase(1, 1, 1000000000)
+        add_fake(self.lib, 6, comm=b"closed-all")
+        self.lib.standin_set_fds(6, 0, 16, 16)      # proc_pidinfo answers 0 bytes, no error
+        records, reader = self.read(populate=False)
+        self.assertEqual(records[0].open_fds, 0)
+        self.assertEqual(reader.partial, 0)
+
     def test_fd_table_grown_since_bsdinfo(self):
         self.lib.standin_timebase(1, 1, 1000000000)
         add_fake(self.lib, 5, comm=b"opener")
