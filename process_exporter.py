@@ -105,6 +105,23 @@ class Process:
             if getattr(self, slot) is not None)
 
 
+class Known:
+    """What a reader remembers of one live process, keyed by pid and start time.
+
+    The path changes only on exec, and exec changes the name: so both readers
+    keep the path while the name stays.  LinuxReader also keeps an owner it had
+    to read from status, for a while (see LinuxReader.owner).
+    """
+
+    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at")
+
+    def __init__(self, comm, name, path):
+        self.comm = comm
+        self.name = name
+        self.path = path
+        self.uid = self.gid = self.checked_at = None
+
+
 # Why a process listed by the kernel did not make it into the exposition.
 SKIP_REASONS = ("permission_denied", "vanished", "error")
 
@@ -128,8 +145,7 @@ class Reader:
 
     def __init__(self, fields=None):
         self.fields = frozenset(VALUE_FIELDS if fields is None else fields)
-        self.skipped = dict.fromkeys(SKIP_REASONS, 0)
-        self.partial = 0
+        self._start_reading()
 
     def wants(self, *fields):
         return not self.fields.isdisjoint(fields)
@@ -388,9 +404,7 @@ class DarwinReader(Reader):
         # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
         self._rusage = rusage_info_v6()
         self._rusage_flavor = RUSAGE_INFO_V6
-        # (pid, start) -> (name bytes, name, path): the path changes only on exec,
-        # and exec changes the name, so the path is asked for once per program run.
-        self._known = {}
+        self._known = {}      # (pid, start) -> Known: proc_pidpath once per program run
 
     def list_pids(self):
         """Every pid, zombies included; proc_listallpids counts pids but takes bytes."""
@@ -445,13 +459,13 @@ class DarwinReader(Reader):
         key = (pid, bsd.pbi_start_tvsec, bsd.pbi_start_tvusec)
         raw_name = bsd.pbi_name or bsd.pbi_comm
         this = (known or self._known).get(key)
-        if this is None or this[0] != raw_name:       # new to us, or it has exec'd
-            this = (raw_name, decode(raw_name), self.read_path(pid))
+        if this is None or this.comm != raw_name:     # new to us, or it has exec'd
+            this = Known(raw_name, decode(raw_name), self.read_path(pid))
         self._known[key] = this
         pageins = task.pti_pageins
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, bsd.pbi_ppid, bsd.pbi_uid, bsd.pbi_gid, this[1], this[2],
+            pid, bsd.pbi_ppid, bsd.pbi_uid, bsd.pbi_gid, this.name, this.path,
             bsd.pbi_start_tvsec + bsd.pbi_start_tvusec / 1e6,   # start_time
             task.pti_total_user * numer / denom,                # cpu_user
             task.pti_total_system * numer / denom,              # cpu_system
@@ -556,23 +570,6 @@ class DarwinReader(Reader):
 PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
 KEPT_FILES = ("stat", "status", "io")
-
-
-class Known:
-    """What a reader remembers of one live process, keyed by pid and start time.
-
-    The path changes only on exec, and exec changes the name: so the path is kept
-    while the name stays.  An owner read from status is kept for a while (see
-    LinuxReader.owner).
-    """
-
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at")
-
-    def __init__(self, comm, name, path):
-        self.comm = comm
-        self.name = name
-        self.path = path
-        self.uid = self.gid = self.checked_at = None
 
 
 class LinuxReader(Reader):
@@ -1274,10 +1271,7 @@ def render_families(items, families, labels_of=process_labels):
             for labels, item in labelled:
                 value = getattr(item, attribute)
                 if value is not None:
-                    text = repr(value)          # format_value(), inlined: it runs most
-                    if text[-1] in "nf":
-                        text = SPECIAL_FLOATS.get(text, text)
-                    lines.append("%s%s%s%s\n" % (start, labels, end, text))
+                    lines.append("%s%s%s%s\n" % (start, labels, end, format_value(value)))
         if len(lines) > 1:
             yield "".join(lines)
 
@@ -1536,7 +1530,7 @@ class BasicAuth(Reloading):
         import base64
         import hashlib
         import hmac
-        if not header or not header[:6].lower() == "basic ":
+        if not header or header[:6].lower() != "basic ":
             return False
         try:
             user, sep, password = base64.b64decode(header[6:].strip(),
@@ -1676,6 +1670,10 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
         finally:
             del sys.modules["ssl"]
 
+    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
+    if tls is not None:
+        import ssl
+        quiet_errors += (ssl.SSLError,)
     host, port = parse_listen_address(address)
     request_slots = threading.BoundedSemaphore(max_requests)
     connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -1820,8 +1818,7 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
 
         def handle_error(self, request, client_address):
             exc = sys.exc_info()[1]
-            if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)) or \
-                    type(exc).__name__ in ("SSLError", "SSLEOFError", "SSLZeroReturnError"):
+            if isinstance(exc, quiet_errors):
                 return             # the client hung up, went quiet or spoke no TLS
             log("error serving %s: %s: %s" % (client_address[0], type(exc).__name__, exc))
 
