@@ -55,7 +55,8 @@ VALUE_FIELDS = (
     "start_time", "cpu_user", "cpu_system", "resident_bytes", "virtual_bytes",
     "footprint_bytes", "threads", "open_fds", "disk_read_bytes", "disk_written_bytes",
     "major_faults", "minor_faults", "context_switches", "instructions", "cycles",
-    "energy_joules",
+    "energy_joules", "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
+    "cpu_system_performance", "cpu_wait", "wired_bytes", "footprint_peak_bytes",
 )
 
 
@@ -75,7 +76,10 @@ class Process:
                  cpu_system=None, resident_bytes=None, virtual_bytes=None,
                  footprint_bytes=None, threads=None, open_fds=None, disk_read_bytes=None,
                  disk_written_bytes=None, major_faults=None, minor_faults=None,
-                 context_switches=None, instructions=None, cycles=None, energy_joules=None):
+                 context_switches=None, instructions=None, cycles=None, energy_joules=None,
+                 idle_wakeups=None, interrupt_wakeups=None, cpu_user_performance=None,
+                 cpu_system_performance=None, cpu_wait=None, wired_bytes=None,
+                 footprint_peak_bytes=None):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
@@ -98,6 +102,13 @@ class Process:
         self.instructions = instructions  # macOS: CPU counters, absent in VMs
         self.cycles = cycles
         self.energy_joules = energy_joules        # macOS 13+ on Apple Silicon
+        self.idle_wakeups = idle_wakeups          # macOS
+        self.interrupt_wakeups = interrupt_wakeups
+        self.cpu_user_performance = cpu_user_performance      # seconds on P-cores
+        self.cpu_system_performance = cpu_system_performance
+        self.cpu_wait = cpu_wait                  # seconds runnable, waiting for a CPU
+        self.wired_bytes = wired_bytes            # macOS
+        self.footprint_peak_bytes = footprint_peak_bytes      # macOS, lifetime
 
     def __repr__(self):
         return "Process(%s)" % ", ".join(
@@ -106,20 +117,22 @@ class Process:
 
 
 class Known:
-    """What a reader remembers of one live process, keyed by pid and start time.
+    """What a reader remembers of one process, keyed by pid and start time.
 
-    The path changes only on exec, and exec changes the name: so both readers
-    keep the path while the name stays.  LinuxReader also keeps an owner it had
-    to read from status, for a while (see LinuxReader.owner).
+    The path changes only on exec, and exec changes the kernel's name for it: so
+    both readers keep the path while that name stays.  LinuxReader also keeps an
+    owner it had to read from status, for a while (see LinuxReader.owner);
+    DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
     """
 
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at")
+    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "faults", "switches")
 
     def __init__(self, comm, name, path):
         self.comm = comm
         self.name = name
         self.path = path
         self.uid = self.gid = self.checked_at = None
+        self.faults = self.switches = 0
 
 
 # Why a process listed by the kernel did not make it into the exposition.
@@ -129,11 +142,6 @@ SKIP_REASONS = ("permission_denied", "vanished", "error")
 def decode(raw):
     """Kernel bytes (a path, a name) as text that is always valid UTF-8."""
     return raw.decode("utf-8", "replace")
-
-
-def nonzero(value):
-    """A hardware counter that reads 0 is one the hardware does not keep: leave it out."""
-    return value or None
 
 
 class Reader:
@@ -177,11 +185,21 @@ MAXCOMLEN = 16
 RUSAGE_INFO_V4 = 4
 RUSAGE_INFO_V6 = 6
 SZOMB = 5
+PROC_PIDTASKALLINFO_SIZE = 232
+CTL_KERN = 1
+KERN_PROC = 14
+KERN_PROC_ALL = 0
+INT32_MAX = 2 ** 31 - 1
+GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
 
 c_uint8 = ctypes.c_uint8
+c_int8 = ctypes.c_int8
+c_uint16 = ctypes.c_uint16
+c_int16 = ctypes.c_int16
 c_uint32 = ctypes.c_uint32
 c_int32 = ctypes.c_int32
 c_uint64 = ctypes.c_uint64
+c_int64 = ctypes.c_int64
 
 
 class proc_bsdinfo(ctypes.Structure):
@@ -331,6 +349,140 @@ class mach_timebase_info(ctypes.Structure):
     ]
 
 
+# struct kinfo_proc (bsd/sys/sysctl.h), what sysctl KERN_PROC_ALL gives for every
+# process, zombies included, to any user.  Only the fields the kernel fills and an
+# exporter may use are named; the bytes between them are reserved_* here.
+
+class timeval(ctypes.Structure):
+    _fields_ = [
+        ("tv_sec", c_int64),
+        ("tv_usec", c_int32),
+    ]
+
+
+class extern_proc(ctypes.Structure):
+    _fields_ = [
+        ("p_starttime", timeval),        # fork time, kept across exec
+        ("reserved_1", c_uint8 * 16),
+        ("p_flag", c_int32),
+        ("p_stat", c_uint8),             # SIDL 1, SRUN 2, SSLEEP 3, SSTOP 4, SZOMB 5
+        ("reserved_2", c_uint8 * 3),
+        ("p_pid", c_int32),
+        ("p_oppid", c_int32),
+        ("reserved_3", c_uint8 * 192),
+        ("p_priority", c_uint8),
+        ("p_usrpri", c_uint8),
+        ("p_nice", c_int8),
+        ("p_comm", ctypes.c_char * (MAXCOMLEN + 1)),     # at most 16 chars
+        ("reserved_4", c_uint8 * 20),
+        ("p_xstat", c_uint16),
+        ("reserved_5", c_uint8 * 14),
+    ]
+
+
+class _pcred(ctypes.Structure):
+    _fields_ = [
+        ("reserved_1", c_uint8 * 80),     # pc_lock, pc_ucred
+        ("p_ruid", c_uint32),
+        ("p_svuid", c_uint32),
+        ("p_rgid", c_uint32),
+        ("p_svgid", c_uint32),
+        ("reserved_2", c_uint8 * 8),
+    ]
+
+
+class _ucred(ctypes.Structure):
+    _fields_ = [
+        ("reserved_1", c_uint8 * 4),      # cr_ref
+        ("cr_uid", c_uint32),             # effective uid
+        ("cr_ngroups", c_int16),
+        ("reserved_2", c_uint8 * 2),
+        ("cr_groups", c_uint32 * 16),     # [0] is the effective gid
+    ]
+
+
+class eproc(ctypes.Structure):
+    _fields_ = [
+        ("reserved_1", c_uint8 * 16),     # e_paddr, e_sess
+        ("e_pcred", _pcred),
+        ("e_ucred", _ucred),
+        ("reserved_2", c_uint8 * 68),     # e_vm
+        ("e_ppid", c_int32),
+        ("e_pgid", c_int32),
+        ("reserved_3", c_uint8 * 4),      # e_jobc
+        ("e_tdev", c_int32),              # -1 without a controlling terminal
+        ("e_tpgid", c_int32),
+        ("reserved_4", c_uint8 * 32),     # e_tsess, e_wmesg, e_xsize...
+        ("e_flag", c_int32),
+        ("reserved_5", c_uint8 * 32),     # e_login, e_spare
+    ]
+
+
+class kinfo_proc(ctypes.Structure):
+    _fields_ = [
+        ("kp_proc", extern_proc),
+        ("kp_eproc", eproc),
+    ]
+
+
+def field_at(struct, dotted):
+    """(offset, ctypes type) of a field of a ctypes struct; nested ones are named with
+    dots, and `name[0]` is the first element of an array."""
+    offset = 0
+    for part in dotted.split("."):
+        name, _, index = part.partition("[")
+        offset += getattr(struct, name).offset
+        struct = dict(struct._fields_)[name]
+        if index:
+            struct = struct._type_
+            offset += int(index.rstrip("]")) * ctypes.sizeof(struct)
+    return offset, struct
+
+
+STRUCT_CODES = {c_uint8: "B", c_int8: "b", c_uint16: "H", c_int16: "h", c_uint32: "I",
+                c_int32: "i", c_uint64: "Q", c_int64: "q"}
+
+
+def unpacker(struct, fields):
+    """A struct.Struct that reads the named fields (in offset order) of a ctypes struct
+    in one call: cheaper than an attribute per field, for every process of every scrape.
+    The offsets come from the ctypes classes, which a test holds to Apple's layouts."""
+    import struct as struct_module
+    fmt, position = "=", 0
+    for dotted in fields:
+        offset, kind = field_at(struct, dotted)
+        if offset < position:
+            raise ValueError("%s is out of offset order" % dotted)
+        fmt += "%dx" % (offset - position) if offset > position else ""
+        is_text = issubclass(kind, ctypes.Array) and kind._type_ is ctypes.c_char
+        fmt += "%ds" % kind._length_ if is_text else STRUCT_CODES[kind]
+        position = offset + ctypes.sizeof(kind)
+    return struct_module.Struct(fmt + "%dx" % (ctypes.sizeof(struct) - position))
+
+
+# One row of the process table: (start seconds, start microseconds, state, pid, the
+# 16-character name, effective uid, effective gid, ppid).
+KINFO_ROW = unpacker(kinfo_proc, (
+    "kp_proc.p_starttime.tv_sec", "kp_proc.p_starttime.tv_usec", "kp_proc.p_stat",
+    "kp_proc.p_pid", "kp_proc.p_comm", "kp_eproc.e_ucred.cr_uid",
+    "kp_eproc.e_ucred.cr_groups[0]", "kp_eproc.e_ppid"))
+
+# What a scrape takes from PROC_PIDTASKALLINFO, in offset order.
+TASK_VALUES = unpacker(proc_taskallinfo, (
+    "pbsd.pbi_name", "pbsd.pbi_nfiles", "pbsd.pbi_start_tvsec", "pbsd.pbi_start_tvusec",
+    "ptinfo.pti_virtual_size", "ptinfo.pti_resident_size", "ptinfo.pti_total_user",
+    "ptinfo.pti_total_system", "ptinfo.pti_faults", "ptinfo.pti_csw",
+    "ptinfo.pti_threadnum"))
+
+# And from proc_pid_rusage; V6 adds performance-core time and energy.
+RUSAGE_V4_NAMES = (
+    "ri_user_time", "ri_system_time", "ri_pkg_idle_wkups", "ri_interrupt_wkups",
+    "ri_pageins", "ri_wired_size", "ri_phys_footprint", "ri_diskio_bytesread",
+    "ri_diskio_byteswritten", "ri_lifetime_max_phys_footprint", "ri_instructions",
+    "ri_cycles", "ri_runnable_time")
+RUSAGE_V6_NAMES = RUSAGE_V4_NAMES + ("ri_user_ptime", "ri_system_ptime", "ri_energy_nj")
+
+
 def load_libsystem(path=None):
     """libSystem, where libproc lives; dlopen finds it in the dyld shared cache."""
     return ctypes.CDLL(path or LIBSYSTEM_PATH, use_errno=True)
@@ -338,7 +490,7 @@ def load_libsystem(path=None):
 
 def declare_prototypes(lib):
     """Give every libproc call its C prototype: an untyped 64-bit argument is a bug."""
-    c_int, c_void_p = ctypes.c_int, ctypes.c_void_p
+    c_int, c_void_p, c_size_p = ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)
     lib.proc_listallpids.argtypes = [c_void_p, c_int]
     lib.proc_listallpids.restype = c_int
     lib.proc_pidinfo.argtypes = [c_int, c_int, c_uint64, c_void_p, c_int]
@@ -349,9 +501,21 @@ def declare_prototypes(lib):
     lib.proc_pid_rusage.restype = c_int
     lib.mach_timebase_info.argtypes = [ctypes.POINTER(mach_timebase_info)]
     lib.mach_timebase_info.restype = c_int
-    lib.sysctlbyname.argtypes = [ctypes.c_char_p, c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                                 c_void_p, ctypes.c_size_t]
+    lib.sysctl.argtypes = [ctypes.POINTER(c_int), ctypes.c_uint, c_void_p, c_size_p,
+                           c_void_p, ctypes.c_size_t]
+    lib.sysctl.restype = c_int
+    lib.sysctlbyname.argtypes = [ctypes.c_char_p, c_void_p, c_size_p, c_void_p,
+                                 ctypes.c_size_t]
     lib.sysctlbyname.restype = c_int
+
+
+def sysctl_number(lib, name, kind=ctypes.c_int64):
+    """A number sysctl gives by name, or None where this Mac has no such name."""
+    value = kind(0)
+    size = ctypes.c_size_t(ctypes.sizeof(value))
+    if lib.sysctlbyname(name, ctypes.byref(value), ctypes.byref(size), None, 0) != 0:
+        return None
+    return value.value
 
 
 def mach_tick_ratio(lib):
@@ -360,11 +524,9 @@ def mach_tick_ratio(lib):
     hw.tbfrequency first: under Rosetta mach_timebase_info() answers 1/1 while the
     kernel still counts native ticks (24 MHz on Apple Silicon, 41.67 ns each).
     """
-    frequency = ctypes.c_int64(0)
-    size = ctypes.c_size_t(ctypes.sizeof(frequency))
-    if lib.sysctlbyname(b"hw.tbfrequency", ctypes.byref(frequency), ctypes.byref(size),
-                        None, 0) == 0 and frequency.value > 0:
-        return 1, frequency.value
+    frequency = sysctl_number(lib, b"hw.tbfrequency")
+    if frequency:
+        return 1, frequency
     timebase = mach_timebase_info()
     if lib.mach_timebase_info(ctypes.byref(timebase)) != 0 or timebase.denom == 0:
         raise OSError("mach_timebase_info failed")
@@ -376,18 +538,39 @@ def libproc_error(call):
     return OSError(err, "%s: %s" % (call, os.strerror(err)))
 
 
+def program_name(path, kernel_name):
+    """The name label: the executable's file name when its path is known (the one
+    full name every user can read), else the kernel's name for the process."""
+    return path.rpartition("/")[2] or kernel_name if path else kernel_name
+
+
+def text_before_nul(raw):
+    return raw.split(b"\0", 1)[0]
+
+
+# The numbers proc_pid_rusage gives (major and minor faults need its 64-bit page-ins).
 RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
-                 "instructions", "cycles", "energy_joules")
+                 "major_faults", "minor_faults", "instructions", "cycles", "energy_joules",
+                 "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
+                 "cpu_system_performance", "cpu_wait", "wired_bytes",
+                 "footprint_peak_bytes")
 
 
 class DarwinReader(Reader):
-    """Reads every process through libproc.
+    """Reads every process through the process table and libproc.
 
-    Per pid: proc_pidinfo(PROC_PIDTASKALLINFO); proc_pidpath once per program run;
-    then, when the wanted numbers need them, proc_pid_rusage and
-    proc_pidinfo(PROC_PIDLISTFDS).
-    Another user's process (EPERM unless root) is still named, through
-    PROC_PIDT_SHORTBSDINFO, which anyone may read; so is a zombie.
+    Per scrape, one sysctl(KERN_PROC_ALL) lists every process, zombies included,
+    with its identity, start time and state: any user may read it (it is what ps
+    and top read).  Then per live process, for the numbers: proc_pidinfo
+    (PROC_PIDTASKALLINFO), and when the wanted numbers need them proc_pid_rusage
+    and proc_pidinfo(PROC_PIDLISTFDS); proc_pidpath once per program run.  The
+    kernel gives those numbers for the caller's own processes, or to root: another
+    user's process is exported with its identity and start time only.  A zombie
+    has its final rusage and keeps the name and path it had alive.
+
+    Should the process table be refused (a sandbox, say), proc_listallpids and
+    PROC_PIDT_SHORTBSDINFO list and name the processes instead, for good; start
+    times are then known only for processes whose task info is readable.
     """
 
     def __init__(self, lib=None, fields=None):
@@ -395,16 +578,50 @@ class DarwinReader(Reader):
         self.lib = lib if lib is not None else load_libsystem()
         declare_prototypes(self.lib)
         self.tick_numer, self.tick_denom = mach_tick_ratio(self.lib)
+        # Performance-core time means something only where there are two kinds of core.
+        self.has_performance_cores = (sysctl_number(self.lib, b"hw.nperflevels",
+                                                    ctypes.c_int32) or 0) >= 2
+        self.listing = "process table"      # or "proc_listallpids", once refused
         # One buffer of each kind, reused for every pid of every scrape.
+        self._mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROC, KERN_PROC_ALL)
+        self._table = ctypes.create_string_buffer(0)
+        self._table_size = ctypes.c_size_t(0)
         self._info = proc_taskallinfo()
+        self._info_ref = ctypes.byref(self._info)
         self._short = proc_bsdshortinfo()
         self._path = ctypes.create_string_buffer(PROC_PIDPATHINFO_MAXSIZE)
         self._pids = (ctypes.c_int * 0)()
         self._fds = (ctypes.c_uint64 * 64)()        # proc_fdinfo is 8 bytes
         # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
-        self._rusage = rusage_info_v6()
-        self._rusage_flavor = RUSAGE_INFO_V6
-        self._known = {}      # (pid, start) -> Known: proc_pidpath once per program run
+        self._use_rusage(rusage_info_v6(), RUSAGE_INFO_V6, RUSAGE_V6_NAMES)
+        self._known = {}      # (pid, start) -> Known: what is kept for a program run
+
+    def _use_rusage(self, buffer, flavor, names):
+        self._rusage, self._rusage_flavor = buffer, flavor
+        self._rusage_ref = ctypes.byref(buffer)
+        self._rusage_values = unpacker(type(buffer), names).unpack_from
+
+    # -- listing ------------------------------------------------------------
+
+    def process_table(self):
+        """Every process as (start s, start us, state, pid, name, uid, gid, ppid) rows,
+        from one sysctl; ENOMEM means the table grew past our slack: ask again."""
+        lib, size, row = self.lib, self._table_size, KINFO_ROW.size
+        size.value = 0
+        if lib.sysctl(self._mib, 3, None, ctypes.byref(size), None, 0) != 0:
+            raise libproc_error("sysctl kern.proc.all")
+        wanted = size.value + 64 * row     # the kernel's answer has 5 rows of slack
+        for _ in range(8):
+            if len(self._table) < wanted:
+                self._table = ctypes.create_string_buffer(wanted)
+            size.value = len(self._table)
+            if lib.sysctl(self._mib, 3, self._table, ctypes.byref(size), None, 0) == 0:
+                used = size.value - size.value % row
+                return KINFO_ROW.iter_unpack(memoryview(self._table)[:used])
+            if ctypes.get_errno() != errno.ENOMEM:
+                raise libproc_error("sysctl kern.proc.all")
+            wanted = len(self._table) * 2
+        raise OSError(errno.ENOMEM, "sysctl kern.proc.all: the table keeps growing")
 
     def list_pids(self):
         """Every pid, zombies included; proc_listallpids counts pids but takes bytes."""
@@ -423,6 +640,29 @@ class DarwinReader(Reader):
                 return self._pids[:count]
             capacity *= 2      # it came back full: there may be more
 
+    def short_rows(self):
+        """Rows as process_table's, from proc_listallpids and the short BSD info (which
+        any user may read, zombies too with a non-zero arg), without start times."""
+        short, size = self._short, ctypes.sizeof(self._short)
+        for pid in self.list_pids():
+            if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, 1, ctypes.byref(short),
+                                     size) != size:
+                self.skipped["vanished" if ctypes.get_errno() == errno.ESRCH
+                             else "error"] += 1
+                continue
+            yield (None, None, short.pbsi_status, pid, short.pbsi_comm, short.pbsi_uid,
+                   short.pbsi_gid, short.pbsi_ppid)
+
+    def rows(self):
+        if self.listing == "process table":
+            try:
+                return self.process_table()
+            except OSError:
+                self.listing = "proc_listallpids"
+        return self.short_rows()
+
+    # -- reading ------------------------------------------------------------
+
     def read(self):
         self._start_reading()
         records = []
@@ -430,112 +670,144 @@ class DarwinReader(Reader):
         with_rusage = self.wants(*RUSAGE_FIELDS)
         with_fds = self.wants("open_fds")
         known, self._known = self._known, {}
-        for pid in self.list_pids():
-            if pid in seen:           # a process moving to the zombie list mid-walk
+        for row in self.rows():
+            if row[3] in seen:        # a pid listed twice: moving to the zombie list
                 continue
-            seen.add(pid)
-            record = self.read_process(pid, with_rusage, with_fds, known)
+            seen.add(row[3])
+            record = self.read_process(row, known, with_rusage, with_fds)
             if record is not None:
                 records.append(record)
         return records
 
-    def read_process(self, pid, with_rusage=True, with_fds=True, known=None):
-        """One process as a record, or None (counted in `skipped`) if it cannot be named."""
-        lib, info = self.lib, self._info
-        size = ctypes.sizeof(info)
-        if lib.proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, ctypes.byref(info), size) != size:
+    def read_process(self, row, known, with_rusage=True, with_fds=True):
+        """One process as a record, or None (counted in `skipped`)."""
+        start_sec, start_usec, state, pid, comm, uid, gid, ppid = row
+        start = None if start_sec is None else start_sec + start_usec / 1e6
+        if state == SZOMB:
+            return self.read_zombie(row, start, known)
+        if self.lib.proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, self._info_ref,
+                                 PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
             err = ctypes.get_errno()
             if err == errno.EPERM:       # another user's process, and we are not root
-                record = self.read_identity(pid, 0)
-                if record is not None:
-                    self.partial += 1
-                return record
-            if err == errno.ESRCH:       # exited since the listing, or a zombie
-                return self.read_zombie(pid)
+                self.partial += 1
+                this = self.remember(pid, start, comm, known)
+                return Process(pid, ppid, uid, gid, this.name, this.path, start)
+            if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
+                return self.read_zombie(row, start, known)
             self.skipped["error"] += 1
             return None
-        bsd, task = info.pbsd, info.ptinfo
+        (kernel_name, table_slots, task_sec, task_usec, virtual, resident, user, system,
+         faults, switches, threads) = TASK_VALUES.unpack_from(self._info)
+        if start is None:                # listed without the process table
+            start = task_sec + task_usec / 1e6
+        this = self.remember(pid, start, comm, known, kernel_name)
+        # The kernel saturates its 32-bit counts at 2**31 - 1 (macOS 12 and later; the
+        # context switch sum wraps at 2**32 first) or lets them go negative (macOS 11).
+        # A count at the top, negative or lower than last time is no count any more,
+        # and stays out for the rest of the process's life: Prometheus must never see
+        # a wrap as a reset.
+        if this.switches <= switches < INT32_MAX:
+            this.switches = switches
+        else:
+            this.switches, switches = GONE_BAD, None
+        if this.faults <= faults < INT32_MAX:
+            this.faults = faults
+        else:
+            this.faults, faults = GONE_BAD, None
         numer, denom = self.tick_numer, self.tick_denom
-        key = (pid, bsd.pbi_start_tvsec, bsd.pbi_start_tvusec)
-        raw_name = bsd.pbi_name or bsd.pbi_comm
-        this = (known or self._known).get(key)
-        if this is None or this.comm != raw_name:     # new to us, or it has exec'd
-            this = Known(raw_name, decode(raw_name), self.read_path(pid))
-        self._known[key] = this
-        pageins = task.pti_pageins
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, bsd.pbi_ppid, bsd.pbi_uid, bsd.pbi_gid, this.name, this.path,
-            bsd.pbi_start_tvsec + bsd.pbi_start_tvusec / 1e6,   # start_time
-            task.pti_total_user * numer / denom,                # cpu_user
-            task.pti_total_system * numer / denom,              # cpu_system
-            task.pti_resident_size,                             # resident_bytes
-            task.pti_virtual_size,                              # virtual_bytes
+            pid, ppid, uid, gid, this.name, this.path, start,
+            user * numer / denom,                               # cpu_user
+            system * numer / denom,                             # cpu_system
+            resident,                                           # resident_bytes
+            virtual,                                            # virtual_bytes
             None,                                               # footprint: rusage
-            task.pti_threadnum,                                 # threads
-            None, None, None,                                   # fds and disk, below
-            pageins,                                            # major_faults
-            max(task.pti_faults - pageins, 0),                  # minor_faults
-            task.pti_csw,                                       # context_switches
+            threads,                                            # threads
+            None, None, None, None, None,                       # fds, disk, faults: below
+            switches,                                           # context_switches
         )
         refused = False
         if with_rusage:
             refused = self.read_rusage(pid, record) == errno.EPERM
+            if faults is not None and record.major_faults is not None:
+                record.minor_faults = max(faults - record.major_faults, 0)
         if with_fds:
-            refused = self.read_open_fds(pid, bsd.pbi_nfiles, record) == errno.EPERM or refused
+            refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
             self.partial += 1
         return record
 
+    def read_zombie(self, row, start, known):
+        """A zombie keeps its identity and start time, the name and path it had alive,
+        and its final rusage (when the kernel lets us read it); a process reaped
+        since the listing is gone."""
+        _, _, _, pid, comm, uid, gid, ppid = row
+        this = self.remember(pid, start, comm, known, need_path=False)
+        record = Process(pid, ppid, uid, gid, this.name, this.path, start)
+        err = self.read_rusage(pid, record)
+        if err == errno.ESRCH:
+            self.skipped["vanished"] += 1
+            return None
+        if err:
+            self.partial += 1
+        # A zombie holds no memory; its 32-bit task counts are gone with its task.
+        record.footprint_bytes = record.wired_bytes = record.footprint_peak_bytes = None
+        record.minor_faults = None
+        return record
+
+    def remember(self, pid, start, comm, known, kernel_name=None, need_path=True):
+        """What is kept of this program run: its name and path, asked for once.
+
+        A new pid and start time, or a new kernel name for them (an exec), is a
+        new program: its path is asked for then, and only then (the kernel may
+        log a line for each time another user's path is asked for)."""
+        key = (pid, start)
+        this = known.get(key)
+        if this is None or this.comm != comm:
+            path = self.read_path(pid) if need_path else ""
+            name = text_before_nul(kernel_name or b"") or text_before_nul(comm)
+            this = Known(comm, program_name(path, decode(name)), path)
+        self._known[key] = this
+        return this
+
     def read_path(self, pid):
-        """The executable's path; "" for pid 0 (ESRCH) or a deleted executable (ENOENT)."""
+        """The executable's path; "" for pid 0, a zombie (ESRCH) or a deleted executable
+        (ENOENT).  Any user may ask for any process's path."""
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
         return decode(ctypes.string_at(self._path, length)) if length > 0 else ""
 
-    def read_identity(self, pid, arg):
-        """A record with identity only, from the short BSD info (arg 1 finds zombies too)."""
-        short = self._short
-        size = ctypes.sizeof(short)
-        if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, arg, ctypes.byref(short),
-                                 size) != size:
-            err = ctypes.get_errno()
-            self.skipped["vanished" if err == errno.ESRCH else "error"] += 1
-            return None
-        return Process(pid, short.pbsi_ppid, short.pbsi_uid, short.pbsi_gid,
-                       decode(short.pbsi_comm), self.read_path(pid))
-
-    def read_zombie(self, pid):
-        """A zombie keeps its identity and its final rusage; a process gone keeps nothing."""
-        record = self.read_identity(pid, 1)
-        if record is None:
-            return None
-        if self._short.pbsi_status != SZOMB:       # it is there now: it was being born
-            self.skipped["vanished"] += 1
-            return None
-        if self.read_rusage(pid, record) == 0:
-            usage, numer, denom = self._rusage, self.tick_numer, self.tick_denom
-            record.cpu_user = usage.ri_user_time * numer / denom
-            record.cpu_system = usage.ri_system_time * numer / denom
-            record.footprint_bytes = None           # a zombie holds no memory
-        return record
-
     def read_rusage(self, pid, record):
         """Fill in what proc_pid_rusage gives; return its errno, or 0."""
-        usage = self._rusage
-        while self.lib.proc_pid_rusage(pid, self._rusage_flavor, ctypes.byref(usage)) != 0:
+        while self.lib.proc_pid_rusage(pid, self._rusage_flavor, self._rusage_ref) != 0:
             err = ctypes.get_errno()
             if err != errno.EINVAL or self._rusage_flavor == RUSAGE_INFO_V4:
                 return err
             # The kernel writes the whole struct unchecked, so the buffer matches the flavour.
-            usage = self._rusage = rusage_info_v4()
-            self._rusage_flavor = RUSAGE_INFO_V4
-        record.footprint_bytes = usage.ri_phys_footprint
-        record.disk_read_bytes = usage.ri_diskio_bytesread
-        record.disk_written_bytes = usage.ri_diskio_byteswritten
-        record.instructions = nonzero(usage.ri_instructions)
-        record.cycles = nonzero(usage.ri_cycles)
-        if self._rusage_flavor == RUSAGE_INFO_V6:
-            energy = usage.ri_energy_nj
+            self._use_rusage(rusage_info_v4(), RUSAGE_INFO_V4, RUSAGE_V4_NAMES)
+        values = self._rusage_values(self._rusage)
+        (user, system, idle_wakeups, interrupt_wakeups, pageins, wired, footprint,
+         disk_read, disk_written, footprint_peak, instructions, cycles, runnable) = values[:13]
+        numer, denom = self.tick_numer, self.tick_denom
+        if record.cpu_user is None:      # a zombie: its task times are gone
+            record.cpu_user = user * numer / denom
+            record.cpu_system = system * numer / denom
+        record.footprint_bytes = footprint
+        record.disk_read_bytes = disk_read
+        record.disk_written_bytes = disk_written
+        record.major_faults = pageins
+        record.instructions = instructions or None     # 0: the CPU keeps no count
+        record.cycles = cycles or None
+        record.idle_wakeups = idle_wakeups
+        record.interrupt_wakeups = interrupt_wakeups
+        record.cpu_wait = runnable * numer / denom
+        record.wired_bytes = wired
+        record.footprint_peak_bytes = footprint_peak
+        if len(values) > 13:             # V6
+            user_performance, system_performance, energy = values[13:]
+            if self.has_performance_cores:
+                record.cpu_user_performance = user_performance * numer / denom
+                record.cpu_system_performance = system_performance * numer / denom
             record.energy_joules = energy / 1e9 if energy else None
         return 0
 
@@ -545,22 +817,32 @@ class DarwinReader(Reader):
         The kernel walks the fd table's slots (pbi_nfiles) and fills as many as fit,
         so a buffer of that many entries takes them all in one call.
         """
+        if table_slots >= len(self._fds):
+            self._fds = (ctypes.c_uint64 * (table_slots + 64))()
+        capacity = ctypes.sizeof(self._fds)
+        used = self.lib.proc_pidinfo(pid, PROC_PIDLISTFDS, 0, self._fds, capacity)
+        if 0 < used < capacity:
+            record.open_fds = used // PROC_PIDLISTFD_SIZE
+            return 0
+        return self._read_open_fds_again(pid, record)
+
+    def _read_open_fds_again(self, pid, record):
+        """The rare cases: an error, no descriptor at all (0 bytes, which is an error
+        only if errno says so), or a table grown since we looked."""
         lib = self.lib
-        wanted = max(table_slots, 1)
         while True:
-            if len(self._fds) < wanted:
-                self._fds = (ctypes.c_uint64 * (wanted + 64))()
             capacity = ctypes.sizeof(self._fds)
-            ctypes.set_errno(0)       # 0 bytes is an error only if errno says so
+            ctypes.set_errno(0)
             used = lib.proc_pidinfo(pid, PROC_PIDLISTFDS, 0, self._fds, capacity)
             if used <= 0 and ctypes.get_errno():
                 return ctypes.get_errno()
             if used < capacity:
                 record.open_fds = used // PROC_PIDLISTFD_SIZE
                 return 0
-            # Full: the table grew since we looked.  Ask the kernel how big it is now.
+            # Full.  Ask the kernel how big the table is now.
             estimate = lib.proc_pidinfo(pid, PROC_PIDLISTFDS, 0, None, 0)
-            wanted = max(len(self._fds) * 2, estimate // PROC_PIDLISTFD_SIZE)
+            slots = max(len(self._fds) * 2, estimate // PROC_PIDLISTFD_SIZE + 64)
+            self._fds = (ctypes.c_uint64 * slots)()
 
 
 # ---------------------------------------------------------------------------
@@ -569,7 +851,7 @@ class DarwinReader(Reader):
 
 PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
-KEPT_FILES = ("stat", "status", "io")
+KEPT_FILES = ("stat", "status", "io", "schedstat")
 
 
 class LinuxReader(Reader):
@@ -600,6 +882,7 @@ class LinuxReader(Reader):
         self._fd_budget = open_file_budget() if keep_open else 0
         self._kept = 0
         self.fd_dir_size_counts = fd_dir_size_counts(procfs)
+        self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
 
     def close(self):
         """Close the files kept open between scrapes."""
@@ -760,6 +1043,11 @@ class LinuxReader(Reader):
             except PermissionError:
                 refused = True
             except (OSError, ValueError):
+                pass
+        if self.with_wait:
+            try:        # run time, time runnable but waiting, time slices: in ns
+                record.cpu_wait = int(self.read_text("schedstat", pid, base).split()[1]) / 1e9
+            except (OSError, ValueError, IndexError):     # no CONFIG_SCHED_INFO
                 pass
         if refused:
             self.partial += 1
@@ -1076,13 +1364,14 @@ class Family:
     attribute that holds its value.
     """
 
-    __slots__ = ("name", "type", "help", "samples")
+    __slots__ = ("name", "type", "help", "samples", "default")
 
-    def __init__(self, name, type, help, samples=()):
+    def __init__(self, name, type, help, samples=(), default=True):
         self.name = name
         self.type = type
         self.help = help
         self.samples = samples
+        self.default = default      # exported without --metrics
 
     @property
     def fields(self):
@@ -1130,8 +1419,29 @@ PROCESS_FAMILIES = (
     Family("process_cycles_total", "counter",
            "CPU cycles (macOS; absent where the CPU counters are not kept).", one("cycles")),
     Family("process_energy_joules_total", "counter",
-           "Energy used, in joules (macOS 13 and later on Apple Silicon).",
-           one("energy_joules")),
+           "CPU energy the processor's performance controller estimates the process used, "
+           "in joules (macOS 13 and later on Apple Silicon).", one("energy_joules")),
+    # Only with --metrics: each costs a series per process that few dashboards need.
+    Family("process_idle_wakeups_total", "counter",
+           "Times the process woke an idle processor (macOS; Activity Monitor's Idle Wake "
+           "Ups).", one("idle_wakeups"), default=False),
+    Family("process_interrupt_wakeups_total", "counter",
+           "Wakeups of the process caused by interrupts (macOS).", one("interrupt_wakeups"),
+           default=False),
+    Family("process_cpu_performance_seconds_total", "counter",
+           "CPU time spent on performance cores, in seconds (macOS 13 and later on Apple "
+           "Silicon; the rest of process_cpu_seconds_total ran on efficiency cores).",
+           (('mode="user"', "cpu_user_performance"),
+            ('mode="system"', "cpu_system_performance")), default=False),
+    Family("process_cpu_wait_seconds_total", "counter",
+           "Time the process was runnable but waiting for a CPU, in seconds.",
+           one("cpu_wait"), default=False),
+    Family("process_wired_memory_bytes", "gauge",
+           "Wired memory, which cannot be paged out, in bytes (macOS).", one("wired_bytes"),
+           default=False),
+    Family("process_memory_footprint_peak_bytes", "gauge",
+           "The largest physical footprint the process has had, in bytes (macOS).",
+           one("footprint_peak_bytes"), default=False),
 )
 
 # The exporter's own families (rendered by render_self below); always exported.
@@ -1190,15 +1500,17 @@ GROUP_FAMILIES = (
 
 
 def select_families(names, table=PROCESS_FAMILIES):
-    """The families of `table` named (all of them for None); ValueError for a stranger."""
-    if names is None:
-        return table
+    """The families of `table` named, in the table's order; 'default' names those
+    exported without --metrics (all of them for None), 'all' every one.  ValueError
+    for a stranger."""
+    names = set(["default"] if names is None else names)
     known = [family.name for family in table]
-    unknown = [name for name in names if name not in known]
+    unknown = sorted(names - set(known) - {"default", "all"})
     if unknown:
-        raise ValueError("unknown metric %s; known here: %s"
+        raise ValueError("unknown metric %s; known here: default, all, %s"
                          % (", ".join(unknown), ", ".join(known)))
-    return tuple(family for family in table if family.name in names)
+    return tuple(family for family in table if family.name in names or "all" in names
+                 or ("default" in names and family.default))
 
 
 def fields_of(families):
@@ -1265,13 +1577,18 @@ def render_families(items, families, labels_of=process_labels):
     labelled = [(labels_of(item), item) for item in items]
     for family in families:
         lines = [family_header(family)]
+        append = lines.append
         for extra, attribute in family.samples:
             start = family.name + "{"
             end = ("," + extra if extra else "") + "} "
             for labels, item in labelled:
                 value = getattr(item, attribute)
                 if value is not None:
-                    lines.append("%s%s%s%s\n" % (start, labels, end, format_value(value)))
+                    # format_value, inlined: this runs for every series of every scrape
+                    text = repr(value)
+                    if text[-1] in "nf":
+                        text = SPECIAL_FLOATS.get(text, text)
+                    append(start + labels + end + text + "\n")
         if len(lines) > 1:
             yield "".join(lines)
 
@@ -1918,8 +2235,9 @@ def parse_args(argv):
 
     what = parser.add_argument_group("what to export")
     what.add_argument("--metrics", dest="metrics", metavar="NAME,...", type=comma_list,
-                      help="export only these metric families; what is not exported is "
-                           "not read (default: all)")
+                      help="export only these metric families; 'default' names the default "
+                           "set, 'all' every family; what is not exported is not read "
+                           "(default: default)")
     what.add_argument("--include", action="append", default=[], metavar="REGEX",
                       help="export only processes whose name or path matches (repeatable)")
     what.add_argument("--exclude", action="append", default=[], metavar="REGEX",
