@@ -1474,6 +1474,139 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
 
 
 # ---------------------------------------------------------------------------
+# macOS: the exporter against the system itself (skipped elsewhere)
+#
+# GitHub's macOS runners run these on every push (.github/workflows/tests.yml,
+# which sets PROCESS_EXPORTER_ON_MAC_CI=1 so that they cannot quietly skip there).
+# ---------------------------------------------------------------------------
+
+IS_MACOS = sys.platform == "darwin"
+ON_MAC_CI = os.environ.get("PROCESS_EXPORTER_ON_MAC_CI") == "1"
+
+
+def ps(*args):
+    """What ps says, in the C locale (lstart's format depends on it)."""
+    env = dict(os.environ, LC_ALL="C")
+    return subprocess.run(("ps",) + args, env=env, stdout=subprocess.PIPE,
+                          universal_newlines=True, check=True).stdout
+
+
+def busy(seconds):
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+
+
+class MacOSSystemTest(unittest.TestCase):
+    """DarwinReader on the real libSystem, checked against ps, resource and the clock."""
+
+    def setUp(self):
+        if not IS_MACOS:
+            if ON_MAC_CI:
+                self.fail("PROCESS_EXPORTER_ON_MAC_CI is set, but this is %s" % sys.platform)
+            self.skipTest("runs only on macOS: checks the exporter against the system itself")
+
+    def read(self, reader=None):
+        reader = reader or pe.DarwinReader()
+        return {record.pid: record for record in reader.read()}, reader
+
+    def test_this_process_against_resource(self):
+        busy(0.5)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        me = self.read()[0][os.getpid()]
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        self.assertEqual((me.ppid, me.uid, me.gid),
+                         (os.getppid(), os.geteuid(), os.getegid()))
+        self.assertGreaterEqual(me.cpu_user, before.ru_utime - 0.05)
+        self.assertLessEqual(me.cpu_user, after.ru_utime + 0.05)
+        self.assertGreaterEqual(me.cpu_system, before.ru_stime - 0.05)
+        self.assertLessEqual(me.cpu_system, after.ru_stime + 0.05)
+        self.assertGreater(me.resident_bytes, 4 * 1024 * 1024)
+        self.assertLessEqual(me.resident_bytes, after.ru_maxrss)    # bytes on macOS
+        self.assertGreater(me.threads, 0)
+        self.assertGreater(me.open_fds, 2)
+        self.assertGreater(me.footprint_bytes, 0)
+        self.assertEqual(me.name, os.path.basename(me.path))
+
+    def test_cpu_seconds_follow_a_busy_loop(self):
+        """hw.tbfrequency (or the timebase) turns Mach ticks into the right seconds."""
+        reader = pe.DarwinReader()
+        first = self.read(reader)[0][os.getpid()]
+        spent = time.process_time()
+        busy(1.0)
+        spent = time.process_time() - spent
+        second = self.read(reader)[0][os.getpid()]
+        measured = (second.cpu_user + second.cpu_system) - (first.cpu_user + first.cpu_system)
+        self.assertAlmostEqual(measured, spent, delta=0.1 * spent + 0.05)
+
+    def test_a_child_against_ps(self):
+        child = subprocess.Popen(["/bin/sleep", "30"])
+        try:
+            time.sleep(0.2)
+            record = self.read()[0][child.pid]
+            line = ps("-o", "ppid=,uid=,rgid=,rss=", "-p", str(child.pid)).split()
+            ppid, uid, gid, rss_kib = (int(field) for field in line)
+            lstart = ps("-o", "lstart=", "-p", str(child.pid)).strip()
+            started = time.mktime(time.strptime(lstart, "%a %b %d %H:%M:%S %Y"))
+            self.assertEqual((record.ppid, record.uid, record.gid), (ppid, uid, gid))
+            self.assertEqual((record.path, record.name), ("/bin/sleep", "sleep"))
+            self.assertAlmostEqual(record.start_time, started, delta=1.0)
+            self.assertAlmostEqual(record.resident_bytes / 1024, rss_kib,
+                                   delta=0.2 * rss_kib + 64)
+        finally:
+            child.kill()
+            child.wait()
+
+    def test_a_zombie_keeps_its_start_time_and_name(self):
+        child = subprocess.Popen(["/bin/sleep", "1"])
+        try:
+            reader = pe.DarwinReader()
+            alive = self.read(reader)[0][child.pid]
+            deadline = time.monotonic() + 10
+            while ps("-o", "stat=", "-p", str(child.pid)).strip()[:1] != "Z":
+                self.assertLess(time.monotonic(), deadline, "the child never became a zombie")
+                time.sleep(0.05)
+            zombie = self.read(reader)[0][child.pid]
+            self.assertEqual(zombie.start_time, alive.start_time)
+            self.assertEqual((zombie.name, zombie.path), ("sleep", "/bin/sleep"))
+            self.assertIsNone(zombie.resident_bytes)
+            self.assertIsNotNone(zombie.cpu_user)              # our own child: rusage
+            fresh = self.read()[0][child.pid]                 # a reader that never saw it
+            self.assertEqual((fresh.start_time, fresh.name), (alive.start_time, "sleep"))
+        finally:
+            child.wait()
+        self.assertNotIn(child.pid, self.read()[0])
+
+    def test_every_pid_ps_shows_is_exported(self):
+        before = {int(pid) for pid in ps("-A", "-o", "pid=").split()}
+        records, reader = self.read()
+        after = {int(pid) for pid in ps("-A", "-o", "pid=").split()}
+        self.assertEqual(reader.listing, "process table")
+        missing = (before & after) - set(records)      # alive before and after the read
+        self.assertEqual(missing, set())
+        self.assertTrue(all(record.start_time is not None for record in records.values()))
+        self.assertTrue(all(record.name for record in records.values()))
+
+    def test_other_users_processes_as_a_normal_user(self):
+        if os.geteuid() == 0:
+            self.skipTest("run as a normal user to see what the kernel refuses")
+        records, reader = self.read()
+        self.assertGreater(reader.partial, 0)             # launchd is root's, at least
+        launchd = records[1]
+        self.assertEqual((launchd.name, launchd.path, launchd.uid), ("launchd", "/sbin/launchd", 0))
+        self.assertIsNotNone(launchd.start_time)
+        self.assertIsNone(launchd.cpu_user)
+
+    def test_once_on_this_mac(self):
+        result = subprocess.run([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual((result.returncode, result.stderr), (0, b""))
+        families = parse_exposition(result.stdout.decode("utf-8"))
+        self.assertEqual(len(samples_of(families, "process_info", pid=os.getpid())), 1)
+        self.assertEqual(len(samples_of(families, "process_start_time_seconds", pid=1)), 1)
+
+
+# ---------------------------------------------------------------------------
 # Linux: the real /proc, and procfs trees made here
 # ---------------------------------------------------------------------------
 
@@ -1499,6 +1632,17 @@ class LinuxRealProcTest(unittest.TestCase):
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         self.assertGreater(me.resident_bytes, 4 * 1024 * 1024)
         self.assertLessEqual(me.resident_bytes, max_rss)
+
+    def test_time_waiting_for_a_cpu_is_schedstats(self):
+        reader = pe.LinuxReader(fields={"cpu_wait"})
+        with open("/proc/self/schedstat") as f:
+            before = int(f.read().split()[1]) / 1e9
+        me = [r for r in reader.read() if r.pid == os.getpid()][0]
+        with open("/proc/self/schedstat") as f:
+            after = int(f.read().split()[1]) / 1e9
+        self.assertTrue(before <= me.cpu_wait <= after, (before, me.cpu_wait, after))
+        default = pe.LinuxReader(fields=pe.fields_of(pe.select_families(None)))
+        self.assertIsNone(default.read()[0].cpu_wait)     # not read without --metrics
 
     def test_a_child_start_time_and_name(self):
         started = time.time()
