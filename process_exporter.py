@@ -1345,6 +1345,81 @@ class Grouper:
             self.empty_since.pop(name, None)
 
 
+class OtherProcesses(Process):
+    """--top: every process outside the top, summed into one series set, labelled
+    pid="other" (no process has that pid) and nothing else.  It has no
+    process_info and no start time: it is not a process."""
+
+    __slots__ = ()
+    info = None
+
+    def __init__(self):
+        Process.__init__(self, "other", "", "", "", "", "")
+
+
+class TopConsumers:
+    """--top=N: per-process series for the N processes that used the most CPU since
+    the previous scrape and the N with the most resident memory; the others summed.
+
+    The rest's counters are this exporter's running sums of what the processes
+    outside the top used while outside it: they never go down, whoever enters or
+    leaves the top.  Its gauges are the sums over the processes outside now.
+    """
+
+    def __init__(self, count, families):
+        self.count = count
+        self.counters = sorted({attribute for family in families if family.type == "counter"
+                                for attribute in family.fields})
+        self.gauges = sorted({attribute for family in families
+                              if family.type == "gauge" and not family.identity
+                              for attribute in family.fields} - {"start_time"})
+        self.rest_counters = dict.fromkeys(self.counters, 0)
+        self._last = {}        # (pid, start_time) -> counter values at the last scrape
+
+    def select(self, records):
+        """The top records, and the rest as one OtherProcesses at the end."""
+        last, self._last = self._last, {}
+        used = {}
+        for record in records:
+            key = (record.pid, record.start_time)
+            values = tuple(getattr(record, field) for field in self.counters)
+            self._last[key] = values
+            used[key] = (values, last.get(key))
+        top = self._heaviest(records, used)
+        rest = OtherProcesses()
+        for record in records:
+            if record.pid in top:
+                continue
+            values, before = used[(record.pid, record.start_time)]
+            for field, now, then in zip(self.counters, values,
+                                        before or (None,) * len(values)):
+                if now is not None:       # a process new to us counts whole
+                    self.rest_counters[field] += max(now - (then or 0), 0)
+            for field in self.gauges:
+                value = getattr(record, field)
+                if value is not None:
+                    setattr(rest, field, (getattr(rest, field) or 0) + value)
+        for field, total in self.rest_counters.items():
+            setattr(rest, field, total)
+        return [record for record in records if record.pid in top] + [rest]
+
+    def _heaviest(self, records, used):
+        """Pids of the N top CPU users since the last scrape (of all time, for a
+        process not seen before) and of the N largest in resident memory."""
+        def cpu_since(record):
+            now = (record.cpu_user or 0) + (record.cpu_system or 0)
+            before = used[(record.pid, record.start_time)][1]
+            if before is None:
+                return now
+            then = sum(value or 0 for field, value in zip(self.counters, before)
+                       if field in ("cpu_user", "cpu_system"))
+            return now - then
+        by_cpu = sorted(records, key=cpu_since, reverse=True)[:self.count]
+        by_memory = sorted((record for record in records if record.resident_bytes),
+                           key=lambda record: record.resident_bytes, reverse=True)[:self.count]
+        return {record.pid for record in by_cpu + by_memory}
+
+
 def parse_duration(text):
     """'300', '300s', '5m', '1h' as seconds."""
     match = re.match(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*\Z", text)
@@ -1364,14 +1439,15 @@ class Family:
     attribute that holds its value.
     """
 
-    __slots__ = ("name", "type", "help", "samples", "default")
+    __slots__ = ("name", "type", "help", "samples", "default", "identity")
 
-    def __init__(self, name, type, help, samples=(), default=True):
+    def __init__(self, name, type, help, samples=(), default=True, identity=False):
         self.name = name
         self.type = type
         self.help = help
         self.samples = samples
         self.default = default      # exported without --metrics
+        self.identity = identity    # carries every identity label, whatever --labels says
 
     @property
     def fields(self):
@@ -1385,7 +1461,7 @@ def one(attribute):
 PROCESS_FAMILIES = (
     Family("process_info", "gauge",
            "Always 1 for every process seen; its labels name it, even when the kernel "
-           "refuses its numbers.", one("info")),
+           "refuses its numbers.", one("info"), identity=True),
     Family("process_start_time_seconds", "gauge",
            "Start time of the process since unix epoch in seconds.", one("start_time")),
     Family("process_cpu_seconds_total", "counter",
@@ -1458,6 +1534,9 @@ SELF_FAMILIES = (
            "the kernel refused them (another user's process; run as root to read it all)."),
     Family("process_exporter_processes_skipped", "gauge",
            "Processes listed by the kernel but not exported in the last scrape, by reason."),
+    Family("process_exporter_series", "gauge",
+           "Series of the process or group families in this scrape (the exporter's own "
+           "not counted): the cardinality it costs."),
 )
 
 PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
@@ -1552,36 +1631,48 @@ def family_header(family):
         family.name, escape_help(family.help), family.name, family.type)
 
 
-def process_labels(record):
-    """The label set shared by every series of one process, built once per scrape."""
-    return 'pid="%d",ppid="%d",uid="%d",gid="%d",path="%s",name="%s"' % (
-        record.pid, record.ppid, record.uid, record.gid,
-        escape_label_value(record.path), escape_label_value(record.name))
+def labeler(names, user_names=None):
+    """A function giving a process's label text for these labels, in this order;
+    `user` is the name of its uid (--label user).  Its output is cached per
+    process (LabelCache), so it runs once per process, not per scrape."""
+    template = ",".join('%s="%%s"' % name for name in names)
 
-
-def process_labels_with_user(user_names):
-    """process_labels plus user="name" (--label user)."""
     def labels(record):
-        return '%s,user="%s"' % (process_labels(record),
-                                 escape_label_value(user_names(record.uid)))
+        values = []
+        for name in names:
+            if name == "user":
+                value = user_names(record.uid) if record.uid != "" else ""
+            else:
+                value = getattr(record, name)
+            values.append(escape_label_value(value) if isinstance(value, str) else value)
+        return template % tuple(values)
     return labels
+
+
+# The label set shared by every series of one process, as the seed exports it.
+process_labels = labeler(PROCESS_LABELS)
 
 
 def group_labels(group):
     return 'groupname="%s"' % escape_label_value(group.name)
 
 
-def render_families(items, families, labels_of=process_labels):
+def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
     """Each family's text in turn: its samples together, one series per item (a
-    process or a group).  A family with no value at all is left out whole."""
+    process or a group).  A family with no value at all is left out whole.
+
+    The identity family (process_info) takes its labels from identity_labels_of,
+    when given: every label a process has, where the others may carry fewer."""
     labelled = [(labels_of(item), item) for item in items]
+    identified = labelled if identity_labels_of is None else \
+        [(identity_labels_of(item), item) for item in items]
     for family in families:
         lines = [family_header(family)]
         append = lines.append
         for extra, attribute in family.samples:
             start = family.name + "{"
             end = ("," + extra if extra else "") + "} "
-            for labels, item in labelled:
+            for labels, item in identified if family.identity else labelled:
                 value = getattr(item, attribute)
                 if value is not None:
                     # format_value, inlined: this runs for every series of every scrape
@@ -1598,9 +1689,10 @@ def render_series(items, families, labels_of=process_labels):
     return "".join(render_families(items, families, labels_of))
 
 
-def render_self(processes, skipped, duration, partial=0):
+def render_self(processes, skipped, duration, partial=0, series=None):
     """The exporter's own families: what it is and how the last scrape went."""
-    build, duration_family, count, partial_family, skipped_family = SELF_FAMILIES
+    build, duration_family, count, partial_family, skipped_family, series_family = \
+        SELF_FAMILIES
     python_version = "%d.%d.%d" % sys.version_info[:3]
     parts = [
         family_header(build),
@@ -1618,6 +1710,9 @@ def render_self(processes, skipped, duration, partial=0):
     for reason in SKIP_REASONS:
         parts.append('%s{reason="%s"} %d\n' % (skipped_family.name, reason,
                                                 skipped.get(reason, 0)))
+    if series is not None:
+        parts.append(family_header(series_family))
+        parts.append("%s %d\n" % (series_family.name, series))
     return "".join(parts)
 
 
@@ -1654,18 +1749,40 @@ class LabelCache:
 class Exporter:
     """One scrape, start to end: read, select, group, render.
 
-    Scrapes take turns: the reader reuses its buffers and the grouper its history.
+    Per process: filter, then leave out the youngest (--min-age), then keep the
+    heaviest and sum the rest (--top).  The value series carry `value_labels_of`'s
+    labels (--labels), process_info every label.  Scrapes take turns: the reader
+    reuses its buffers, and the grouper and the top their history.
     """
 
     def __init__(self, reader, families=PROCESS_FAMILIES, filter=None, grouper=None,
-                 labels_of=process_labels):
+                 labels_of=process_labels, value_labels_of=None, min_age=0.0, top=None,
+                 clock=time.time):
         self.reader = reader
         self.families = families
         self.filter = filter or Filter()
         self.grouper = grouper
-        self.labels_of = group_labels if grouper else LabelCache(labels_of)
+        self.min_age = min_age
+        self.top = top
+        self.clock = clock
+        if grouper:
+            self.labels_of, self.identity_labels_of = group_labels, None
+        else:
+            self.identity_labels_of = LabelCache(labels_of)
+            self.labels_of = self.identity_labels_of if value_labels_of is None \
+                else LabelCache(value_labels_of)
         self.last_count = 0
         self._lock = threading.Lock()
+
+    def select(self, records):
+        """The per-process items to export, and how many processes they stand for."""
+        if self.min_age:
+            now = self.clock()
+            records = [record for record in records if record.start_time is None
+                       or now - record.start_time >= self.min_age]
+        if self.top:
+            return self.top.select(records), len(records)
+        return records, len(records)
 
     def scrape_chunks(self):
         """The exposition of this moment as UTF-8 chunks, one per family: the whole
@@ -1679,14 +1796,16 @@ class Exporter:
                 items = self.grouper.update(records, everyone)
                 exported = sum(group.num_procs for group in items)
             else:
-                items, exported = records, len(records)
+                items, exported = self.select(records)
             self.last_count = len(everyone)
-            chunks = [text.encode("utf-8") for text in
-                      render_families(items, self.families, self.labels_of)]
-            if isinstance(self.labels_of, LabelCache):
-                self.labels_of.next_scrape()
+            chunks = [text.encode("utf-8") for text in render_families(
+                items, self.families, self.labels_of, self.identity_labels_of)]
+            for cache in {self.labels_of, self.identity_labels_of}:
+                if isinstance(cache, LabelCache):
+                    cache.next_scrape()
+            series = sum(chunk.count(b"\n") - 2 for chunk in chunks)    # less HELP, TYPE
             duration = time.perf_counter() - started
-            own = render_self(exported, reader.skipped, duration, reader.partial)
+            own = render_self(exported, reader.skipped, duration, reader.partial, series)
             chunks.append(own.encode("utf-8"))
             return chunks
 
@@ -2246,6 +2365,17 @@ def parse_args(argv):
                       help="export only processes of this user (repeatable)")
     what.add_argument("--label", action="append", default=[], choices=["user"],
                       help="add a label to per-process series: 'user', the user name")
+    what.add_argument("--labels", dest="labels", metavar="LABEL,...", type=comma_list,
+                      help="the identity labels the value series carry (pid required); "
+                           "process_info always carries all of them (default: "
+                           "pid,ppid,uid,gid,path,name, and user with --label user)")
+    what.add_argument("--min-age", dest="min_age", default="0", metavar="DURATION",
+                      help="no per-process series for a process younger than this "
+                           "(e.g. 30s; default 0)")
+    what.add_argument("--top", dest="top", type=int, metavar="N",
+                      help="per-process series only for the N processes using the most "
+                           "CPU since the last scrape and the N using the most memory; the "
+                           "rest summed as pid=\"other\"")
 
     groups = parser.add_argument_group(
         "groups", "instead of one series set per pid, the reference process exporter's "
@@ -2292,6 +2422,26 @@ def parse_args(argv):
     if args.grouped and args.label:
         parser.error("--label adds to per-process series; groups carry only groupname")
     try:
+        args.min_age = parse_duration(args.min_age)
+    except ValueError as exc:
+        parser.error("--min-age: %s" % exc)
+    per_process = [flag for flag, given in (("--labels", args.labels is not None),
+                                            ("--min-age", args.min_age > 0),
+                                            ("--top", args.top is not None)) if given]
+    if args.grouped and per_process:
+        parser.error("%s bound per-process series; groups are already bounded"
+                     % " and ".join(per_process))
+    if args.top is not None and args.top < 1:
+        parser.error("--top must be at least 1")
+    args.identity_labels = PROCESS_LABELS + (("user",) if "user" in args.label else ())
+    if args.labels is not None:
+        unknown = [label for label in args.labels if label not in args.identity_labels]
+        if unknown:
+            parser.error("--labels: no label %s; there are %s"
+                         % (", ".join(unknown), ",".join(args.identity_labels)))
+        if "pid" not in args.labels:
+            parser.error("--labels must include pid, which keeps each process's series apart")
+    try:
         parse_listen_address(args.listen_address)
         args.families = select_families(
             args.metrics, GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
@@ -2314,18 +2464,20 @@ def parse_args(argv):
 
 
 def build_exporter(args):
-    """The reader, filter, grouper and renderer the flags ask for."""
+    """The reader, filter, grouper, selection and renderer the flags ask for."""
     user_names = UserNames()
     grouper = None
     if args.grouped:
         grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
                           user_names)
-    labels_of = process_labels_with_user(user_names) if "user" in args.label \
-        else process_labels
+    labels_of = labeler(args.identity_labels, user_names)
+    value_labels_of = None if args.labels is None else labeler(
+        [label for label in args.identity_labels if label in args.labels], user_names)
+    top = TopConsumers(args.top, args.families) if args.top else None
     reader = make_reader(args.procfs, fields_of(args.families),
                          keep_open=args.keep_open and not args.once)
     return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
-                    grouper, labels_of)
+                    grouper, labels_of, value_labels_of, args.min_age, top)
 
 
 def load_security(args):

@@ -2134,6 +2134,133 @@ class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(samples_of(families, "process_exporter_processes"), [2])
 
 
+class BoundedSeriesTest(unittest.TestCase, ExpositionChecks):
+    """--top, --min-age and --labels on records made here (the fast tier)."""
+
+    def top(self, count=1):
+        return pe.TopConsumers(count, pe.select_families(None))
+
+    def test_the_heaviest_are_kept_and_the_rest_summed(self):
+        top = self.top(1)
+        records = [proc(1, "idle", cpu=1.0, rss=10), proc(2, "busy", cpu=50.0, rss=20),
+                   proc(3, "big", cpu=2.0, rss=900), proc(4, "small", cpu=3.0, rss=30)]
+        items = top.select(records)
+        self.assertEqual([item.pid for item in items], [2, 3, "other"])
+        rest = items[-1]
+        self.assertEqual((rest.cpu_user, rest.resident_bytes), (4.0, 40))
+        self.assertIsNone(rest.start_time)
+        text = pe.render(items)
+        self.assertNotIn('process_info{pid="other"', text)
+        self.assertIn('process_cpu_seconds_total{pid="other",ppid="",uid="",gid="",path="",'
+                      'name="",mode="user"} 4.0', text.split("\n"))
+        self.assertValidExposition(text)
+
+    def test_the_rest_counts_only_what_it_used_while_outside(self):
+        top = self.top(1)
+        def a(cpu):
+            return proc(1, "a", cpu=cpu, rss=1)
+
+        def b(cpu):
+            return proc(2, "b", cpu=cpu, rss=1000)       # always the most memory
+
+        def c(cpu):
+            return proc(3, "c", cpu=cpu, rss=2)
+        items = top.select([a(10.0), b(100.0), c(5.0)])          # b tops both
+        self.assertEqual(([item.pid for item in items], items[-1].cpu_user),
+                         ([2, "other"], 15.0))
+        # a used the most since the last scrape (+50): it enters the top
+        items = top.select([a(60.0), b(101.0), c(6.0)])
+        self.assertEqual(([item.pid for item in items], items[-1].cpu_user),
+                         ([1, 2, "other"], 16.0))
+        # and leaves it again: only what it used since counts for the rest
+        items = top.select([a(61.0), b(200.0), c(8.0)])
+        self.assertEqual(([item.pid for item in items], items[-1].cpu_user),
+                         ([2, "other"], 19.0))
+        # a process new to us counts whole; one that exited is simply gone
+        items = top.select([b(300.0), c(9.0), proc(4, "d", cpu=0.5, rss=3)])
+        self.assertEqual(items[-1].cpu_user, 20.5)
+
+    def test_labels_on_value_series_and_every_label_on_info(self):
+        exporter = pe.Exporter(StaticReader([proc(7, "x", rss=5)]),
+                               pe.select_families(None),
+                               value_labels_of=pe.labeler(["pid", "name"]))
+        families = parse_exposition(exporter.scrape())
+        (info, _), = families["process_info"]["samples"]
+        self.assertEqual(set(info), {"pid", "ppid", "uid", "gid", "path", "name"})
+        (rss, _), = families["process_resident_memory_bytes"]["samples"]
+        self.assertEqual(rss, {"pid": "7", "name": "x"})
+
+    def test_min_age_hides_the_youngest(self):
+        records = [proc(1, "old", start=1000.0), proc(2, "young", start=1099.0),
+                   proc(3, "unknown", start=None)]
+        exporter = pe.Exporter(StaticReader(records), min_age=2.0, clock=lambda: 1100.0)
+        families = parse_exposition(exporter.scrape())
+        pids = sorted(labels["pid"] for labels, _ in families["process_info"]["samples"])
+        self.assertEqual(pids, ["1", "3"])
+        self.assertEqual(samples_of(families, "process_exporter_processes"), [2])
+
+    def test_the_series_count_is_what_was_exported(self):
+        exporter = pe.Exporter(StaticReader([proc(1, "a", rss=1), proc(2, "b")]))
+        text = exporter.scrape()
+        own = [line for line in text.split("\n") if line.startswith("process_exporter_")
+               or line.startswith("#") or not line]
+        self.assertEqual(samples_of(parse_exposition(text), "process_exporter_series"),
+                         [len(text.split("\n")) - len(own)])
+
+
+@unittest.skipUnless(IS_LINUX, "starts and reads real processes")
+class BoundedSeriesOnRealProcessesTest(unittest.TestCase, ExpositionChecks):
+    """--top and --min-age on real children, as the exporter runs them."""
+
+    def children(self, argv, count):
+        started = []
+        self.addCleanup(lambda: [stop_process(child) for child in started])
+        for _ in range(count):
+            started.append(subprocess.Popen(argv))
+        return started
+
+    def test_top_keeps_the_busy_and_the_rest_never_goes_down(self):
+        sleepers = self.children(["sleep", "60"], 300)
+        spin = [sys.executable, "-c", "while True: pass"]
+        spinners = self.children(spin, 3)
+        self.addCleanup(lambda: [os.kill(s.pid, signal.SIGCONT) for s in spinners
+                                 if s.poll() is None])      # a stopped child ignores TERM
+        for spinner in spinners[1:]:
+            os.kill(spinner.pid, signal.SIGSTOP)
+        exporter = pe.Exporter(pe.LinuxReader(), pe.select_families(None),
+                               top=pe.TopConsumers(5, pe.select_families(None)))
+        rest_cpu, in_top = [], set()
+        for scrape in range(20):
+            running = spinners[scrape % 3]          # one runs, the others are stopped
+            os.kill(running.pid, signal.SIGCONT)
+            time.sleep(0.12)
+            families = parse_exposition(exporter.scrape())
+            os.kill(running.pid, signal.SIGSTOP)
+            if scrape % 5 == 4:                     # children end and begin meanwhile
+                stop_process(sleepers.pop())
+                sleepers.extend(self.children(["sleep", "60"], 1))
+            pids = {labels["pid"] for labels, _ in families["process_info"]["samples"]}
+            self.assertLessEqual(len(pids), 10)
+            self.assertIn(str(running.pid), pids)
+            in_top |= pids
+            rest_cpu.append(sum(samples_of(families, "process_cpu_seconds_total",
+                                           pid="other")))
+            self.assertEqual(len(samples_of(families, "process_resident_memory_bytes",
+                                            pid="other")), 1)
+        self.assertTrue({str(s.pid) for s in spinners} <= in_top)   # each in, and out
+        self.assertEqual(rest_cpu, sorted(rest_cpu))
+
+    def test_min_age_hides_a_child_for_its_first_seconds(self):
+        exporter = pe.Exporter(pe.LinuxReader(), min_age=2.0)
+        child, = self.children(["sleep", "60"], 1)
+        born = time.time()
+        young = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(young, "process_info", pid=child.pid), [])
+        time.sleep(max(0.0, born + 2.3 - time.time()))
+        grown = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(grown, "process_info", pid=child.pid), [1])
+
+
 # ---------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------
@@ -2534,12 +2661,38 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
                      ["--group-by", "color"], ["--label", "shoe"],
                      ["--group-by", "name", "--label", "user"],
                      ["--group-by", "name", "--metrics", "process_threads"],
-                     ["--metrics", "namedprocess_namegroup_num_procs"]):
+                     ["--metrics", "namedprocess_namegroup_num_procs"],
+                     ["--labels", "name,path"], ["--labels", "pid,shoe"],
+                     ["--labels", "pid,user"], ["--top", "0"], ["--top", "many"],
+                     ["--min-age", "young"], ["--group-by", "name", "--top", "5"],
+                     ["--group", "a=b", "--min-age", "2s"],
+                     ["--group-by", "user", "--labels", "pid"]):
             with self.subTest(args=args):
                 result = run_script(*args)
                 self.assertEqual(result.returncode, 2)
                 self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1,
                                  result.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_labels_top_and_min_age_as_a_user_runs_them(self):
+        for args in (["--labels", "pid,name"], ["--top", "3"], ["--min-age", "1s"],
+                     ["--top", "2", "--labels", "pid", "--min-age", "1m", "--label", "user"],
+                     ["--top", "1", "--metrics", "process_cpu_seconds_total",
+                      "--include", "python"]):
+            with self.subTest(args=args):
+                result = run_script("--once", *args)
+                self.assertEqual((result.returncode, result.stderr), (0, b""))
+                families = self.assertValidExposition(result.stdout.decode())
+                self.assertGreater(samples_of(families, "process_exporter_series")[0], 0)
+        result = run_script("--once", "--labels", "pid,name", "--label", "user")
+        families = parse_exposition(result.stdout.decode())
+        for name, family in families.items():
+            if name.startswith("process_exporter_"):
+                continue
+            for labels, _ in family["samples"]:
+                expected = {"pid", "ppid", "uid", "gid", "path", "name", "user"} \
+                    if name == "process_info" else {"pid", "name"}
+                self.assertEqual(set(labels) - {"mode"}, expected, name)
 
     @unittest.skipUnless(IS_LINUX, "reads the real /proc")
     def test_once_with_groups_and_filters(self):
