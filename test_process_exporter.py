@@ -2233,7 +2233,7 @@ class BoundedSeriesOnRealProcessesTest(unittest.TestCase, ExpositionChecks):
         for scrape in range(20):
             running = spinners[scrape % 3]          # one runs, the others are stopped
             os.kill(running.pid, signal.SIGCONT)
-            time.sleep(0.12)
+            time.sleep(0.06)
             families = parse_exposition(exporter.scrape())
             os.kill(running.pid, signal.SIGSTOP)
             if scrape % 5 == 4:                     # children end and begin meanwhile
@@ -2251,12 +2251,18 @@ class BoundedSeriesOnRealProcessesTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(rest_cpu, sorted(rest_cpu))
 
     def test_min_age_hides_a_child_for_its_first_seconds(self):
-        exporter = pe.Exporter(pe.LinuxReader(), min_age=2.0)
+        later = []                 # the clock moves on when told to, not in a sleep
+
+        def clock():
+            return time.time() + sum(later)
+        exporter = pe.Exporter(pe.LinuxReader(), min_age=2.0, clock=clock)
         child, = self.children(["sleep", "60"], 1)
-        born = time.time()
         young = parse_exposition(exporter.scrape())
         self.assertEqual(samples_of(young, "process_info", pid=child.pid), [])
-        time.sleep(max(0.0, born + 2.3 - time.time()))
+        later.append(1.5)
+        self.assertEqual(samples_of(parse_exposition(exporter.scrape()), "process_info",
+                                    pid=child.pid), [])
+        later.append(1.0)
         grown = parse_exposition(exporter.scrape())
         self.assertEqual(samples_of(grown, "process_info", pid=child.pid), [1])
 
