@@ -139,6 +139,17 @@ class Known:
 SKIP_REASONS = ("permission_denied", "vanished", "error")
 
 
+def failure_reason(failure):
+    """Why reading a process failed, as one of SKIP_REASONS: from an errno, or from
+    an exception (an OSError's errno; a ValueError is a file not as documented)."""
+    err = failure if isinstance(failure, int) else getattr(failure, "errno", None)
+    if err in (errno.ESRCH, errno.ENOENT):
+        return "vanished"
+    if err in (errno.EPERM, errno.EACCES):
+        return "permission_denied"
+    return "error"
+
+
 def decode(raw):
     """Kernel bytes (a path, a name) as text that is always valid UTF-8."""
     return raw.decode("utf-8", "replace")
@@ -647,8 +658,7 @@ class DarwinReader(Reader):
         for pid in self.list_pids():
             if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, 1, ctypes.byref(short),
                                      size) != size:
-                self.skipped["vanished" if ctypes.get_errno() == errno.ESRCH
-                             else "error"] += 1
+                self.skipped[failure_reason(ctypes.get_errno())] += 1
                 continue
             yield (None, None, short.pbsi_status, pid, short.pbsi_comm, short.pbsi_uid,
                    short.pbsi_gid, short.pbsi_ppid)
@@ -694,7 +704,7 @@ class DarwinReader(Reader):
                 return Process(pid, ppid, uid, gid, this.name, this.path, start)
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
                 return self.read_zombie(row, start, known)
-            self.skipped["error"] += 1
+            self.skipped[failure_reason(err)] += 1
             return None
         (kernel_name, table_slots, task_sec, task_usec, virtual, resident, user, system,
          faults, switches, threads) = TASK_VALUES.unpack_from(self._info)
@@ -747,7 +757,7 @@ class DarwinReader(Reader):
         record = Process(pid, ppid, uid, gid, this.name, this.path, start)
         err = self.read_rusage(pid, record)
         if err == errno.ESRCH:
-            self.skipped["vanished"] += 1
+            self.skipped[failure_reason(err)] += 1
             return None
         if err:
             self.partial += 1
@@ -851,46 +861,109 @@ class DarwinReader(Reader):
 
 PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
-KEPT_FILES = ("stat", "status", "io", "schedstat")
+
+# The columns of /proc/<pid>/stat after its name, as indexes into what follows the
+# name's closing parenthesis; man 5 proc numbers them from 1 (pid), so each index
+# is the manual's number less 3.
+STAT_PPID = 1            # (4) ppid
+STAT_FLAGS = 6           # (9) flags
+STAT_MINFLT = 7          # (10) minflt
+STAT_MAJFLT = 9          # (12) majflt
+STAT_UTIME = 11          # (14) utime, in clock ticks
+STAT_STIME = 12          # (15) stime
+STAT_NUM_THREADS = 17    # (20) num_threads
+STAT_STARTTIME = 19      # (22) starttime, in clock ticks since boot
+STAT_VSIZE = 20          # (23) vsize, in bytes
+STAT_RSS = 21            # (24) rss, in pages
+
+
+class ProcFiles:
+    """Files of /proc/<pid>/ kept open between scrapes, at most `budget` of them.
+
+    Reading an open /proc file again at offset 0 regenerates it, which saves an
+    open() and a close() per file per scrape.  A file belongs to its process:
+    once that process is gone the read fails, even if its pid has been reused.
+    """
+
+    def __init__(self, budget=0):
+        self.budget = budget
+        self._open = {}          # (pid, name) -> fd kept in this scrape
+        self._previous = {}      # what the last scrape kept
+
+    def start_scrape(self):
+        self._previous, self._open = self._open, {}
+
+    def end_scrape(self):
+        """Close the files of processes gone since the last scrape."""
+        for fd in self._previous.values():
+            os.close(fd)
+        self._previous = {}
+
+    def close(self):
+        self.end_scrape()
+        self.start_scrape()
+        self.end_scrape()
+
+    def __len__(self):
+        return len(self._open)
+
+    def read(self, directory, pid, name, size=4096, with_owner=False):
+        """The bytes of directory + name (and, with_owner, the file's os.stat)."""
+        key = (pid, name)
+        fd = self._previous.pop(key, None)
+        if fd is not None:
+            try:
+                data = os.pread(fd, size, 0)
+            except OSError:                  # that process is gone; the pid may be reused
+                data = b""
+            if data:
+                self._open[key] = fd
+                return (data, os.fstat(fd)) if with_owner else data
+            os.close(fd)
+        fd = os.open(directory + name, os.O_RDONLY)
+        try:
+            data = os.read(fd, size)
+            owner = os.fstat(fd) if with_owner else None
+        except BaseException:
+            os.close(fd)
+            raise
+        if len(self._open) < self.budget:
+            self._open[key] = fd
+        else:
+            os.close(fd)
+        return (data, owner) if with_owner else data
 
 
 class LinuxReader(Reader):
     """Reads every process from a procfs tree (/proc, or one a test made).
 
     Per pid: stat, and the owner of its files; status only when the owner does
-    not tell (see owner) or context switches are wanted; the exe link once per
-    process; fd/ and io when the wanted numbers need them.  Other users' fd/ and
-    io need root: without it those two numbers are left out for such processes.
-
-    stat, status and io stay open between scrapes: reading an open /proc file
-    again at offset 0 regenerates it, and saves an open() and a close() per file
-    per scrape.  The file belongs to that process, so once it is gone the read
-    fails, even if its pid has been reused.
+    not tell (see effective_ids) or context switches are wanted; the exe link
+    once per program run; fd/, io and schedstat when the wanted numbers need them.
+    Other users' fd/ and io need root: without it those numbers are left out for
+    such processes.  Up to `kept_files` of the files stay open between scrapes
+    (see ProcFiles); the command line decides how many it can afford.
     """
 
-    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, keep_open=True):
+    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, kept_files=0):
         Reader.__init__(self, fields)
         self.procfs = procfs
         self.clock = clock
         self.clock_ticks = os.sysconf("SC_CLK_TCK")
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self.boot_time = self._boot_time()
+        self.files = ProcFiles(kept_files)
+        self.fd_dir_size_counts = fd_dir_size_counts(procfs)
+        self.with_fds = self.wants("open_fds")
+        self.with_io = self.wants("disk_read_bytes", "disk_written_bytes")
+        self.with_switches = self.wants("context_switches")
+        self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
         self._now = clock()
         self._known = {}             # (pid, start ticks) -> Known, live processes only
-        self._open = {name: {} for name in KEPT_FILES}     # file -> {pid: fd}
-        self._previous = self._open
-        self._fd_budget = open_file_budget() if keep_open else 0
-        self._kept = 0
-        self.fd_dir_size_counts = fd_dir_size_counts(procfs)
-        self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
 
     def close(self):
         """Close the files kept open between scrapes."""
-        for files in (self._open, self._previous):
-            for fds in files.values():
-                for fd in fds.values():
-                    os.close(fd)
-                fds.clear()
+        self.files.close()
 
     def __del__(self):
         try:
@@ -917,143 +990,113 @@ class LinuxReader(Reader):
 
     def read(self):
         self._start_reading()
-        with_fds = self.wants("open_fds")
-        with_io = self.wants("disk_read_bytes", "disk_written_bytes")
-        with_switches = self.wants("context_switches")
         self._now = self.clock()
-        known, self._known = self._known, {}
-        self._previous, self._open = self._open, {name: {} for name in KEPT_FILES}
-        self._kept = 0
+        last_scrape, self._known = self._known, {}
+        self.files.start_scrape()
         records = []
         try:
             for entry in os.listdir(self.procfs):
                 if not entry.isdigit():
                     continue
                 try:
-                    record = self.read_process(int(entry), with_fds, with_io,
-                                               with_switches, known, entry)
-                except (FileNotFoundError, ProcessLookupError):
-                    self.skipped["vanished"] += 1
-                except PermissionError:
-                    self.skipped["permission_denied"] += 1
-                except (OSError, ValueError, IndexError):
-                    self.skipped["error"] += 1
-                else:
-                    records.append(record)
+                    records.append(self.read_process(int(entry), last_scrape, entry))
+                except (OSError, ValueError, IndexError) as exc:
+                    self.skipped[failure_reason(exc)] += 1
         finally:
-            for fds in self._previous.values():     # processes gone since last time
-                for fd in fds.values():
-                    os.close(fd)
-                fds.clear()
+            self.files.end_scrape()
         return records
 
-    def read_file(self, name, pid, base, size=4096):
-        """(bytes, fd, kept) of /proc/<pid>/<name>; the caller closes fd unless kept."""
-        fd = self._previous[name].pop(pid, None)
-        if fd is not None:
-            try:
-                data = os.pread(fd, size, 0)
-            except OSError:                  # that process is gone; the pid may be reused
-                data = b""
-            if data:
-                self._open[name][pid] = fd
-                self._kept += 1
-                return data, fd, True
-            os.close(fd)
-        fd = os.open(base + name, os.O_RDONLY)
-        try:
-            data = os.read(fd, size)
-        except BaseException:
-            os.close(fd)
-            raise
-        if self._kept < self._fd_budget:
-            self._open[name][pid] = fd
-            self._kept += 1
-            return data, fd, True
-        return data, fd, False
-
-    def read_text(self, name, pid, base, size=4096):
-        """The bytes of /proc/<pid>/<name>, through a file kept open if there is room."""
-        data, fd, kept = self.read_file(name, pid, base, size)
-        if not kept:
-            os.close(fd)
-        return data
-
-    def read_process(self, pid, with_fds=True, with_io=True, with_switches=True, known=None,
-                     entry=None):
-        base = "%s/%s/" % (self.procfs, entry or pid)
-        stat, fd, kept = self.read_file("stat", pid, base)
-        # Every file of /proc/<pid> has the process's owner (see owner()).
-        owner = None if with_switches else os.fstat(fd)
-        if not kept:
-            os.close(fd)
-        # The name sits in parentheses and may hold spaces and ')': split after the last.
-        close = stat.rindex(b")")
-        comm = stat[stat.index(b"(") + 1:close]
-        fields = stat[close + 2:].split()
-        ppid, start_ticks = int(fields[1]), int(fields[19])    # a short stat fails here
-        key = (pid, start_ticks)
-        this = (known or self._known).get(key)
-        if this is None or this.comm != comm:      # new to us, or it has exec'd
-            try:
-                path = decode(os.readlink(os.fsencode(base + "exe")))
-            except OSError:       # kernel threads, zombies, other users' processes
-                path = ""
-            this = Known(comm, decode(comm), path)
-        self._known[key] = this
-        switches = None
-        if with_switches:
-            uid, gid, switches = parse_status(self.read_text("status", pid, base, 16384), True)
+    def read_process(self, pid, last_scrape=None, entry=None):
+        """One process as a record; an OSError (it vanished, say) or a ValueError (a
+        /proc file not as documented) for the caller to count."""
+        directory = "%s/%s/" % (self.procfs, entry or pid)
+        if self.with_switches:          # status will tell the owner
+            stat, stat_owner = self.files.read(directory, pid, "stat"), None
         else:
-            uid, gid = self.owner(pid, base, owner, fields, this)
+            stat, stat_owner = self.files.read(directory, pid, "stat", with_owner=True)
+        # The name sits in parentheses and may hold spaces and ')': split after the last.
+        name_end = stat.rindex(b")")
+        comm = stat[stat.index(b"(") + 1:name_end]
+        columns = stat[name_end + 2:].split()
+        start_ticks = int(columns[STAT_STARTTIME])      # a short stat fails here
+        program = self.program(pid, start_ticks, comm, directory, last_scrape)
+        switches = None
+        if self.with_switches:
+            status = self.files.read(directory, pid, "status", 16384)
+            uid, gid, switches = parse_status(status, True)
+        else:
+            uid, gid = self.effective_ids(pid, directory, stat_owner, columns, program)
         ticks = self.clock_ticks
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, ppid, uid, gid, this.name, this.path,
+            pid, int(columns[STAT_PPID]), uid, gid, program.name, program.path,
             self.boot_time + start_ticks / ticks,           # start_time
-            int(fields[11]) / ticks,                        # cpu_user
-            int(fields[12]) / ticks,                        # cpu_system
-            int(fields[21]) * self.page_size,               # resident (= statm's)
-            int(fields[20]),                                # virtual_bytes
+            int(columns[STAT_UTIME]) / ticks,               # cpu_user
+            int(columns[STAT_STIME]) / ticks,               # cpu_system
+            int(columns[STAT_RSS]) * self.page_size,        # resident (= statm's)
+            int(columns[STAT_VSIZE]),                       # virtual_bytes
             None,                                           # footprint: none on Linux
-            int(fields[17]),                                # threads
+            int(columns[STAT_NUM_THREADS]),                 # threads
             None, None, None,                               # fds and io, below
-            int(fields[9]),                                 # major_faults
-            int(fields[7]),                                 # minor_faults
+            int(columns[STAT_MAJFLT]),                      # major_faults
+            int(columns[STAT_MINFLT]),                      # minor_faults
             switches,                                       # context_switches
         )
-        # fd/ and io are other users' secrets unless we are root; the process may
-        # also exit mid-read.  Either way those numbers are left out, not the process.
         refused = False
-        if with_fds:
-            try:
-                if self.fd_dir_size_counts:
-                    record.open_fds = os.stat(base + "fd").st_size
-                else:
-                    record.open_fds = len(os.listdir(base + "fd"))
-            except PermissionError:
-                refused = True
-            except OSError:
-                pass
-        if with_io:
-            try:
-                io = self.read_text("io", pid, base)
-                record.disk_read_bytes = number_after(io, b"\nread_bytes:")
-                record.disk_written_bytes = number_after(io, b"\nwrite_bytes:")
-            except PermissionError:
-                refused = True
-            except (OSError, ValueError):
-                pass
+        if self.with_fds:
+            refused = self.read_open_fds(directory, record) or refused
+        if self.with_io:
+            refused = self.read_io(directory, pid, record) or refused
         if self.with_wait:
-            try:        # run time, time runnable but waiting, time slices: in ns
-                record.cpu_wait = int(self.read_text("schedstat", pid, base).split()[1]) / 1e9
-            except (OSError, ValueError, IndexError):     # no CONFIG_SCHED_INFO
-                pass
+            self.read_wait(directory, pid, record)
         if refused:
             self.partial += 1
         return record
 
-    def owner(self, pid, base, owner, stat_fields, this):
+    def program(self, pid, start_ticks, comm, directory, last_scrape):
+        """What is kept of this program run (its name, and its path read once)."""
+        key = (pid, start_ticks)
+        program = (last_scrape or self._known).get(key)
+        if program is None or program.comm != comm:      # new to us, or it has exec'd
+            try:
+                path = decode(os.readlink(os.fsencode(directory + "exe")))
+            except OSError:       # kernel threads, zombies, other users' processes
+                path = ""
+            program = Known(comm, decode(comm), path)
+        self._known[key] = program
+        return program
+
+    # fd/, io and schedstat are other users' secrets unless we are root, and the
+    # process may exit mid-read: either way those numbers are left out, not the
+    # process.  Each returns whether the kernel refused (for `partial`).
+
+    def read_open_fds(self, directory, record):
+        try:
+            if self.fd_dir_size_counts:
+                record.open_fds = os.stat(directory + "fd").st_size
+            else:
+                record.open_fds = len(os.listdir(directory + "fd"))
+        except OSError as exc:
+            return failure_reason(exc) == "permission_denied"
+        return False
+
+    def read_io(self, directory, pid, record):
+        try:
+            io = self.files.read(directory, pid, "io")
+            record.disk_read_bytes = number_after(io, b"\nread_bytes:")
+            record.disk_written_bytes = number_after(io, b"\nwrite_bytes:")
+        except (OSError, ValueError) as exc:
+            return failure_reason(exc) == "permission_denied"
+        return False
+
+    def read_wait(self, directory, pid, record):
+        try:        # run time, time runnable but waiting, time slices: in ns
+            schedstat = self.files.read(directory, pid, "schedstat")
+            record.cpu_wait = int(schedstat.split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):     # no CONFIG_SCHED_INFO
+            pass
+
+    def effective_ids(self, pid, directory, stat_owner, columns, program):
         """Effective uid and gid, without reading status where the kernel allows.
 
         /proc/<pid>'s files belong to the process's effective uid and gid, unless
@@ -1063,15 +1106,16 @@ class LinuxReader(Reader):
         trusted for STATUS_RECHECK_SECONDS (a root process that drops to
         another user without exec shows the change within that time).
         """
-        if owner.st_uid or owner.st_gid:
-            return owner.st_uid, owner.st_gid
-        if int(stat_fields[6]) & PF_KTHREAD:
+        if stat_owner.st_uid or stat_owner.st_gid:
+            return stat_owner.st_uid, stat_owner.st_gid
+        if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             return 0, 0
-        if this.checked_at is None or self._now - this.checked_at >= STATUS_RECHECK_SECONDS:
-            this.uid, this.gid, _ = parse_status(self.read_text("status", pid, base, 16384),
-                                                 False)
-            this.checked_at = self._now
-        return this.uid, this.gid
+        if program.checked_at is None or \
+                self._now - program.checked_at >= STATUS_RECHECK_SECONDS:
+            status = self.files.read(directory, pid, "status", 16384)
+            program.uid, program.gid, _ = parse_status(status, False)
+            program.checked_at = self._now
+        return program.uid, program.gid
 
 
 def number_after(text, label, column=0):
@@ -1103,35 +1147,14 @@ def fd_dir_size_counts(procfs):
         return False
 
 
-def open_file_budget():
-    """How many /proc files may stay open between scrapes.
-
-    The soft fd limit is raised to the hard one (as Go programs do), and a
-    margin is kept for connections and everything else.
-    """
-    import resource
-    ceiling = 65536
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
-    if soft == resource.RLIM_INFINITY:
-        soft = ceiling
-    elif soft < wanted:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            pass
-    return max(0, soft - MAX_CONNECTIONS - 256)
-
-
-def make_reader(procfs="/proc", fields=None, platform=None, keep_open=True):
+def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
     """The reader for this platform, reading only what `fields` need (and, on Linux,
-    keeping files open between scrapes unless told not to: --once scrapes once)."""
+    keeping up to kept_files files open between scrapes)."""
     platform = platform or sys.platform
     if platform == "darwin":
         return DarwinReader(fields=fields)
     if platform.startswith("linux"):
-        return LinuxReader(procfs, fields, keep_open=keep_open)
+        return LinuxReader(procfs, fields, kept_files=kept_files)
     raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
 
 
@@ -2463,6 +2486,32 @@ def parse_args(argv):
     return args
 
 
+def descriptor_limit(ceiling=65536):
+    """The soft limit on open descriptors, raised first to the hard limit (as Go
+    programs do) up to `ceiling`."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+    if soft == resource.RLIM_INFINITY:
+        return ceiling
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def kept_files(args):
+    """How many /proc files the Linux reader may keep open between scrapes: what
+    the descriptor limit leaves beside the connections and a margin (none for
+    --once, which scrapes once, or with --no-linux.keep-files-open)."""
+    if args.once or not args.keep_open or not sys.platform.startswith("linux"):
+        return 0
+    return max(0, descriptor_limit() - MAX_CONNECTIONS - 256)
+
+
 def build_exporter(args):
     """The reader, filter, grouper, selection and renderer the flags ask for."""
     user_names = UserNames()
@@ -2474,8 +2523,7 @@ def build_exporter(args):
     value_labels_of = None if args.labels is None else labeler(
         [label for label in args.identity_labels if label in args.labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
-    reader = make_reader(args.procfs, fields_of(args.families),
-                         keep_open=args.keep_open and not args.once)
+    reader = make_reader(args.procfs, fields_of(args.families), kept_files=kept_files(args))
     return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
                     grouper, labels_of, value_labels_of, args.min_age, top)
 

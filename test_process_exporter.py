@@ -1712,7 +1712,7 @@ class LinuxRealProcTest(unittest.TestCase):
     def test_files_kept_open_follow_processes_that_exit(self):
         def own_fds():
             return len(os.listdir("/proc/self/fd"))
-        reader = pe.LinuxReader()
+        reader = pe.LinuxReader(kept_files=10000)
         reader.read()
         baseline = own_fds()
         children = [subprocess.Popen(["sleep", "30"]) for _ in range(20)]
@@ -1892,13 +1892,13 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
     def test_fd_count_from_listing_outside_real_procfs(self):
         self.assertFalse(pe.fd_dir_size_counts(self.procfs.root))
         self.procfs.add(60, fds=3)
-        for keep_open in (True, False):
-            reader = pe.LinuxReader(self.procfs.root, keep_open=keep_open)
+        for kept_files in (100, 1, 0):
+            reader = pe.LinuxReader(self.procfs.root, kept_files=kept_files)
             self.assertEqual(reader.read()[0].open_fds, 3)
             self.assertEqual(reader.read()[0].open_fds, 3)
-            self.assertEqual(sum(len(fds) for fds in reader._open.values()),
-                             2 if keep_open else 0)          # stat and status
+            self.assertEqual(len(reader.files), min(kept_files, 2))   # stat and status
             reader.close()
+            self.assertEqual(len(reader.files), 0)
 
     def test_boot_time_falls_back_to_btime(self):
         os.remove(os.path.join(self.procfs.root, "uptime"))
@@ -3780,7 +3780,7 @@ def bench_one(extra, rounds, floor_c, reference, reference_config, say):
         check=True), rounds)
     figures["py_all_files"] = median_time(python_floor(("stat", "status", "fd", "io")), rounds)
     figures["cold_seed"] = median_time(lambda: pe.Exporter(
-        pe.LinuxReader(fields=pe.fields_of(seed_families), keep_open=False),
+        pe.LinuxReader(fields=pe.fields_of(seed_families)),
         seed_families).scrape(), rounds)
 
     for label, extra_args in (("seed", ["--metrics", SEED_FAMILIES]), ("all", [])):
