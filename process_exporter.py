@@ -125,14 +125,15 @@ class Known:
     DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
     """
 
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "faults", "switches")
+    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "minor_faults",
+                 "switches", "pageins", "task_times")
 
     def __init__(self, comm, name, path):
         self.comm = comm
         self.name = name
         self.path = path
-        self.uid = self.gid = self.checked_at = None
-        self.faults = self.switches = 0
+        self.uid = self.gid = self.checked_at = self.task_times = None
+        self.minor_faults = self.switches = self.pageins = 0
 
 
 # Why a process listed by the kernel did not make it into the exposition.
@@ -202,6 +203,7 @@ KERN_PROC = 14
 KERN_PROC_ALL = 0
 INT32_MAX = 2 ** 31 - 1
 GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
+GONE_BAD_64 = 2 ** 64
 
 c_uint8 = ctypes.c_uint8
 c_int8 = ctypes.c_int8
@@ -482,7 +484,7 @@ KINFO_ROW = unpacker(kinfo_proc, (
 TASK_VALUES = unpacker(proc_taskallinfo, (
     "pbsd.pbi_name", "pbsd.pbi_nfiles", "pbsd.pbi_start_tvsec", "pbsd.pbi_start_tvusec",
     "ptinfo.pti_virtual_size", "ptinfo.pti_resident_size", "ptinfo.pti_total_user",
-    "ptinfo.pti_total_system", "ptinfo.pti_faults", "ptinfo.pti_csw",
+    "ptinfo.pti_total_system", "ptinfo.pti_faults", "ptinfo.pti_pageins", "ptinfo.pti_csw",
     "ptinfo.pti_threadnum"))
 
 # And from proc_pid_rusage; V6 adds performance-core time and energy.
@@ -549,19 +551,23 @@ def libproc_error(call):
     return OSError(err, "%s: %s" % (call, os.strerror(err)))
 
 
-def program_name(path, kernel_name):
+def program_name(path, kernel_name, short_name):
     """The name label: the executable's file name when its path is known (the one
-    full name every user can read), else the kernel's name for the process."""
-    return path.rpartition("/")[2] or kernel_name if path else kernel_name
+    full name every user can read) and begins with the process table's 16
+    characters (the name it was run by), else the kernel's name for the process.
+    The path is looked up anew from the executable's file, so a file renamed,
+    replaced or hard-linked since the exec may have another name now."""
+    file_name = path.rpartition("/")[2]
+    return file_name if file_name and file_name.startswith(short_name) else kernel_name
 
 
 def text_before_nul(raw):
     return raw.split(b"\0", 1)[0]
 
 
-# The numbers proc_pid_rusage gives (major and minor faults need its 64-bit page-ins).
+# The numbers proc_pid_rusage gives (major faults are its 64-bit page-ins).
 RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
-                 "major_faults", "minor_faults", "instructions", "cycles", "energy_joules",
+                 "major_faults", "instructions", "cycles", "energy_joules",
                  "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
                  "cpu_system_performance", "cpu_wait", "wired_bytes",
                  "footprint_peak_bytes")
@@ -680,7 +686,12 @@ class DarwinReader(Reader):
         with_rusage = self.wants(*RUSAGE_FIELDS)
         with_fds = self.wants("open_fds")
         known, self._known = self._known, {}
-        for row in self.rows():
+        rows = self.rows()
+        # Without the process table a zombie has no start time of its own: the one it
+        # had alive, if we saw it alive, keeps it the same process.
+        self._known_starts = {} if self.listing == "process table" else \
+            {pid: start for pid, start in known}
+        for row in rows:
             if row[3] in seen:        # a pid listed twice: moving to the zombie list
                 continue
             seen.add(row[3])
@@ -707,23 +718,29 @@ class DarwinReader(Reader):
             self.skipped[failure_reason(err)] += 1
             return None
         (kernel_name, table_slots, task_sec, task_usec, virtual, resident, user, system,
-         faults, switches, threads) = TASK_VALUES.unpack_from(self._info)
+         faults, pageins, switches, threads) = TASK_VALUES.unpack_from(self._info)
         if start is None:                # listed without the process table
             start = task_sec + task_usec / 1e6
+        elif task_sec != start_sec or task_usec != start_usec:
+            self.skipped["vanished"] += 1    # reaped, and its pid reused, since the listing
+            return None
         this = self.remember(pid, start, comm, known, kernel_name)
-        # The kernel saturates its 32-bit counts at 2**31 - 1 (macOS 12 and later; the
-        # context switch sum wraps at 2**32 first) or lets them go negative (macOS 11).
+        this.task_times = (user, system)     # a zombie's rusage may lag behind them
+        # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
+        # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
         # A count at the top, negative or lower than last time is no count any more,
         # and stays out for the rest of the process's life: Prometheus must never see
-        # a wrap as a reset.
+        # a wrap as a reset.  Minor faults are all faults less page-ins, both from the
+        # one snapshot.
         if this.switches <= switches < INT32_MAX:
             this.switches = switches
         else:
             this.switches, switches = GONE_BAD, None
-        if this.faults <= faults < INT32_MAX:
-            this.faults = faults
+        minor = faults - pageins
+        if pageins >= 0 and faults < INT32_MAX and this.minor_faults <= minor:
+            this.minor_faults = minor
         else:
-            this.faults, faults = GONE_BAD, None
+            this.minor_faults, minor = GONE_BAD, None
         numer, denom = self.tick_numer, self.tick_denom
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
@@ -734,14 +751,13 @@ class DarwinReader(Reader):
             virtual,                                            # virtual_bytes
             None,                                               # footprint: rusage
             threads,                                            # threads
-            None, None, None, None, None,                       # fds, disk, faults: below
+            None, None, None, None,                             # fds, disk, major: below
+            minor,                                              # minor_faults
             switches,                                           # context_switches
         )
         refused = False
         if with_rusage:
-            refused = self.read_rusage(pid, record) == errno.EPERM
-            if faults is not None and record.major_faults is not None:
-                record.minor_faults = max(faults - record.major_faults, 0)
+            refused = self.read_rusage(pid, record, this) == errno.EPERM
         if with_fds:
             refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
@@ -753,17 +769,25 @@ class DarwinReader(Reader):
         and its final rusage (when the kernel lets us read it); a process reaped
         since the listing is gone."""
         _, _, _, pid, comm, uid, gid, ppid = row
+        if start is None:
+            start = self._known_starts.get(pid)
         this = self.remember(pid, start, comm, known, need_path=False)
         record = Process(pid, ppid, uid, gid, this.name, this.path, start)
-        err = self.read_rusage(pid, record)
+        err = self.read_rusage(pid, record, this)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
             return None
         if err:
             self.partial += 1
+        elif this.task_times is not None:
+            # The kernel keeps a zombie's rusage from the start of its exit, before its
+            # last threads stopped: never below what its task said last time.
+            numer, denom = self.tick_numer, self.tick_denom
+            last_user, last_system = this.task_times
+            record.cpu_user = max(record.cpu_user, last_user * numer / denom)
+            record.cpu_system = max(record.cpu_system, last_system * numer / denom)
         # A zombie holds no memory; its 32-bit task counts are gone with its task.
         record.footprint_bytes = record.wired_bytes = record.footprint_peak_bytes = None
-        record.minor_faults = None
         return record
 
     def remember(self, pid, start, comm, known, kernel_name=None, need_path=True):
@@ -776,8 +800,9 @@ class DarwinReader(Reader):
         this = known.get(key)
         if this is None or this.comm != comm:
             path = self.read_path(pid) if need_path else ""
-            name = text_before_nul(kernel_name or b"") or text_before_nul(comm)
-            this = Known(comm, program_name(path, decode(name)), path)
+            short_name = decode(text_before_nul(comm))
+            name = decode(text_before_nul(kernel_name or b"")) or short_name
+            this = Known(comm, program_name(path, name, short_name), path)
         self._known[key] = this
         return this
 
@@ -787,7 +812,7 @@ class DarwinReader(Reader):
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
         return decode(ctypes.string_at(self._path, length)) if length > 0 else ""
 
-    def read_rusage(self, pid, record):
+    def read_rusage(self, pid, record, this):
         """Fill in what proc_pid_rusage gives; return its errno, or 0."""
         while self.lib.proc_pid_rusage(pid, self._rusage_flavor, self._rusage_ref) != 0:
             err = ctypes.get_errno()
@@ -805,7 +830,11 @@ class DarwinReader(Reader):
         record.footprint_bytes = footprint
         record.disk_read_bytes = disk_read
         record.disk_written_bytes = disk_written
-        record.major_faults = pageins
+        # 64 bits from macOS 12; on macOS 11 a 32-bit count, sign-extended past 2**31.
+        if this.pageins <= pageins < 2 ** 63:
+            this.pageins = record.major_faults = pageins
+        else:
+            this.pageins = GONE_BAD_64
         record.instructions = instructions or None     # 0: the CPU keeps no count
         record.cycles = cycles or None
         record.idle_wakeups = idle_wakeups
@@ -1334,8 +1363,9 @@ class Grouper:
                 key = (record.pid, record.start_time)
                 values = [getattr(record, field) for field in GROUP_COUNTERS]
                 last = previous.get(key)
-                if last is not None:     # a number unread this time keeps its last value
-                    values = [old if new is None else new for new, old in zip(values, last)]
+                if last is not None:     # unread this time, or lower: its last value stays
+                    values = [old if new is None or (old is not None and new < old) else new
+                              for new, old in zip(values, last)]
                 current[key] = values
             exited = self.exited.get(name, empty_counters)
             for key, values in previous.items():

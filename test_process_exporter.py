@@ -280,7 +280,7 @@ class StructLayoutTest(unittest.TestCase):
         info.ptinfo.pti_faults, info.ptinfo.pti_csw, info.ptinfo.pti_threadnum = -5, 2 ** 31 - 1, 9
         self.assertEqual(pe.TASK_VALUES.unpack_from(info),
                          (b"com.apple.WebKit.WebContent" + b"\0" * 5, 256, 1700000000,
-                          999999, 2 ** 40, 2 ** 33, 2 ** 50, 7, -5, 2 ** 31 - 1, 9))
+                          999999, 2 ** 40, 2 ** 33, 2 ** 50, 7, -5, 0, 2 ** 31 - 1, 9))
         row = pe.kinfo_proc()
         row.kp_proc.p_starttime.tv_sec, row.kp_proc.p_starttime.tv_usec = 1700000001, 250000
         row.kp_proc.p_stat, row.kp_proc.p_pid = pe.SZOMB, 4242
@@ -430,6 +430,8 @@ struct fake_proc {
     int pid;
     int zombie;           /* exited, not reaped: only some calls still find it */
     int vanishes;         /* listed, then reaped before anything else is asked */
+    int exiting;          /* proc_prepareexit() has frozen its rusage; threads still run */
+    int64_t reused_start; /* listed, then reaped and its pid reused: the new start */
     int exits_after_listing;    /* listed alive, a zombie by the time it is asked */
     int path_errno;       /* what proc_pidpath fails with (no vnode, deleted), or 0 */
     uint32_t ppid, uid, gid;
@@ -601,15 +603,42 @@ int standin_exec(int pid, const char *name, const char *path, int path_len) {
     return 0;
 }
 
+/* The task's CPU time so far; its rusage follows until the exit begins. */
+int standin_set_ticks(int pid, uint64_t user_ticks, uint64_t system_ticks) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->user_ticks = user_ticks;
+    p->system_ticks = system_ticks;
+    if (!p->exiting) {
+        p->ru.ri_user_time = user_ticks;
+        p->ru.ri_system_time = system_ticks;
+    }
+    return 0;
+}
+
+/* proc_prepareexit(): the rusage is kept from here on, while the other threads
+   still run and the task info still answers. */
+int standin_begin_exit(int pid) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->exiting = 1;
+    return 0;
+}
+
 /* exit: the task (memory, threads, descriptors, executable vnode) is gone; the
-   rusage kept at exit stays until the parent reaps it. */
+   rusage kept at exit, its footprint zeroed, stays until the parent reaps it. */
 int standin_make_zombie(int pid) {
     struct fake_proc *p = find(pid);
     if (p == NULL) return -1;
     p->zombie = 1;
     p->ru.ri_phys_footprint = 0;
-    p->ru.ri_resident_size = 0;
-    p->ru.ri_wired_size = 0;
+    return 0;
+}
+
+int standin_reuse_after_listing(int pid, int64_t start_sec) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->reused_start = start_sec;
     return 0;
 }
 
@@ -681,7 +710,7 @@ static void put(unsigned char *row, size_t offset, const void *value, size_t siz
 /* fill_user64_proc(): what sysctl(KERN_PROC_ALL) gives of one process. */
 static void fill_kinfo(struct fake_proc *p, unsigned char *row) {
     int64_t sec = p->start_sec;
-    int32_t usec = p->start_usec, pid = p->pid, ppid = (int32_t)p->ppid, tdev = -1;
+    int32_t usec = p->start_usec, pid = p->pid, ppid = (int32_t)p->ppid, tdev = -1, oppid = 0;
     char stat = p->zombie ? SZOMB : SRUN;
     int16_t ngroups = 1;
     memset(row, 0, KINFO_SIZE);
@@ -689,7 +718,7 @@ static void fill_kinfo(struct fake_proc *p, unsigned char *row) {
     put(row, KINFO_kp_proc_p_starttime_tv_usec, &usec, sizeof usec);
     put(row, KINFO_kp_proc_p_stat, &stat, sizeof stat);
     put(row, KINFO_kp_proc_p_pid, &pid, sizeof pid);
-    put(row, KINFO_kp_proc_p_oppid, &ppid, sizeof ppid);
+    put(row, KINFO_kp_proc_p_oppid, &oppid, sizeof oppid);    /* the parent before ptrace */
     put(row, KINFO_kp_proc_p_comm, p->p_comm, MAXCOMLEN);     /* bcopy MAXCOMLEN */
     put(row, KINFO_kp_eproc_e_pcred_p_ruid, &p->uid, sizeof p->uid);
     put(row, KINFO_kp_eproc_e_pcred_p_svuid, &p->uid, sizeof p->uid);
@@ -739,6 +768,10 @@ int sysctl(int *name, unsigned int namelen, void *oldp, size_t *oldlenp,
         if (procs[i].exits_after_listing) {
             procs[i].exits_after_listing = 0;
             standin_make_zombie(procs[i].pid);
+        }
+        if (procs[i].reused_start) {          /* reaped; a new process has its pid */
+            procs[i].start_sec = procs[i].reused_start;
+            procs[i].reused_start = 0;
         }
     }
     return 0;
@@ -828,16 +861,19 @@ int proc_pidpath(int pid, void *buffer, uint32_t buffersize) {
 int proc_pid_rusage(int pid, int flavor, void *buffer) {
     if (flavor == RUSAGE_INFO_V6) calls[6]++;
     if (flavor == RUSAGE_INFO_V4) calls[7]++;
+    struct fake_proc *p = find(pid);
+    if (p == NULL || p->vanishes) { errno = ESRCH; return -1; }
+    if (!may_read(p)) { errno = EPERM; return -1; }      /* before the flavour, as xnu */
     if (flavor > rusage_newest || (flavor != RUSAGE_INFO_V4 && flavor != RUSAGE_INFO_V6)) {
         errno = EINVAL;
         return -1;
     }
-    struct fake_proc *p = find(pid);
-    if (p == NULL || p->vanishes) { errno = ESRCH; return -1; }
-    if (!may_read(p)) { errno = EPERM; return -1; }
     /* Like the kernel: the whole struct of that flavour, no size check. */
     memcpy(buffer, &p->ru, flavor == RUSAGE_INFO_V6 ? sizeof(struct rusage_info_v6)
                                                     : sizeof(struct rusage_info_v4));
+    if (macos_major < 12)       /* task->pageins was an integer_t, sign-extended */
+        ((struct rusage_info_v4 *)buffer)->ri_pageins =
+            (uint64_t)(int64_t)(int32_t)(uint32_t)p->pageins;
     return 0;
 }
 
@@ -945,6 +981,9 @@ def standin_library():
     lib.standin_make_zombie.argtypes = [c.c_int]
     lib.standin_reap.argtypes = [c.c_int]
     lib.standin_exit_after_listing.argtypes = [c.c_int]
+    lib.standin_set_ticks.argtypes = [c.c_int, c.c_uint64, c.c_uint64]
+    lib.standin_begin_exit.argtypes = [c.c_int]
+    lib.standin_reuse_after_listing.argtypes = [c.c_int, c.c_int64]
     lib.standin_exec.argtypes = [c.c_int, c.c_char_p, c.c_char_p, c.c_int]
     lib.standin_timebase.argtypes = [c.c_uint32, c.c_uint32, c.c_int64]
     lib.standin_caller_uid.argtypes = [c.c_uint32]
@@ -1060,7 +1099,8 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(launchd.resident_bytes, 12345678)
         self.assertEqual((by_pid[0].path, by_pid[0].name), ("", "kernel_task"))
         self.assertEqual(by_pid[800].path, "")
-        self.assertEqual(by_pid[412].name, "b\ufffd\ufffdin")     # the path's file name
+        # the path's file name does not begin with the name it was run by: not used
+        self.assertEqual(by_pid[412].name, "Odd App")
         self.assertEqual(by_pid[412].path, ODD_PATH_TEXT)
         self.assertEqual(reader.skipped, {"permission_denied": 0, "vanished": 1, "error": 0})
         self.assertEqual(reader.partial, 0)
@@ -1112,7 +1152,7 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
             'process_start_time_seconds{%s} 1700000000.25' % LAUNCHD_LABELS,
             'process_start_time_seconds{pid="412",ppid="1",uid="501",gid="20",'
             'path="/Applications/My \\"Odd\\" App\\\\x.app/Contents/Mac\\nOS/'
-            'b\ufffd\ufffdin",name="b\ufffd\ufffdin"} 1700000100.999999',
+            'b\ufffd\ufffdin",name="Odd App"} 1700000100.999999',
             'process_resident_memory_bytes{pid="0",ppid="0",uid="0",gid="0",'
             'path="",name="kernel_task"} 1073741824',
             'process_virtual_memory_bytes{%s} 420906795008' % LAUNCHD_LABELS,
@@ -1290,37 +1330,99 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         second = grouper.update(records, now=1)
         self.assertEqual([g.cpu_user for g in first + second], [3.0, 3.0])
 
+    def test_an_exiting_process_never_counts_less_cpu_than_it_had(self):
+        """The kernel keeps a zombie's rusage from the start of its exit, while its
+        last threads still run: the zombie's CPU must not read below the live one."""
+        lib = self.lib
+        lib.standin_timebase(1, 1, 1000000000)
+        add_fake(lib, 72, comm=b"tool", start=(1700000000, 3), ticks=(10 * 10 ** 9, 0))
+        reader, grouper = pe.DarwinReader(lib), pe.Grouper("name")
+        cpu = []
+        for step in ("alive", "exiting", "zombie", "reaped"):
+            if step == "exiting":
+                lib.standin_begin_exit(72)                    # rusage frozen at 10.0
+                lib.standin_set_ticks(72, 10 * 10 ** 9 + 5 * 10 ** 8, 0)
+            elif step == "zombie":
+                lib.standin_make_zombie(72)
+            elif step == "reaped":
+                lib.standin_reap(72)
+            records = reader.read()
+            cpu.append(([r.cpu_user for r in records],
+                        grouper.update(records, now=len(cpu))[0].cpu_user))
+        self.assertEqual(cpu, [([10.0], 10.0), ([10.5], 10.5), ([10.5], 10.5), ([], 10.5)])
+
+    def test_a_pid_reused_between_listing_and_reading_is_not_the_listed_process(self):
+        lib = self.lib
+        add_fake(lib, 73, comm=b"old", start=(1700000000, 0), path=b"/bin/old")
+        lib.standin_reuse_after_listing(73, 1700000999)
+        records, reader = self.read(populate=False)
+        self.assertEqual(records, [])
+        self.assertEqual(reader.skipped["vanished"], 1)
+
+    def test_without_the_table_a_zombie_keeps_the_start_it_had_alive(self):
+        lib = self.lib
+        lib.standin_fail_table(errno.EPERM)
+        lib.standin_timebase(1, 1, 1000000000)
+        add_fake(lib, 74, comm=b"tool", start=(1700000000, 4), ticks=(2 * 10 ** 9, 0))
+        reader, grouper = pe.DarwinReader(lib), pe.Grouper("name")
+        alive = reader.read()
+        lib.standin_make_zombie(74)
+        zombie = reader.read()
+        self.assertEqual([r.start_time for r in alive + zombie], [1700000000.000004] * 2)
+        sums = [grouper.update(records, now=i)[0].cpu_user
+                for i, records in enumerate((alive, zombie, zombie))]
+        self.assertEqual(sums, [2.0, 2.0, 2.0])
+
+    def test_a_path_that_is_not_the_name_run_by_is_not_the_name(self):
+        """A hard link, or a file renamed since the exec: the path is looked up anew."""
+        add_fake(self.lib, 75, comm=b"gcc", start=(1700000000, 0), path=b"/usr/bin/clang")
+        records, _ = self.read(populate=False)
+        self.assertEqual((records[0].name, records[0].path), ("gcc", "/usr/bin/clang"))
+
     # -- counts that never lie ----------------------------------------------
 
     def test_32_bit_counts_at_the_top_or_wrapped_stay_out_for_life(self):
         lib = self.lib
         lib.standin_timebase(1, 1, 1000000000)
         add_fake(lib, 80, comm=b"WindowServer", start=(1700000000, 0))
-        lib.standin_set_counts(80, 10, 2 ** 31 - 10, 2 ** 33, 2 ** 31 - 100)
+        lib.standin_set_counts(80, 10, 2 ** 31 - 10, 1000, 2 ** 31 - 100)
         reader = pe.DarwinReader(lib)
         first = reader.read()[0]
         self.assertEqual(first.context_switches, 2 ** 31 - 100)
-        self.assertEqual(first.major_faults, 2 ** 33)       # rusage's 64-bit page-ins
-        self.assertEqual(first.minor_faults, 0)             # 2**31-10 faults < page-ins
-        lib.standin_set_counts(80, 10, 2 ** 31 + 10, 2 ** 33 + 1, 2 ** 31 + 5)
+        self.assertEqual((first.major_faults, first.minor_faults), (1000, 2 ** 31 - 1010))
+        lib.standin_set_counts(80, 10, 2 ** 31 + 10, 1001, 2 ** 31 + 5)
         saturated = reader.read()[0]
         self.assertIsNone(saturated.context_switches)
         self.assertIsNone(saturated.minor_faults)
-        self.assertEqual(saturated.major_faults, 2 ** 33 + 1)
-        lib.standin_set_counts(80, 10, 2 ** 31 + 20, 2 ** 33 + 2, 2 ** 32 + 40)
+        self.assertEqual(saturated.major_faults, 1001)
+        lib.standin_set_counts(80, 10, 2 ** 32 + 20, 1002, 2 ** 32 + 40)
         wrapped = reader.read()[0]                          # the kernel gives 40 now
         self.assertIsNone(wrapped.context_switches)
         self.assertIsNone(wrapped.minor_faults)
+
+    def test_page_ins_beyond_32_bits_come_from_rusage(self):
+        lib = self.lib
+        add_fake(lib, 85, comm=b"pager", start=(1700000000, 0))
+        lib.standin_set_counts(85, 1, 2 ** 33, 2 ** 32, 10)   # the task info saturates both
+        record = pe.DarwinReader(lib).read()[0]
+        self.assertEqual(record.major_faults, 2 ** 32)        # rusage's 64-bit page-ins
+        self.assertIsNone(record.minor_faults)
 
     def test_macos_11_negative_counts_are_left_out(self):
         lib = self.lib
         lib.standin_macos_major(11)
         add_fake(lib, 81, comm=b"busy", start=(1700000000, 0))
         lib.standin_set_counts(81, 1, 2 ** 31 + 7, 3, 2 ** 31 + 9)
-        record = pe.DarwinReader(lib).read()[0]
+        reader = pe.DarwinReader(lib)
+        record = reader.read()[0]
         self.assertIsNone(record.context_switches)
         self.assertIsNone(record.minor_faults)
         self.assertEqual(record.major_faults, 3)
+        # macOS 11's rusage page-ins are 32 bits too, sign-extended past 2**31
+        lib.standin_set_counts(81, 1, 2 ** 31 + 7, 2 ** 31 + 3, 2 ** 31 + 9)
+        self.assertIsNone(reader.read()[0].major_faults)
+        lib.standin_set_counts(81, 1, 2 ** 31 + 7, 2 ** 32 + 3, 2 ** 31 + 9)   # 3 again
+        self.assertIsNone(reader.read()[0].major_faults)
 
     def test_a_count_lower_than_last_time_is_a_wrap_not_a_reset(self):
         lib = self.lib
