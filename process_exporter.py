@@ -1187,11 +1187,6 @@ def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
     raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
 
 
-def collect(reader=None):
-    """Every process on this machine now, as Process records."""
-    return (reader or make_reader()).read()
-
-
 # ---------------------------------------------------------------------------
 # Selecting: filters, and groups that keep their counters across exits
 # ---------------------------------------------------------------------------
@@ -1737,11 +1732,6 @@ def render_families(items, families, labels_of=process_labels, identity_labels_o
             yield "".join(lines)
 
 
-def render_series(items, families, labels_of=process_labels):
-    """The per-item families as one text."""
-    return "".join(render_families(items, families, labels_of))
-
-
 def render_self(processes, skipped, duration, partial=0, series=None):
     """The exporter's own families: what it is and how the last scrape went."""
     build, duration_family, count, partial_family, skipped_family, series_family = \
@@ -1771,7 +1761,7 @@ def render_self(processes, skipped, duration, partial=0, series=None):
 
 def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
     """The whole exposition for these records, ending in a newline."""
-    return render_series(records, families) + render_self(
+    return "".join(render_families(records, families)) + render_self(
         len(records), skipped or {}, duration, partial)
 
 

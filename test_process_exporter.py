@@ -170,6 +170,11 @@ def parse_exposition(text):
     return families
 
 
+def render_series(items, families, labels_of=pe.process_labels):
+    """The per-item families as one text, without the exporter's own."""
+    return "".join(pe.render_families(items, families, labels_of))
+
+
 def samples_of(families, name, **match):
     """Values of family `name` whose labels include `match`."""
     return [value for labels, value in families[name]["samples"]
@@ -1719,7 +1724,7 @@ class LinuxRealProcTest(unittest.TestCase):
         busy_until = time.process_time() + 0.2
         while time.process_time() < busy_until:
             pass
-        records = pe.collect(pe.LinuxReader())
+        records = pe.LinuxReader().read()
         me = [r for r in records if r.pid == os.getpid()]
         self.assertEqual(len(me), 1)
         me = me[0]
@@ -2143,7 +2148,7 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         self.assertIsNone(groups["postgres"].cpu_user)
         later = self.totals(grouper.update([], now=1000))
         self.assertEqual(later["postgres"].num_procs, 0)
-        text = pe.render_series(later.values(), pe.GROUP_FAMILIES, pe.group_labels)
+        text = render_series(later.values(), pe.GROUP_FAMILIES, pe.group_labels)
         self.assertIn('namedprocess_namegroup_num_procs{groupname="postgres"} 0\n', text)
 
     def test_an_empty_group_expires(self):
@@ -2180,7 +2185,7 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
                         disk_written_bytes=5, major_faults=6, minor_faults=7,
                         context_switches=8, virtual_bytes=9),
                    proc(2, 'we"ird\\name\n', cpu=0.5, rss=20)]
-        text = pe.render_series(grouper.update(records), pe.GROUP_FAMILIES, pe.group_labels)
+        text = render_series(grouper.update(records), pe.GROUP_FAMILIES, pe.group_labels)
         text += pe.render_self(2, {}, 0.1)
         families = self.assertValidExposition(text)
         self.assertEqual(samples_of(families, "namedprocess_namegroup_cpu_seconds_total",
@@ -3989,7 +3994,7 @@ def bench_darwin_standin(count=3000, rounds=15, out=sys.stdout):
     labels = pe.LabelCache(pe.process_labels)      # as the exporter renders
 
     def read_and_render(reader, families):
-        pe.render_series(reader.read(), families, labels)
+        render_series(reader.read(), families, labels)
         labels.next_scrape()
     figures, cpu = interleaved_medians({
         "bare_seed": lambda: bare_calls(False),
