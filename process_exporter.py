@@ -55,8 +55,12 @@ VALUE_FIELDS = (
     "start_time", "cpu_user", "cpu_system", "resident_bytes", "virtual_bytes",
     "footprint_bytes", "threads", "open_fds", "disk_read_bytes", "disk_written_bytes",
     "major_faults", "minor_faults", "context_switches", "instructions", "cycles",
-    "energy_joules", "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
-    "cpu_system_performance", "cpu_wait", "wired_bytes", "footprint_peak_bytes",
+    "energy_joules",
+)
+# Numbers exported only when asked for (--metrics): a record holds them only then.
+EXTRA_FIELDS = (
+    "idle_wakeups", "interrupt_wakeups", "cpu_user_performance", "cpu_system_performance",
+    "cpu_wait", "wired_bytes", "footprint_peak_bytes",
 )
 
 
@@ -68,18 +72,23 @@ class Process:
     a user would read an exported 0 as real.
     """
 
-    __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS
+    __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS + ("__dict__",)
 
     info = 1        # the value of process_info, the same for every process
+
+    # The extras are None here, and set on a record (in its __dict__) only when read,
+    # so that the records of a default scrape cost no more for them.
+    idle_wakeups = interrupt_wakeups = None                 # macOS
+    cpu_user_performance = cpu_system_performance = None    # seconds on P-cores
+    cpu_wait = None                   # seconds runnable, waiting for a CPU
+    wired_bytes = footprint_peak_bytes = None               # macOS
 
     def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
                  cpu_system=None, resident_bytes=None, virtual_bytes=None,
                  footprint_bytes=None, threads=None, open_fds=None, disk_read_bytes=None,
                  disk_written_bytes=None, major_faults=None, minor_faults=None,
                  context_switches=None, instructions=None, cycles=None, energy_joules=None,
-                 idle_wakeups=None, interrupt_wakeups=None, cpu_user_performance=None,
-                 cpu_system_performance=None, cpu_wait=None, wired_bytes=None,
-                 footprint_peak_bytes=None):
+                 **extras):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
@@ -102,18 +111,14 @@ class Process:
         self.instructions = instructions  # macOS: CPU counters, absent in VMs
         self.cycles = cycles
         self.energy_joules = energy_joules        # macOS 13+ on Apple Silicon
-        self.idle_wakeups = idle_wakeups          # macOS
-        self.interrupt_wakeups = interrupt_wakeups
-        self.cpu_user_performance = cpu_user_performance      # seconds on P-cores
-        self.cpu_system_performance = cpu_system_performance
-        self.cpu_wait = cpu_wait                  # seconds runnable, waiting for a CPU
-        self.wired_bytes = wired_bytes            # macOS
-        self.footprint_peak_bytes = footprint_peak_bytes      # macOS, lifetime
+        if extras:
+            self.__dict__.update(extras)
 
     def __repr__(self):
         return "Process(%s)" % ", ".join(
-            "%s=%r" % (slot, getattr(self, slot)) for slot in self.__slots__
-            if getattr(self, slot) is not None)
+            "%s=%r" % (field, getattr(self, field))
+            for field in self.__slots__[:-1] + EXTRA_FIELDS
+            if getattr(self, field) is not None)
 
 
 class Known:
@@ -164,7 +169,7 @@ class Reader:
     """
 
     def __init__(self, fields=None):
-        self.fields = frozenset(VALUE_FIELDS if fields is None else fields)
+        self.fields = frozenset(VALUE_FIELDS + EXTRA_FIELDS if fields is None else fields)
         self._start_reading()
 
     def wants(self, *fields):
@@ -594,11 +599,13 @@ class DarwinReader(Reader):
         Reader.__init__(self, fields)
         self.lib = lib if lib is not None else load_libsystem()
         declare_prototypes(self.lib)
+        self._proc_pidinfo = self.lib.proc_pidinfo
         self.tick_numer, self.tick_denom = mach_tick_ratio(self.lib)
         # Performance-core time means something only where there are two kinds of core.
         self.has_performance_cores = (sysctl_number(self.lib, b"hw.nperflevels",
                                                     ctypes.c_int32) or 0) >= 2
         self.listing = "process table"      # or "proc_listallpids", once refused
+        self.with_extras = self.wants(*EXTRA_FIELDS)
         # One buffer of each kind, reused for every pid of every scrape.
         self._mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROC, KERN_PROC_ALL)
         self._table = ctypes.create_string_buffer(0)
@@ -691,11 +698,12 @@ class DarwinReader(Reader):
         # had alive, if we saw it alive, keeps it the same process.
         self._known_starts = {} if self.listing == "process table" else \
             {pid: start for pid, start in known}
+        read_process = self.read_process
         for row in rows:
             if row[3] in seen:        # a pid listed twice: moving to the zombie list
                 continue
             seen.add(row[3])
-            record = self.read_process(row, known, with_rusage, with_fds)
+            record = read_process(row, known, with_rusage, with_fds)
             if record is not None:
                 records.append(record)
         return records
@@ -706,8 +714,8 @@ class DarwinReader(Reader):
         start = None if start_sec is None else start_sec + start_usec / 1e6
         if state == SZOMB:
             return self.read_zombie(row, start, known)
-        if self.lib.proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, self._info_ref,
-                                 PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
+        if self._proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, self._info_ref,
+                              PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
             err = ctypes.get_errno()
             if err == errno.EPERM:       # another user's process, and we are not root
                 self.partial += 1
@@ -724,7 +732,11 @@ class DarwinReader(Reader):
         elif task_sec != start_sec or task_usec != start_usec:
             self.skipped["vanished"] += 1    # reaped, and its pid reused, since the listing
             return None
-        this = self.remember(pid, start, comm, known, kernel_name)
+        this = known.get((pid, start))
+        if this is None or this.comm != comm:       # new to us, or it has exec'd
+            this = self.remember(pid, start, comm, known, kernel_name)
+        else:
+            self._known[pid, start] = this
         this.task_times = (user, system)     # a zombie's rusage may lag behind them
         # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
         # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
@@ -837,17 +849,19 @@ class DarwinReader(Reader):
             this.pageins = GONE_BAD_64
         record.instructions = instructions or None     # 0: the CPU keeps no count
         record.cycles = cycles or None
-        record.idle_wakeups = idle_wakeups
-        record.interrupt_wakeups = interrupt_wakeups
-        record.cpu_wait = runnable * numer / denom
-        record.wired_bytes = wired
-        record.footprint_peak_bytes = footprint_peak
-        if len(values) > 13:             # V6
-            user_performance, system_performance, energy = values[13:]
-            if self.has_performance_cores:
-                record.cpu_user_performance = user_performance * numer / denom
-                record.cpu_system_performance = system_performance * numer / denom
+        v6 = len(values) > 13
+        if v6:
+            energy = values[15]
             record.energy_joules = energy / 1e9 if energy else None
+        if self.with_extras:
+            record.idle_wakeups = idle_wakeups
+            record.interrupt_wakeups = interrupt_wakeups
+            record.cpu_wait = runnable * numer / denom
+            record.wired_bytes = wired
+            record.footprint_peak_bytes = footprint_peak
+            if v6 and self.has_performance_cores:
+                record.cpu_user_performance = values[13] * numer / denom
+                record.cpu_system_performance = values[14] * numer / denom
         return 0
 
     def read_open_fds(self, pid, table_slots, record):

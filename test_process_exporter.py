@@ -1819,19 +1819,24 @@ class LinuxRealProcTest(unittest.TestCase):
     def test_files_kept_open_follow_processes_that_exit(self):
         def own_fds():
             return len(os.listdir("/proc/self/fd"))
+        def kept_pids():
+            return {pid for pid, _ in reader.files._open}
         reader = pe.LinuxReader(kept_files=10000)
         reader.read()
-        baseline = own_fds()
+        others = own_fds() - len(reader.files)     # descriptors that are not kept files
         children = [subprocess.Popen(["sleep", "30"]) for _ in range(20)]
         records = reader.read()
-        self.assertTrue({c.pid for c in children} <= {r.pid for r in records})
-        self.assertGreaterEqual(own_fds(), baseline + 20)   # their files stay open
+        pids = {c.pid for c in children}
+        self.assertTrue(pids <= {r.pid for r in records})
+        self.assertTrue(pids <= kept_pids())                # their files stay open
+        self.assertLessEqual(own_fds() - len(reader.files), others + 2)
         for child in children:
             child.kill()
             child.wait()
         records = reader.read()
-        self.assertFalse({c.pid for c in children} & {r.pid for r in records})
-        self.assertLessEqual(own_fds(), baseline + 2)       # and are closed once gone
+        self.assertFalse(pids & {r.pid for r in records})
+        self.assertFalse(pids & kept_pids())                # and are closed once gone
+        self.assertLessEqual(own_fds() - len(reader.files), others + 2)     # none leaks
         reader.close()
         if pe.fd_dir_size_counts("/proc"):
             self.assertEqual(os.stat("/proc/self/fd").st_size + 1, own_fds())
