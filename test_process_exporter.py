@@ -40,6 +40,22 @@ REQUIRE_TOOLS = os.environ.get("PROCESS_EXPORTER_REQUIRE_TOOLS") == "1"
 IS_LINUX = sys.platform.startswith("linux")
 
 
+FAST = []
+
+
+def in_fast_tier(test_class):
+    """Marks a class of the fast tier: in-process, no server, no waiting."""
+    FAST.append(test_class)
+    return test_class
+
+
+def fast():
+    """The fast tier, a few seconds, for every change:
+    python3 -m unittest -v test_process_exporter.fast"""
+    return unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(test_class)
+                              for test_class in FAST)
+
+
 def need(condition, reason):
     """Skip when a tool or file is missing, or fail when CI says it must be there."""
     if condition:
@@ -227,6 +243,7 @@ STRUCT_NAMES = ("proc_bsdinfo", "proc_bsdshortinfo", "proc_taskinfo",
                 "proc_taskallinfo", "rusage_info_v4", "rusage_info_v6", "mach_timebase_info")
 
 
+@in_fast_tier
 class StructLayoutTest(unittest.TestCase):
 
     def test_sizes_alignments_and_offsets_match_apple(self):
@@ -1032,6 +1049,7 @@ WEBKIT_PATH = (b"/System/Library/Frameworks/WebKit.framework/Versions/A/XPCServi
                b"com.apple.WebKit.WebContent.xpc/Contents/MacOS/com.apple.WebKit.WebContent")
 
 
+@in_fast_tier
 class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
     """DarwinReader's real ctypes calls against the stand-in libSystem, which keeps
     the kernel's rules: who may read what, zombies, names, 32-bit counts."""
@@ -1604,6 +1622,7 @@ def busy(seconds):
         pass
 
 
+@in_fast_tier
 class MacOSSystemTest(unittest.TestCase):
     """DarwinReader on the real libSystem, checked against ps, resource and the clock."""
 
@@ -1717,6 +1736,7 @@ class MacOSSystemTest(unittest.TestCase):
 # Linux: the real /proc, and procfs trees made here
 # ---------------------------------------------------------------------------
 
+@in_fast_tier
 @unittest.skipUnless(IS_LINUX, "reads the real /proc")
 class LinuxRealProcTest(unittest.TestCase):
 
@@ -1891,6 +1911,7 @@ class FakeProcfs:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@in_fast_tier
 class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
 
     def setUp(self):
@@ -2058,6 +2079,7 @@ def proc(pid, name, ppid=1, uid=501, path=None, start=1000.0, cpu=0.0, rss=None,
                       start, cpu, 0.0, rss, **values)
 
 
+@in_fast_tier
 class FilterTest(unittest.TestCase):
 
     def test_include_exclude_and_user(self):
@@ -2088,6 +2110,7 @@ class FilterTest(unittest.TestCase):
         self.assertIs(names._names[0], names(0))
 
 
+@in_fast_tier
 class GrouperTest(unittest.TestCase, ExpositionChecks):
 
     def totals(self, groups):
@@ -2210,6 +2233,7 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
                 pe.parse_duration(bad)
 
 
+@in_fast_tier
 class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
     """Filters and groups over the real readers: the stand-in libSystem and a procfs tree."""
 
@@ -2246,6 +2270,7 @@ class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(samples_of(families, "process_exporter_processes"), [2])
 
 
+@in_fast_tier
 class BoundedSeriesTest(unittest.TestCase, ExpositionChecks):
     """--top, --min-age and --labels on records made here (the fast tier)."""
 
@@ -2391,6 +2416,7 @@ def sample_records():
     ]
 
 
+@in_fast_tier
 class RenderTest(unittest.TestCase, ExpositionChecks):
 
     def test_escaping(self):
@@ -2662,6 +2688,7 @@ class HTTPFailureTest(unittest.TestCase, ServerFixture):
         self.assertIn(b'href="/probe"', self.request(path="/")[2])
 
 
+@in_fast_tier
 class ListenAddressTest(unittest.TestCase):
 
     def test_parse(self):
@@ -3365,6 +3392,7 @@ def basic(user, password):
         ("%s:%s" % (user, password)).encode()).decode()}
 
 
+@in_fast_tier
 class PasswordHashTest(unittest.TestCase):
 
     def test_round_trip_and_format(self):
@@ -3670,6 +3698,7 @@ class PrometheusSecureScrapeTest(PrometheusEndToEndTest):
 # What ships beside the script: the launchd job and the README
 # ---------------------------------------------------------------------------
 
+@in_fast_tier
 class ShippedFilesTest(unittest.TestCase):
 
     def test_launchd_plist(self):
