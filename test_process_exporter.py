@@ -2954,6 +2954,41 @@ def scrape_port(port, gzip_ok=False, path="/metrics"):
 
 
 BUSY_CHILD = [sys.executable, "-c", "while True: pass"]
+DASHBOARD = os.path.join(HERE, "dashboards", "process_exporter.json")
+# What Grafana puts in place of the dashboard's variables, for a Prometheus that
+# scrapes every second.
+GRAFANA_VARIABLES = (("$__rate_interval", "5s"), ("$__interval", "5s"), ("$__range", "1m"),
+                     ("$job", ".*"), ("$instance", ".*"), ("$name", ".*"), ("$pid", ".*"),
+                     ("$groupname", ".*"))
+
+
+def dashboard_queries():
+    """(what, PromQL, macOS only) for every panel target and variable query of the
+    dashboard, with the variables as Grafana fills them in."""
+    with open(DASHBOARD, encoding="utf-8") as f:
+        dashboard = json.load(f)
+
+    def filled(expr):
+        for variable, value in GRAFANA_VARIABLES:
+            expr = expr.replace(variable, value)
+        return expr
+
+    def panels(items):
+        for panel in items:
+            yield panel
+            yield from panels(panel.get("panels", []))
+    for panel in panels(dashboard["panels"]):
+        macos_only = "macOS only" in panel.get("description", "")
+        for target in panel.get("targets", []):
+            yield "panel %r" % panel["title"], filled(target["expr"]), macos_only
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = variable["query"]
+            query = query["query"] if isinstance(query, dict) else query
+            selector = re.match(r"label_values\((.*),\s*\w+\)$", query).group(1)
+            yield "variable %s" % variable["name"], filled(selector), False
+
+
 
 
 @unittest.skipUnless(IS_LINUX, "the end-to-end path is tested on real Linux processes")
@@ -3009,17 +3044,25 @@ class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
                 targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
             except (OSError, ValueError, KeyError):
                 return None
-            return [t for t in targets if t["health"] == "up"]
-        self.wait_for("the target to be up", target_up)
+            return targets and all(t["health"] == "up" for t in targets)
+        self.wait_for("every target to be up", target_up)
         self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
 
     def test_prometheus_scrapes_and_queries(self):
-        exporter, port = start_script()
+        """One Prometheus scrapes the exporter per process (every family) and in group
+        mode; what it stored is checked, and every query the README and the dashboard
+        show runs against it."""
+        exporter, port = start_script("--metrics=all")
         self.addCleanup(stop_process, exporter)
+        grouped, grouped_port = start_script("--group-by=name")
+        self.addCleanup(stop_process, grouped)
         child_started = time.time()
         child = subprocess.Popen(BUSY_CHILD)
         self.addCleanup(stop_process, child)
-        api, prometheus = self.start_prometheus(port)
+        api, prometheus = self.start_prometheus(port, extra=(
+            '  - job_name: groups\n'
+            '    static_configs:\n'
+            '      - targets: ["127.0.0.1:%d"]\n' % grouped_port))
         self.wait_until_up(api)
 
         # The exporter's own RSS, as Prometheus stored it and as the exporter reports it.
@@ -3041,21 +3084,29 @@ class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
         start = self.query(api, 'process_start_time_seconds{pid="%d"}' % child.pid)
         self.assertEqual(len(start), 1)
         self.assertAlmostEqual(start[0][1], child_started, delta=2.0)
+        self.wait_for("the groups", lambda: self.query(api, "namedprocess_namegroup_num_procs"))
+        self.check_readme_queries(api)
+        self.check_dashboard(api)
         self.assertIsNone(prometheus.poll(), "prometheus exited early")
 
-    def test_the_readme_queries_are_valid_promql(self):
+    def check_readme_queries(self, api):
         with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
             blocks = re.findall(r"```promql\n(.*?)```", f.read(), re.S)
         queries = [line for block in blocks for line in block.splitlines()
                    if line.strip() and not line.startswith("#")]
         self.assertGreater(len(queries), 10)
-        exporter, port = start_script()
-        self.addCleanup(stop_process, exporter)
-        api, _ = self.start_prometheus(port)
-        self.wait_until_up(api)
         for query in queries:
-            with self.subTest(query=query):
+            with self.subTest(readme_query=query):
                 self.query(api, query)          # asserts status "success"
+
+    def check_dashboard(self, api):
+        """Every panel of dashboards/process_exporter.json is valid PromQL, and every
+        one that is not macOS-only has data; so does every variable's query."""
+        for what, expr, macos_only in dashboard_queries():
+            with self.subTest(dashboard=what, expr=expr):
+                result = self.query(api, expr)
+                if not macos_only:
+                    self.assertTrue(result, "no data")
 
     def test_promtool_accepts_served_output_plain_and_gzip(self):
         exporter, port = start_script()
@@ -3691,7 +3742,6 @@ class PrometheusSecureScrapeTest(PrometheusEndToEndTest):
 
     test_prometheus_scrapes_and_queries = None
     test_promtool_accepts_served_output_plain_and_gzip = None
-    test_the_readme_queries_are_valid_promql = None
 
 
 # ---------------------------------------------------------------------------
@@ -3700,6 +3750,31 @@ class PrometheusSecureScrapeTest(PrometheusEndToEndTest):
 
 @in_fast_tier
 class ShippedFilesTest(unittest.TestCase):
+
+
+    def test_the_dashboard_is_portable_and_says_what_is_macos_only(self):
+        with open(DASHBOARD, encoding="utf-8") as f:
+            dashboard = json.load(f)
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        self.assertEqual(variables["datasource"]["type"], "datasource")
+        self.assertTrue({"job", "instance"} <= set(variables))
+        self.assertNotIn("__inputs", dashboard)
+        text = json.dumps(dashboard)
+        uids = set(re.findall(r'"uid": "([^"]*)"', text)) - {dashboard["uid"]}
+        # no data source uid of anyone's: the variable, or Grafana's own annotations
+        self.assertEqual(uids, {"${datasource}", "-- Grafana --"})
+        macos_only = {"process_memory_footprint_bytes", "process_energy_joules_total",
+                      "process_idle_wakeups_total", "process_interrupt_wakeups_total",
+                      "process_instructions_total", "process_cycles_total",
+                      "process_cpu_performance_seconds_total", "process_wired_memory_bytes",
+                      "process_memory_footprint_peak_bytes"}
+        families = {f.name for f in pe.PROCESS_FAMILIES + pe.GROUP_FAMILIES + pe.SELF_FAMILIES}
+        for what, expr, says_macos_only in dashboard_queries():
+            with self.subTest(what=what):
+                names = set(re.findall(r"\b(process_[a-z_]+|namedprocess_[a-z_]+)", expr))
+                self.assertTrue(names <= families, names - families)
+                if names & macos_only and not names - macos_only:
+                    self.assertTrue(says_macos_only, "its description must say macOS only")
 
     def test_launchd_plist(self):
         path = os.path.join(HERE, "com.example.process_exporter.plist")
