@@ -1393,6 +1393,17 @@ class Grouper:
         self._forget(now)
         return [group for group in groups if group.name in self.members]
 
+    def adopt(self, older):
+        """Keep the history of an older Grouper (a reload): every group, if groups are
+        still made the same way; else the declared groups still declared."""
+        keep = set(older.members) if older.group_by == self.group_by else \
+            {name for name, _ in self.declared} & {name for name, _ in older.declared}
+        for name in keep:
+            for mine, theirs in ((self.members, older.members), (self.exited, older.exited),
+                                 (self.empty_since, older.empty_since)):
+                if name in theirs:
+                    mine[name] = theirs[name]
+
     def _forget(self, now):
         """Drop groups empty for longer than the expiry, and the oldest past the cap."""
         declared = {name for name, _ in self.declared}
@@ -1437,6 +1448,13 @@ class TopConsumers:
                               for attribute in family.fields} - {"start_time"})
         self.rest_counters = dict.fromkeys(self.counters, 0)
         self._last = {}        # (pid, start_time) -> counter values at the last scrape
+
+    def adopt(self, older):
+        """Keep an older TopConsumers' running sums (a reload), so they never go down."""
+        for field in self.counters:
+            self.rest_counters[field] = older.rest_counters.get(field, 0)
+        if older.counters == self.counters:
+            self._last = older._last
 
     def select(self, records):
         """The top records, and the rest as one OtherProcesses at the end."""
@@ -1869,6 +1887,20 @@ class Exporter:
     def scrape(self):
         """The exposition text of this moment."""
         return b"".join(self.scrape_chunks()).decode("utf-8")
+
+    def adopt(self, newer):
+        """Take the settings of `newer`, an Exporter built from reloaded flags, between
+        two scrapes; groups keep their counters, and the rest of --top its sums."""
+        with self._lock:
+            if newer.grouper is not None and self.grouper is not None:
+                newer.grouper.adopt(self.grouper)
+            if newer.top is not None and self.top is not None:
+                newer.top.adopt(self.top)
+            if hasattr(self.reader, "close"):
+                self.reader.close()
+            for name in ("reader", "families", "filter", "grouper", "min_age", "top",
+                         "labels_of", "identity_labels_of"):
+                setattr(self, name, getattr(newer, name))
 
 
 # ---------------------------------------------------------------------------
@@ -2337,8 +2369,9 @@ def tune_malloc():
         pass
 
 
-def serve(server):
-    """Serve until SIGTERM or SIGINT, then close and return."""
+def serve(server, on_hangup=None, on_ready=None):
+    """Serve until SIGTERM or SIGINT, then close and return; SIGHUP calls on_hangup.
+    on_ready runs once the signals are ours, before the first request."""
     import signal
 
     class Stop(BaseException):     # not an Exception: socketserver must not swallow it
@@ -2349,6 +2382,10 @@ def serve(server):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if on_hangup is not None:
+        signal.signal(signal.SIGHUP, lambda signum, frame: on_hangup())
+    if on_ready is not None:
+        on_ready()
     try:
         server.serve_forever(poll_interval=0.5)
     except Stop:
@@ -2361,11 +2398,40 @@ def serve(server):
 # The command line
 # ---------------------------------------------------------------------------
 
-def parse_args(argv):
+def read_config_file(path):
+    """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
+    (the value is the rest of the line, as it stands) or `--flag`; blank lines and
+    lines starting with # are skipped."""
+    flags = []
+    with open(path, encoding="utf-8") as f:
+        text = f.read(1 << 20)
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        flag, equals, value = line.partition("=")
+        if not equals:
+            flag, _, value = line.partition(" ")
+            value = value.strip()
+        if not flag.startswith("--") or flag == "--config.file":
+            raise ValueError("%s line %d is not a flag of this exporter: %r"
+                             % (path, number, line))
+        flags.append(flag + ("=" + value if equals or value else ""))
+    return flags
+
+
+def parse_args(argv, raise_errors=False):
+    """The flags, with those of --config.file (the command line's win); a bad one is
+    one line and exit 2, or a ValueError with raise_errors (a reload)."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
+        where = ""       # the config file, while its flags are parsed
+
         def error(self, message):
+            message = self.where + message
+            if raise_errors:
+                raise ValueError(message)
             # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
@@ -2393,6 +2459,9 @@ def parse_args(argv):
                      help="requests served at once; more get 503 (default %(default)s)")
     web.add_argument("--once", action="store_true",
                      help="print the metrics once to stdout and exit")
+    web.add_argument("--config.file", dest="config_file", metavar="FILE",
+                     help="more flags, one a line (--flag=value); flags on the command "
+                          "line win; SIGHUP reads it again and applies what to export")
 
     security = parser.add_argument_group("security")
     security.add_argument("--web.tls-cert-file", dest="tls_cert_file", metavar="FILE",
@@ -2465,6 +2534,17 @@ def parse_args(argv):
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
     args = parser.parse_args(argv)
+    if args.config_file:
+        try:
+            in_file = read_config_file(args.config_file)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            parser.error("--config.file: %s" % exc)
+        parser.where = "%s: " % args.config_file
+        parser.parse_args(in_file)             # its own mistakes, told as its own
+        parser.where = ""
+        # The file first, the command line after: a flag given twice, the last wins;
+        # repeatable flags (--group, --include...) add to the file's.
+        args = parser.parse_args(in_file + list(argv))
     if not args.telemetry_path.startswith("/") or args.telemetry_path == "/":
         parser.error("--web.telemetry-path must start with / and not be / itself")
     if args.read_timeout <= 0:
@@ -2594,8 +2674,36 @@ def print_password_hash(user):
     return 0
 
 
+# What a reload cannot change: the listening socket, TLS, auth and procfs stay as
+# started (a restart applies them).
+RESTART_FLAGS = (("--web.listen-address", "listen_address"),
+                 ("--web.telemetry-path", "telemetry_path"),
+                 ("--web.read-timeout", "read_timeout"),
+                 ("--web.max-requests", "max_requests"),
+                 ("--web.tls-cert-file", "tls_cert_file"), ("--web.tls-key-file", "tls_key_file"),
+                 ("--web.tls-client-ca-file", "tls_client_ca_file"),
+                 ("--web.basic-auth-file", "basic_auth_file"), ("--path.procfs", "procfs"),
+                 ("--linux.keep-files-open", "keep_open"))
+
+
+def reload_config(exporter, argv, running):
+    """SIGHUP: read --config.file again and apply filters, groups, labels and metric
+    choices; a file that no longer parses leaves the old settings, in one log line."""
+    try:
+        args = parse_args(argv, raise_errors=True)
+        exporter.adopt(build_exporter(args))
+    except (OSError, ValueError) as exc:
+        log("keeping the old settings: %s" % exc)
+        return
+    later = [flag for flag, name in RESTART_FLAGS
+             if getattr(args, name) != getattr(running, name)]
+    log("reloaded %s%s" % (running.config_file, "; a restart applies " + ", ".join(later)
+                           if later else ""))
+
+
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
     if args.hash_password is not None:
         return print_password_hash(args.hash_password)
     tls = auth = None
@@ -2625,16 +2733,19 @@ def main(argv=None):
     guards = [name for name, on in (("TLS", tls), ("client certificates",
                                                    args.tls_client_ca_file),
                                     ("basic auth", auth)) if on]
-    log("version %s listening on %s (port %d), metrics at %s%s"
-        % (__version__, args.listen_address, server.server_address[1], args.telemetry_path,
-           " with " + ", ".join(guards) if guards else ""))
-    partial = exporter.reader.partial
-    if partial:      # said once here, not once per process per scrape
-        log("%d of %d processes were read only in part: the kernel refused some of "
-            "their numbers%s" % (partial, exporter.last_count,
-                                 "" if os.geteuid() == 0 else
-                                 "; run as root to read other users' processes"))
-    serve(server)
+
+    def ready():       # said once the signals are ours: a reload can be asked for now
+        log("version %s listening on %s (port %d), metrics at %s%s"
+            % (__version__, args.listen_address, server.server_address[1],
+               args.telemetry_path, " with " + ", ".join(guards) if guards else ""))
+        partial = exporter.reader.partial
+        if partial:      # said once here, not once per process per scrape
+            log("%d of %d processes were read only in part: the kernel refused some of "
+                "their numbers%s" % (partial, exporter.last_count,
+                                     "" if os.geteuid() == 0 else
+                                     "; run as root to read other users' processes"))
+    serve(server, (lambda: reload_config(exporter, argv, args)) if args.config_file else None,
+          ready)
     log("stopped")
     return 0
 

@@ -2906,6 +2906,114 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
                     proc.stderr.close()
 
 
+@in_fast_tier
+class ConfigFileTest(unittest.TestCase, ExpositionChecks):
+    """--config.file: flags in a file, the command line's winning, read again on SIGHUP."""
+
+    def setUp(self):
+        folder = tempfile.mkdtemp(prefix="process-exporter-config-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.path = os.path.join(folder, "flags")
+
+    def write(self, *lines):
+        with open(self.path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def reload(self, exporter, argv, args):
+        """What the exporter logs as it reloads (one line)."""
+        import contextlib
+        import io
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            pe.reload_config(exporter, argv, args)
+        self.assertEqual(len(said.getvalue().splitlines()), 1, said.getvalue())
+        return said.getvalue()
+
+    def test_flags_comments_and_the_command_line_winning(self):
+        self.write("# groups for the build machine", "", "--group-by=name",
+                   "--group-expiry 10m", "--group=builds=^xcodebuild$",
+                   "--web.read-timeout=3", "--no-children")
+        args = pe.parse_args(["--config.file", self.path, "--web.read-timeout=7",
+                              "--group", "web=nginx"])
+        self.assertEqual((args.group_by, args.group_expiry, args.children), ("name", 600.0, False))
+        self.assertEqual(args.read_timeout, 7.0)                  # the command line wins
+        self.assertEqual(args.declared, [("builds", "^xcodebuild$"), ("web", "nginx")])
+
+    def test_a_bad_file_is_one_line_naming_it(self):
+        for lines, says in ((["--group-by=name", "nonsense"], "line 2"),
+                            (["--no-such-flag=1"], "unrecognized"),
+                            (["--config.file=/etc/other"], "line 1")):
+            with self.subTest(lines=lines):
+                self.write(*lines)
+                result = run_script("--once", "--config.file", self.path)
+                self.assertEqual(result.returncode, 2)
+                message = result.stderr.decode().strip().splitlines()
+                self.assertEqual(len(message), 1, message)
+                self.assertIn(self.path, message[0])
+                self.assertIn(says, message[0])
+        result = run_script("--once", "--config.file", self.path + ".missing")
+        self.assertEqual((result.returncode, len(result.stderr.splitlines())), (2, 1))
+
+    def test_a_reload_applies_what_to_export_and_keeps_the_counters(self):
+        records = [proc(10, "sleep", cpu=5.0, rss=100), proc(11, "python3", cpu=1.0, rss=50)]
+        self.write("--group=sleepers=^sleep$")
+        argv = ["--config.file", self.path]
+        args = pe.parse_args(argv)
+        exporter = pe.build_exporter(args)
+        exporter.reader = StaticReader(records)
+        families = parse_exposition(exporter.scrape())
+        cpu = "namedprocess_namegroup_cpu_seconds_total"
+        self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
+        records[:] = [proc(11, "python3", cpu=1.0, rss=50)]       # the sleeper exits
+        self.write("--group=sleepers=^sleep$", "--group=py=python", "--web.read-timeout=3")
+        said = self.reload(exporter, argv, args)
+        self.assertIn("a restart applies --web.read-timeout", said)
+        exporter.reader = StaticReader(records)
+        families = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
+        self.assertEqual(samples_of(families, cpu, groupname="py", mode="user"), [1.0])
+        self.write("--group=broken=(")
+        said = self.reload(exporter, argv, args)
+        self.assertIn("keeping the old settings", said)
+        families = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="py"), [1])
+
+    def test_a_reload_changes_labels_and_metrics(self):
+        self.write("--metrics=process_threads")
+        argv = ["--config.file", self.path]
+        args = pe.parse_args(argv)
+        exporter = pe.build_exporter(args)
+        exporter.reader = StaticReader([proc(7, "x", rss=5, threads=2)])
+        self.assertIn("process_threads", parse_exposition(exporter.scrape()))
+        self.write("--metrics=process_resident_memory_bytes", "--labels=pid")
+        self.assertIn("reloaded", self.reload(exporter, argv, args))
+        exporter.reader = StaticReader([proc(7, "x", rss=5, threads=2)])
+        families = parse_exposition(exporter.scrape())
+        self.assertNotIn("process_threads", families)
+        (labels, _), = families["process_resident_memory_bytes"]["samples"]
+        self.assertEqual(labels, {"pid": "7"})
+
+    @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
+    def test_sighup_reloads_a_running_exporter(self):
+        self.write("--group=nothing=^zz-none$")
+        exporter, port = start_script("--config.file", self.path)
+        self.addCleanup(stop_process, exporter)
+        self.write("--group=nothing=^zz-none$", "--group=also=^zz-other$")
+        exporter.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:
+            _, text = scrape_port(port)
+            groups = {labels["groupname"] for labels, _ in
+                      parse_exposition(text)["namedprocess_namegroup_num_procs"]["samples"]}
+            if groups == {"nothing", "also"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(groups, {"nothing", "also"})
+        exporter.terminate()
+        self.assertIn("reloaded " + self.path, exporter.communicate(timeout=10)[1].decode())
+
+
 # ---------------------------------------------------------------------------
 # Proof against a real Prometheus server
 # ---------------------------------------------------------------------------
@@ -3788,7 +3896,30 @@ class ShippedFilesTest(unittest.TestCase):
         self.assertTrue(job["KeepAlive"])
         self.assertEqual(job["ProcessType"], "Background")
         self.assertTrue(os.path.isabs(job["StandardErrorPath"]))
-        pe.parse_args(job["ProgramArguments"][2:])      # its flags are ones we accept
+        flags, = job["ProgramArguments"][2:]
+        self.assertEqual(flags, "--config.file=/usr/local/etc/process_exporter.flags")
+        # the flags file the README and the plist's comment have you write
+        with tempfile.NamedTemporaryFile("w", suffix=".flags") as f:
+            f.write("--web.listen-address=127.0.0.1:9256\n")
+            f.flush()
+            args = pe.parse_args(["--config.file=" + f.name])
+        self.assertEqual(args.listen_address, "127.0.0.1:9256")
+
+    def test_systemd_unit(self):
+        path = os.path.join(HERE, "packaging", "process_exporter.service")
+        with open(path) as f:
+            unit = f.read()
+        lines = dict(line.split("=", 1) for line in unit.splitlines()
+                     if "=" in line and not line.startswith("#"))
+        python, script, flags = lines["ExecStart"].split()
+        self.assertEqual((python, flags), ("/usr/bin/python3",
+                                           "--config.file=/etc/process_exporter/flags"))
+        self.assertEqual(lines["ExecReload"], "/bin/kill -HUP $MAINPID")
+        self.assertEqual(lines["Restart"], "on-failure")
+        self.assertEqual(lines["NoNewPrivileges"], "yes")
+        self.assertEqual(set(lines["CapabilityBoundingSet"].split()),
+                         {"CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"})
+        self.assertEqual(lines["ProtectProc"], "default")     # it must see every process
 
     def test_readme_documents_every_flag_and_metric(self):
         with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
