@@ -1525,6 +1525,21 @@ class BasicAuth(Reloading):
             raise ValueError("%s names no user" % self.path)
         return users
 
+    def authorize(self, header, address):
+        """Whether a request from address with this Authorization header may pass.
+
+        An address that keeps failing waits before its credentials are looked at;
+        a success forgives its failures.
+        """
+        delay = self.penalty(address)
+        if delay:
+            time.sleep(delay)
+        if self.check(header):
+            self.succeeded(address)
+            return True
+        self.failed(address)
+        return False
+
     def check(self, header):
         """Whether an Authorization header carries a known user and the right password."""
         import base64
@@ -1651,47 +1666,64 @@ def parse_listen_address(address):
     return host, int(port)
 
 
-def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
-                telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0, max_requests=40,
-                tls=None, auth=None):
-    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
+def import_http_server():
+    """http.server, imported without ssl unless something already loaded it.
 
-    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
+    http.client, which http.server imports, loads ssl (some 4 MiB) only to
+    offer HTTPS clients; a plain server has no use for it.
     """
-    import socket
-    if "ssl" in sys.modules or tls is not None:
+    if "ssl" in sys.modules or "http.server" in sys.modules:
         import http.server
-    else:
-        # http.client, which http.server imports, loads ssl (some 4 MiB) only to
-        # offer HTTPS clients; a plain server has no use for it.
-        sys.modules["ssl"] = None
-        try:
-            import http.server
-        finally:
-            del sys.modules["ssl"]
+        return http.server
+    sys.modules["ssl"] = None
+    try:
+        import http.server
+    finally:
+        del sys.modules["ssl"]
+    return http.server
 
-    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
-    if tls is not None:
-        import ssl
-        quiet_errors += (ssl.SSLError,)
-    host, port = parse_listen_address(address)
-    request_slots = threading.BoundedSemaphore(max_requests)
-    connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-    landing_page = (LANDING_PAGE % {"version": __version__, "path": telemetry_path}).encode()
 
-    class MetricsHandler(http.server.BaseHTTPRequestHandler):
+_http_classes = None
+
+
+def http_classes():
+    """(MetricsHandler, MetricsServer), defined on first use so that --once never
+    imports http.server.  They capture nothing: what a server serves lives on the
+    server object, and the handler reads it as self.server.<attribute>."""
+    global _http_classes
+    if _http_classes is None:
+        _http_classes = define_http_classes(import_http_server())
+    return _http_classes
+
+
+def define_http_classes(http_server):
+    import socket
+    base_handler, base_server = http_server.BaseHTTPRequestHandler, \
+        http_server.ThreadingHTTPServer
+
+    class MetricsHandler(base_handler):
         protocol_version = "HTTP/1.1"          # keep-alive, as Prometheus scrapes
         default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
         server_version = "process_exporter/" + __version__
-        timeout = read_timeout                 # an idle or slow client is let go
         disable_nagle_algorithm = True         # headers and body must not wait on an ACK
 
         def version_string(self):
             return self.server_version         # no Python version for strangers
 
+        def setup(self):
+            server = self.server
+            self.timeout = server.read_timeout     # an idle or slow client is let go
+            if server.tls is not None:  # the handshake happens here, in this connection's thread
+                self.request.settimeout(server.read_timeout)
+                try:
+                    self.request.do_handshake()
+                except OSError:     # plain HTTP, no client certificate, a bad one...
+                    raise ConnectionAbortedError("TLS handshake failed") from None
+            base_handler.setup(self)
+
         def parse_request(self):
             # The base class answers malformed requests (400, 414, 431, 505) itself.
-            if not http.server.BaseHTTPRequestHandler.parse_request(self):
+            if not base_handler.parse_request(self):
                 return False
             if self.headers.defects:           # e.g. a header line without a colon
                 self.send_error(400, "Malformed header")
@@ -1702,47 +1734,35 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                 return False
             return True
 
-        def setup(self):
-            if tls is not None:     # the handshake happens here, in this connection's thread
-                self.request.settimeout(read_timeout)
-                try:
-                    self.request.do_handshake()
-                except OSError:     # plain HTTP, no client certificate, a bad one...
-                    raise ConnectionAbortedError("TLS handshake failed") from None
-            http.server.BaseHTTPRequestHandler.setup(self)
-
         def do_GET(self):
-            if auth is not None and not self.authorized():
+            server = self.server
+            if server.auth is not None and not self.authorized():
                 return
-            if not request_slots.acquire(blocking=False):
+            if not server.request_slots.acquire(blocking=False):
                 self.reply(503, b"Too many requests at once\n", (("Retry-After", "1"),))
                 return
             try:
                 self.route()
             finally:
-                request_slots.release()
+                server.request_slots.release()
 
         do_HEAD = do_GET
 
         def authorized(self):
-            """Check the credentials; answer 401 (late, after failures) if wrong."""
-            address = self.client_address[0]
-            delay = auth.penalty(address)
-            if delay:
-                time.sleep(delay)
-            if auth.check(self.headers.get("Authorization")):
-                auth.succeeded(address)
+            """Whether the credentials pass; if not, answer 401."""
+            if self.server.auth.authorize(self.headers.get("Authorization"),
+                                          self.client_address[0]):
                 return True
-            auth.failed(address)
             self.reply(401, b"Unauthorized\n", (
                 ("WWW-Authenticate", 'Basic realm="%s", charset="UTF-8"' % AUTH_REALM),))
             return False
 
         def route(self):
+            server = self.server
             path = self.path.split("?", 1)[0]
-            if path == telemetry_path:
+            if path == server.telemetry_path:
                 try:
-                    chunks = exporter.scrape_chunks()
+                    chunks = server.exporter.scrape_chunks()
                 except Exception as exc:   # the reader failed as a whole: say so, carry on
                     log("scrape failed: %s: %s" % (type(exc).__name__, exc))
                     self.reply(500, b"Scrape failed; see the exporter's log\n")
@@ -1753,7 +1773,8 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                     headers.append(("Content-Encoding", "gzip"))
                 self.reply(200, chunks, headers)
             elif path == "/":
-                self.reply(200, landing_page, (("Content-Type", "text/html; charset=utf-8"),))
+                self.reply(200, server.landing_page,
+                           (("Content-Type", "text/html; charset=utf-8"),))
             else:
                 self.reply(404, b"Not Found\n")
 
@@ -1774,12 +1795,17 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
         def log_message(self, format, *args):
             pass       # no line per request: launchd would keep every one
 
-    class Server(http.server.ThreadingHTTPServer):
+    class MetricsServer(base_server):
+        """The listening socket and what it serves: the handler reads the exporter,
+        the paths, the limits and the guards from here."""
+
         daemon_threads = True           # a stuck client never holds up exit
         request_queue_size = 128        # listen backlog: a burst of connections waits
         allow_reuse_address = True
 
-        def __init__(self):
+        def __init__(self, host, port, settings):
+            self.__dict__.update(settings)
+            self.every_interface = host == ""
             self.address_family = socket.AF_INET
             bind_host = host
             if host == "":
@@ -1787,42 +1813,77 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                     self.address_family, bind_host = socket.AF_INET6, "::"
             elif ":" in host:
                 self.address_family = socket.AF_INET6
-            http.server.ThreadingHTTPServer.__init__(self, (bind_host, port), MetricsHandler)
+            base_server.__init__(self, (bind_host, port), MetricsHandler)
 
         def server_bind(self):
-            if self.address_family == socket.AF_INET6 and host == "":
+            if self.address_family == socket.AF_INET6 and self.every_interface:
                 # '::' with V6ONLY off takes IPv4 too: ':9256' means every interface.
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            http.server.ThreadingHTTPServer.server_bind(self)
+            base_server.server_bind(self)
 
         def get_request(self):
             connection, client_address = self.socket.accept()
-            if tls is not None:
-                connection = tls.get().wrap_socket(connection, server_side=True,
-                                                   do_handshake_on_connect=False)
+            if self.tls is not None:
+                connection = self.tls.get().wrap_socket(connection, server_side=True,
+                                                        do_handshake_on_connect=False)
             return connection, client_address
 
         def process_request(self, request, client_address):
             # A thread per connection, but not without end: past the cap, hang up.
-            if not connection_slots.acquire(blocking=False):
+            if not self.connection_slots.acquire(blocking=False):
                 self.shutdown_request(request)
                 return
-            http.server.ThreadingHTTPServer.process_request(self, request, client_address)
+            base_server.process_request(self, request, client_address)
 
         def process_request_thread(self, request, client_address):
             try:
-                http.server.ThreadingHTTPServer.process_request_thread(
-                    self, request, client_address)
+                base_server.process_request_thread(self, request, client_address)
             finally:
-                connection_slots.release()
+                self.connection_slots.release()
 
         def handle_error(self, request, client_address):
             exc = sys.exc_info()[1]
-            if isinstance(exc, quiet_errors):
+            if isinstance(exc, self.quiet_errors):
                 return             # the client hung up, went quiet or spoke no TLS
             log("error serving %s: %s: %s" % (client_address[0], type(exc).__name__, exc))
 
-    return Server()
+    return MetricsHandler, MetricsServer
+
+
+def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
+                    max_requests=40, tls=None, auth=None):
+    """What a MetricsServer serves and how: the attributes its handler reads."""
+    import socket
+    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
+    if tls is not None:
+        import ssl
+        quiet_errors += (ssl.SSLError,)
+    return {
+        "exporter": exporter,
+        "telemetry_path": telemetry_path,
+        "landing_page": (LANDING_PAGE % {"version": __version__,
+                                         "path": telemetry_path}).encode(),
+        "read_timeout": read_timeout,
+        "tls": tls,
+        "auth": auth,
+        "request_slots": threading.BoundedSemaphore(max_requests),
+        "connection_slots": threading.BoundedSemaphore(MAX_CONNECTIONS),
+        "quiet_errors": quiet_errors,
+    }
+
+
+def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
+                read_timeout=10.0, max_requests=40, tls=None, auth=None):
+    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
+
+    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
+    """
+    if tls is not None:
+        import ssl  # noqa: F401  (so that http.server is imported with it)
+    host, port = parse_listen_address(address)
+    _, server_class = http_classes()
+    return server_class(host, port, server_settings(
+        exporter, telemetry_path, read_timeout, max_requests, tls, auth))
 
 
 M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter

@@ -9,6 +9,7 @@ reason when not; with PROCESS_EXPORTER_REQUIRE_TOOLS=1 (as CI sets) a missing to
 fails instead.
 """
 
+import base64
 import ctypes
 import errno
 import gzip
@@ -1667,6 +1668,86 @@ class ServerFixture:
             except (socket.timeout, ConnectionResetError):
                 pass
             return b"".join(chunks)
+
+
+def socketless_server(reader=None, **options):
+    """What a MetricsServer holds, without a socket: all its handler reads."""
+    import types
+    return types.SimpleNamespace(**pe.server_settings(pe.Exporter(reader or StaticReader()),
+                                                      **options))
+
+
+def exchange(server, data, address="127.0.0.1"):
+    """Every byte the handler writes for the request bytes `data`, with no socket,
+    as CPython's test_httpservers does with its SocketlessRequestHandler."""
+    import io
+    handler_class = pe.http_classes()[0]
+    handler = handler_class.__new__(handler_class)
+    handler.server, handler.client_address, handler.request = server, (address, 40000), None
+    handler.rfile, handler.wfile = io.BytesIO(data), io.BytesIO()
+    handler.handle()
+    return handler.wfile.getvalue()
+
+
+def statuses(reply):
+    return [int(code) for code in re.findall(rb"^HTTP/1\.[01] (\d{3}) ", reply, re.M)]
+
+
+class SocketlessHTTPTest(unittest.TestCase, ExpositionChecks):
+
+    def setUp(self):
+        self.server = socketless_server()
+
+    def test_routes(self):
+        cases = {
+            b"GET /metrics HTTP/1.1\r\n\r\n": 200,
+            b"GET /metrics?x=1 HTTP/1.1\r\n\r\n": 200,
+            b"GET / HTTP/1.1\r\n\r\n": 200,
+            b"GET /other HTTP/1.1\r\n\r\n": 404,
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n": 405,
+            b"DELETE / HTTP/1.1\r\n\r\n": 405,
+            b"GET /metrics HTTP/1.1\r\nNoColon\r\n\r\n": 400,
+            b"GET\r\n\r\n": 400,
+        }
+        for request, status in cases.items():
+            with self.subTest(request=request):
+                self.assertEqual(statuses(exchange(self.server, request)), [status])
+
+    def test_metrics_body_and_headers(self):
+        reply = exchange(self.server, b"GET /metrics HTTP/1.1\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n", head)
+        self.assertIn(b"\r\nContent-Length: %d" % len(body), head)
+        self.assertNotIn(b"Python", head)
+        parse_exposition(body.decode())
+
+    def test_405_says_what_is_allowed(self):
+        reply = exchange(self.server, b"PUT /metrics HTTP/1.1\r\n\r\n")
+        self.assertIn(b"\r\nAllow: GET, HEAD\r\n", reply)
+
+    def test_keep_alive_answers_each_request(self):
+        reply = exchange(self.server, b"GET / HTTP/1.1\r\n\r\n" * 2
+                         + b"GET /x HTTP/1.1\r\n\r\n")
+        self.assertEqual(statuses(reply), [200, 200, 404])
+
+    def test_401_without_the_right_credentials(self):
+        folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "users")
+        with open(path, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("s3cret", iterations=1000))
+        server = socketless_server(auth=pe.BasicAuth(path))
+        reply = exchange(server, b"GET / HTTP/1.1\r\n\r\n")
+        self.assertEqual(statuses(reply), [401])
+        self.assertIn(b'WWW-Authenticate: Basic realm="process_exporter"', reply)
+        good = b"GET /metrics HTTP/1.1\r\nAuthorization: Basic %s\r\n\r\n" % \
+            base64.b64encode(b"prom:s3cret")
+        self.assertEqual(statuses(exchange(server, good, "10.0.0.2")), [200])
+
+    def test_503_when_every_request_slot_is_taken(self):
+        server = socketless_server(max_requests=1)
+        server.request_slots.acquire()
+        self.assertEqual(statuses(exchange(server, b"GET /metrics HTTP/1.1\r\n\r\n")), [503])
 
 
 class HTTPTest(unittest.TestCase, ServerFixture, ExpositionChecks):
