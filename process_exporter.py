@@ -25,6 +25,7 @@ See README.md for every flag and metric.
 
 import ctypes
 import errno
+import io
 import os
 import re
 import sys
@@ -1621,8 +1622,173 @@ LANDING_PAGE = """<!DOCTYPE html>
 """
 
 
-# Connections open at once (idle ones included); requests have their own, lower cap.
+# Connections open at once (idle ones included), unless the descriptor limit
+# allows fewer; requests have their own, lower cap (--web.max-requests).
 MAX_CONNECTIONS = 1000
+DESCRIPTORS_KEPT = 64         # for stdio, the listening socket, procfs and file reloads
+MAX_DISCARDED_BODY = 65536    # a GET's body up to this is read and dropped; larger, we close
+WRITE_SLICE = 16384           # the write deadline is checked before each slice
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def connection_cap(soft_limit=None):
+    """How many connections may be open at once: MAX_CONNECTIONS, or fewer when the
+    descriptor limit would run out first (macOS gives a process 256 unless told more).
+
+    The soft limit is raised first where the hard one allows.
+    """
+    if soft_limit is None:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = MAX_CONNECTIONS + DESCRIPTORS_KEPT
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (
+                    wanted if hard == resource.RLIM_INFINITY else min(hard, wanted), hard))
+            except (ValueError, OSError):
+                pass
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        soft_limit = MAX_CONNECTIONS + DESCRIPTORS_KEPT if soft == resource.RLIM_INFINITY \
+            else soft
+    return max(1, min(MAX_CONNECTIONS, soft_limit - DESCRIPTORS_KEPT))
+
+
+class Connections:
+    """The open connections: at most `cap` in all and `per_address` from one address.
+
+    A connection past either bound makes room by closing the connection (in that
+    bound's scope) that has waited longest on its client, for a request to arrive
+    or idle between requests; one being answered is never cut off.  Only when
+    none is waiting is the newcomer turned away.  So connections that trickle or
+    idle cannot keep a scrape out, and one address cannot hold every slot: a
+    quarter is kept for the others.
+    """
+
+    def __init__(self, cap, per_address=None):
+        self.cap = cap
+        self.per_address = per_address or max(1, cap - cap // 4)
+        self._lock = threading.Lock()
+        self._open = {}          # connection -> [address, waiting since or None]
+        self._per_address = {}   # address -> how many it has open
+
+    def __len__(self):
+        return len(self._open)
+
+    def admit(self, connection, address):
+        """Whether connection may be served: room found, if need be by closing another."""
+        with self._lock:
+            if self._per_address.get(address, 0) >= self.per_address \
+                    and not self._close_longest_waiting(address):
+                return False
+            if len(self._open) >= self.cap and not self._close_longest_waiting(None):
+                return False
+            self._open[connection] = [address, time.monotonic()]
+            self._per_address[address] = self._per_address.get(address, 0) + 1
+            return True
+
+    def waiting(self, connection, waiting):
+        """Mark a connection as waiting on its client (True) or being answered."""
+        entry = self._open.get(connection)
+        if entry is not None:
+            entry[1] = time.monotonic() if waiting else None
+
+    def remove(self, connection):
+        """Forget a connection; called before it is closed, so that a connection in
+        the table is always still open when make_room shuts it down."""
+        with self._lock:
+            self._forget(connection)
+
+    def make_room(self):
+        """Close the connection waiting longest (when descriptors run out)."""
+        with self._lock:
+            return self._close_longest_waiting(None)
+
+    def _forget(self, connection):
+        entry = self._open.pop(connection, None)
+        if entry is not None:
+            left = self._per_address[entry[0]] - 1
+            if left:
+                self._per_address[entry[0]] = left
+            else:
+                del self._per_address[entry[0]]
+
+    def _close_longest_waiting(self, address):
+        longest = None
+        for connection, (owner, since) in self._open.items():
+            if since is not None and (address is None or owner == address) \
+                    and (longest is None or since < longest[0]):
+                longest = (since, connection)
+        if longest is None:
+            return False
+        self._forget(longest[1])
+        hang_up(longest[1])
+        return True
+
+
+def hang_up(connection):
+    """End a connection from another thread: its reads see end-of-file and its
+    thread closes it.  The plain socket's shutdown, so that TLS state is not touched."""
+    import socket
+    try:
+        socket.socket.shutdown(connection, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class Deadline:
+    """When the request now expected must have arrived, and its answer have left."""
+
+    __slots__ = ("read_by", "write_by")
+
+    def __init__(self, read_by):
+        self.read_by = read_by
+        self.write_by = None      # set when the answer starts
+
+
+def time_left(deadline):
+    """Seconds until deadline, for a socket timeout; socket.timeout once it passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import socket
+        raise socket.timeout("deadline passed")
+    return left
+
+
+class DeadlineReader(io.RawIOBase):
+    """A connection's bytes, each read bounded by what is left of the request's
+    deadline: a client trickling a byte at a time is cut off all the same."""
+
+    def __init__(self, connection, deadline):
+        io.RawIOBase.__init__(self)
+        self.connection, self.deadline = connection, deadline
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        self.connection.settimeout(time_left(self.deadline.read_by))
+        return self.connection.recv_into(buffer)
+
+
+class DeadlineWriter(io.RawIOBase):
+    """Writes to a connection, all of an answer within `timeout` of its first byte:
+    a client reading slowly is cut off all the same."""
+
+    def __init__(self, connection, deadline, timeout):
+        io.RawIOBase.__init__(self)
+        self.connection, self.deadline, self.timeout = connection, deadline, timeout
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        if self.deadline.write_by is None:
+            self.deadline.write_by = time.monotonic() + self.timeout
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            self.connection.settimeout(time_left(self.deadline.write_by))
+            self.connection.sendall(view[start:start + WRITE_SLICE])
+        return len(view)
 
 
 def gzip_chunks(chunks, level=6):
@@ -1698,32 +1864,49 @@ def http_classes():
 
 def define_http_classes(http_server):
     import socket
+    import socketserver
     base_handler, base_server = http_server.BaseHTTPRequestHandler, \
         http_server.ThreadingHTTPServer
 
     class MetricsHandler(base_handler):
+        """One connection: requests read within --web.read-timeout, answers written
+        within --web.write-timeout, each whole, however the client trickles."""
+
         protocol_version = "HTTP/1.1"          # keep-alive, as Prometheus scrapes
         default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
         server_version = "process_exporter/" + __version__
-        disable_nagle_algorithm = True         # headers and body must not wait on an ACK
 
         def version_string(self):
             return self.server_version         # no Python version for strangers
 
         def setup(self):
             server = self.server
-            self.timeout = server.read_timeout     # an idle or slow client is let go
+            self.connection = self.request
+            self.deadline = Deadline(time.monotonic() + server.read_timeout)
             if server.tls is not None:  # the handshake happens here, in this connection's thread
-                self.request.settimeout(server.read_timeout)
+                # CPython bounds the whole handshake by the timeout, not each read.
+                self.connection.settimeout(server.read_timeout)
                 try:
-                    self.request.do_handshake()
+                    self.connection.do_handshake()
                 except OSError:     # plain HTTP, no client certificate, a bad one...
                     raise ConnectionAbortedError("TLS handshake failed") from None
-            base_handler.setup(self)
+            # Headers and body must not wait on an ACK.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+            self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.deadline))
+            self.wfile = DeadlineWriter(self.connection, self.deadline, server.write_timeout)
+
+        def handle_one_request(self):
+            self.server.connections.waiting(self.request, True)
+            self.deadline.write_by = None
+            base_handler.handle_one_request(self)
+            self.deadline.read_by = time.monotonic() + self.server.read_timeout
 
         def parse_request(self):
-            # The base class answers malformed requests (400, 414, 431, 505) itself.
-            if not base_handler.parse_request(self):
+            # The base class reads the headers, and answers malformed requests (400,
+            # 414, 431, 505) itself.
+            parsed = base_handler.parse_request(self)
+            self.server.connections.waiting(self.request, False)    # all of it arrived
+            if not parsed:
                 return False
             if self.headers.defects:           # e.g. a header line without a colon
                 self.send_error(400, "Malformed header")
@@ -1732,19 +1915,35 @@ def define_http_classes(http_server):
                 self.close_connection = True   # its body, if any, is left unread
                 self.reply(405, b"Method Not Allowed\n", (("Allow", "GET, HEAD"),))
                 return False
+            self.drop_body()
             return True
+
+        def drop_body(self):
+            """A GET has no body: one sent anyway must not be read as the next request.
+            A small one is read and dropped; otherwise the answer ends the connection."""
+            length = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding") is None:
+                if length is None:
+                    return
+                if length.strip().isdigit() and int(length) <= MAX_DISCARDED_BODY:
+                    self.rfile.read(int(length))
+                    return
+            self.close_connection = True
 
         def do_GET(self):
             server = self.server
             if server.auth is not None and not self.authorized():
                 return
+            # A request slot is held while the answer is made, not while a client
+            # reads it: a slow reader cannot keep scrapes out.
             if not server.request_slots.acquire(blocking=False):
                 self.reply(503, b"Too many requests at once\n", (("Retry-After", "1"),))
                 return
             try:
-                self.route()
+                answer = self.route()
             finally:
                 server.request_slots.release()
+            self.reply(*answer)
 
         do_HEAD = do_GET
 
@@ -1758,6 +1957,7 @@ def define_http_classes(http_server):
             return False
 
         def route(self):
+            """(status, body, headers) for this GET."""
             server = self.server
             path = self.path.split("?", 1)[0]
             if path == server.telemetry_path:
@@ -1765,18 +1965,15 @@ def define_http_classes(http_server):
                     chunks = server.exporter.scrape_chunks()
                 except Exception as exc:   # the reader failed as a whole: say so, carry on
                     log("scrape failed: %s: %s" % (type(exc).__name__, exc))
-                    self.reply(500, b"Scrape failed; see the exporter's log\n")
-                    return
+                    return 500, b"Scrape failed; see the exporter's log\n", ()
                 headers = [("Content-Type", CONTENT_TYPE)]
                 if accepts_gzip(self.headers.get("Accept-Encoding")):
                     chunks = gzip_chunks(chunks)
                     headers.append(("Content-Encoding", "gzip"))
-                self.reply(200, chunks, headers)
-            elif path == "/":
-                self.reply(200, server.landing_page,
-                           (("Content-Type", "text/html; charset=utf-8"),))
-            else:
-                self.reply(404, b"Not Found\n")
+                return 200, chunks, headers
+            if path == "/":
+                return 200, server.landing_page, (("Content-Type", "text/html; charset=utf-8"),)
+            return 404, b"Not Found\n", ()
 
         def reply(self, status, body, headers=()):
             """Answer with body: bytes, or a list of byte chunks."""
@@ -1806,6 +2003,8 @@ def define_http_classes(http_server):
         def __init__(self, host, port, settings):
             self.__dict__.update(settings)
             self.every_interface = host == ""
+            self.accept_pause = 0.0     # seconds, while descriptors run out
+            self.thread_trouble = False
             self.address_family = socket.AF_INET
             bind_host = host
             if host == "":
@@ -1819,27 +2018,61 @@ def define_http_classes(http_server):
             if self.address_family == socket.AF_INET6 and self.every_interface:
                 # '::' with V6ONLY off takes IPv4 too: ':9256' means every interface.
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            base_server.server_bind(self)
+            # Not HTTPServer.server_bind: it asks DNS for our own name (socket.getfqdn),
+            # which can keep start-up waiting for as long as DNS does.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = self.server_address[:2]
 
         def get_request(self):
-            connection, client_address = self.socket.accept()
+            try:
+                connection, client_address = self.socket.accept()
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self.back_off(exc)
+                raise                   # socketserver drops it and selects again
+            self.accept_pause = 0.0
             if self.tls is not None:
-                connection = self.tls.get().wrap_socket(connection, server_side=True,
-                                                        do_handshake_on_connect=False)
+                try:
+                    connection = self.tls.get().wrap_socket(
+                        connection, server_side=True, do_handshake_on_connect=False)
+                except (OSError, ValueError) as exc:
+                    connection.close()
+                    raise OSError("TLS: %s" % exc) from None
             return connection, client_address
 
+        def back_off(self, exc):
+            """No descriptor for a new connection: close the connection waiting longest,
+            and wait a little, longer each time, rather than spin on accept()."""
+            if not self.accept_pause:
+                log("cannot accept connections: %s; closing idle ones and backing off"
+                    % (exc.strerror or exc))
+            self.connections.make_room()
+            self.accept_pause = min(max(self.accept_pause * 2, 0.01), 1.0)
+            time.sleep(self.accept_pause)
+
         def process_request(self, request, client_address):
-            # A thread per connection, but not without end: past the cap, hang up.
-            if not self.connection_slots.acquire(blocking=False):
+            if not self.connections.admit(request, client_address[0]):
                 self.shutdown_request(request)
                 return
-            base_server.process_request(self, request, client_address)
+            try:
+                base_server.process_request(self, request, client_address)
+            except RuntimeError as exc:     # no thread to be had: let this one go
+                self.connections.remove(request)
+                self.shutdown_request(request)
+                if not self.thread_trouble:
+                    log("cannot start a thread for a connection: %s" % exc)
+                self.thread_trouble = True
+            else:
+                self.thread_trouble = False
 
         def process_request_thread(self, request, client_address):
             try:
-                base_server.process_request_thread(self, request, client_address)
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
             finally:
-                self.connection_slots.release()
+                self.connections.remove(request)    # before the close: see Connections
+                self.shutdown_request(request)
 
         def handle_error(self, request, client_address):
             exc = sys.exc_info()[1]
@@ -1851,7 +2084,8 @@ def define_http_classes(http_server):
 
 
 def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
-                    max_requests=40, tls=None, auth=None):
+                    max_requests=40, tls=None, auth=None, write_timeout=10.0,
+                    max_connections=None, max_per_address=None):
     """What a MetricsServer serves and how: the attributes its handler reads."""
     import socket
     quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
@@ -1864,26 +2098,31 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
         "landing_page": (LANDING_PAGE % {"version": __version__,
                                          "path": telemetry_path}).encode(),
         "read_timeout": read_timeout,
+        "write_timeout": write_timeout,
         "tls": tls,
         "auth": auth,
         "request_slots": threading.BoundedSemaphore(max_requests),
-        "connection_slots": threading.BoundedSemaphore(MAX_CONNECTIONS),
+        "connections": Connections(max_connections or connection_cap(), max_per_address),
         "quiet_errors": quiet_errors,
     }
 
 
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
-                read_timeout=10.0, max_requests=40, tls=None, auth=None):
+                read_timeout=10.0, max_requests=40, tls=None, auth=None, write_timeout=10.0,
+                max_connections=None, max_per_address=None):
     """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
 
     tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
+    max_connections defaults to connection_cap(), max_per_address to three quarters
+    of it.
     """
     if tls is not None:
         import ssl  # noqa: F401  (so that http.server is imported with it)
     host, port = parse_listen_address(address)
     _, server_class = http_classes()
     return server_class(host, port, server_settings(
-        exporter, telemetry_path, read_timeout, max_requests, tls, auth))
+        exporter, telemetry_path, read_timeout, max_requests, tls, auth, write_timeout,
+        max_connections, max_per_address))
 
 
 M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
@@ -1929,6 +2168,9 @@ def serve(server):
 # The command line
 # ---------------------------------------------------------------------------
 
+MAX_TIMEOUT = 86400     # a day: longer is a mistake, and would overflow a socket timeout
+
+
 def parse_args(argv):
     import argparse
 
@@ -1936,6 +2178,17 @@ def parse_args(argv):
         def error(self, message):
             # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+    def seconds(text):
+        """A timeout: a positive, finite number of seconds, at most a day."""
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value <= MAX_TIMEOUT:
+            raise argparse.ArgumentTypeError(
+                "%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
+        return value
 
     def comma_list(text):
         return [item.strip() for item in text.split(",") if item.strip()]
@@ -1953,9 +2206,15 @@ def parse_args(argv):
     web.add_argument("--web.telemetry-path", dest="telemetry_path",
                      default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
                      help="path under which to serve metrics (default %(default)s)")
-    web.add_argument("--web.read-timeout", dest="read_timeout", type=float,
+    web.add_argument("--web.read-timeout", dest="read_timeout", type=seconds,
                      default=10.0, metavar="SECONDS",
-                     help="close a connection idle for this long (default %(default)s)")
+                     help="a request must arrive whole within this long (of the connection "
+                          "or the previous answer), else the connection is closed "
+                          "(default %(default)s)")
+    web.add_argument("--web.write-timeout", dest="write_timeout", type=seconds,
+                     default=10.0, metavar="SECONDS",
+                     help="an answer must be sent whole within this long, else the "
+                          "connection is closed (default %(default)s)")
     web.add_argument("--web.max-requests", dest="max_requests", type=int,
                      default=40, metavar="N",
                      help="requests served at once; more get 503 (default %(default)s)")
@@ -2023,8 +2282,6 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.telemetry_path.startswith("/") or args.telemetry_path == "/":
         parser.error("--web.telemetry-path must start with / and not be / itself")
-    if args.read_timeout <= 0:
-        parser.error("--web.read-timeout must be positive")
     if args.max_requests < 1:
         parser.error("--web.max-requests must be at least 1")
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
@@ -2127,7 +2384,8 @@ def main(argv=None):
         return 0
     try:
         server = make_server(exporter, args.listen_address, args.telemetry_path,
-                             args.read_timeout, args.max_requests, tls, auth)
+                             args.read_timeout, args.max_requests, tls, auth,
+                             args.write_timeout)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc))
         return 1

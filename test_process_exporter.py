@@ -14,6 +14,7 @@ import ctypes
 import errno
 import gzip
 import http.client
+import io
 import json
 import os
 import plistlib
@@ -1685,6 +1686,7 @@ def exchange(server, data, address="127.0.0.1"):
     handler = handler_class.__new__(handler_class)
     handler.server, handler.client_address, handler.request = server, (address, 40000), None
     handler.rfile, handler.wfile = io.BytesIO(data), io.BytesIO()
+    handler.deadline = pe.Deadline(float("inf"))
     handler.handle()
     return handler.wfile.getvalue()
 
@@ -2307,6 +2309,241 @@ class AbuseTest(unittest.TestCase, ServerFixture, ExpositionChecks):
         # the second server adds its own serving thread, and nothing else stays
         self.assertLessEqual(threading.active_count(), baseline + 1)
         self.assertEqual(captured.getvalue(), "")          # no traceback, no log spam
+
+
+def big_records(count=20000):
+    """Enough processes for an exposition of several MB."""
+    return [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
+            for pid in range(1, count + 1)]
+
+
+def closed_within(sock, seconds, trickle=None):
+    """Whether the server closed sock within `seconds`; trickle, if given, is sent a
+    byte at a time every 0.1 s meanwhile, as a slow client would."""
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.1)
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        if trickle is not None:
+            try:
+                sock.send(trickle[sent % len(trickle):][:1])
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+            sent += 1
+    return False
+
+
+class HostileClientTest(unittest.TestCase, ServerFixture):
+    """Slow, idle, greedy and odd clients: each gets a bounded share, scrapes go on."""
+
+    def scrape_status(self):
+        return self.request()[0]
+
+    def connect(self, count, first=b""):
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            if first:
+                sock.sendall(first)
+            socks.append(sock)
+        return socks
+
+    def test_a_trickled_request_is_cut_off_at_the_read_deadline(self):
+        # Each byte comes well within the timeout; the request as a whole does not.
+        self.start_server(read_timeout=1.0)
+        sock, = self.connect(1)
+        started = time.monotonic()
+        self.assertTrue(closed_within(sock, 5.0, trickle=b"GET /metrics HTTP/1.1\r\nX: "
+                                                         + b"y" * 1000))
+        self.assertLess(time.monotonic() - started, 2.5)
+
+    def test_a_slow_reader_is_cut_off_at_the_write_deadline_and_holds_no_request_slot(self):
+        self.start_server(StaticReader(big_records()), max_requests=1, write_timeout=1.0)
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", self.port))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)                       # it is being answered, and reads nothing
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        time.sleep(1.5)                       # past its write deadline
+        received = 0
+        sock.settimeout(5)
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        self.assertLess(received, len(body))   # cut off, not waited for
+
+    def test_trickling_connections_cannot_keep_a_scrape_out(self):
+        # Far more slow connections than slots, each with half a request sent.
+        self.start_server(read_timeout=30.0, max_connections=20)
+        self.connect(60, first=b"GET /metrics HTTP/1.1\r\nX: ")
+        for _ in range(3):
+            started = time.monotonic()
+            self.assertEqual(self.scrape_status(), 200)
+            self.assertLess(time.monotonic() - started, 2.0)
+        self.assertLessEqual(len(self.server.connections), 20)
+
+    def test_a_get_with_a_body_never_has_it_read_as_the_next_request(self):
+        smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        server = socketless_server()
+        for framing in (b"Content-Length: %d\r\n" % len(smuggled),
+                        b"Content-Length: 100000\r\n",
+                        b"Transfer-Encoding: chunked\r\n"):
+            with self.subTest(framing=framing):
+                request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n"
+                self.assertEqual(statuses(exchange(server, request + smuggled)), [200])
+        # A small body is dropped and the connection serves the next request.
+        follow = b"GET / HTTP/1.1\r\n\r\n"
+        reply = exchange(server, b"GET /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                         + follow)
+        self.assertEqual(statuses(reply), [200, 200])
+
+    def test_no_reverse_dns_when_listening_on_every_interface(self):
+        looked_up = []
+        real = socket.getfqdn
+        socket.getfqdn = lambda name="": looked_up.append(name) or real(name)
+        self.addCleanup(setattr, socket, "getfqdn", real)
+        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
+        server.server_close()
+        self.assertEqual(looked_up, [])
+
+    def test_a_thread_that_cannot_start_releases_its_slot(self):
+        self.start_server(max_connections=4)
+        real_start = threading.Thread.start
+        server = self.server
+
+        def failing_start(thread):
+            if getattr(thread, "_target", None) == server.process_request_thread:
+                raise RuntimeError("can't start new thread")
+            return real_start(thread)
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        threading.Thread.start = failing_start
+        try:
+            for _ in range(10):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.settimeout(5)
+                    self.assertEqual(sock.recv(10), b"")        # let go, not left hanging
+        finally:
+            threading.Thread.start = real_start
+            logged, sys.stderr = sys.stderr.getvalue(), stderr
+        self.assertEqual(len(logged.splitlines()), 1, logged)   # said once, not per connection
+        self.assertEqual(len(self.server.connections), 0)
+        self.assertEqual(self.scrape_status(), 200)
+
+    def test_accept_out_of_descriptors_backs_off_instead_of_spinning(self):
+        self.start_server()
+        calls = []
+        real_socket = self.server.socket
+
+        class Exhausted:
+            def __getattr__(self, name):
+                return getattr(real_socket, name)
+
+            def accept(self):
+                calls.append(time.monotonic())
+                raise OSError(errno.EMFILE, "Too many open files")
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        self.server.socket = Exhausted()
+        try:
+            waiting = socket.create_connection(("127.0.0.1", self.port))  # readable from now
+            self.addCleanup(waiting.close)
+            time.sleep(1.0)
+        finally:
+            self.server.socket = real_socket
+            logged, sys.stderr = sys.stderr.getvalue(), stderr
+        self.assertGreater(len(calls), 0)
+        self.assertLess(len(calls), 30)                  # a spinning loop makes thousands
+        self.assertEqual(len(logged.splitlines()), 1, logged)
+        self.assertEqual(self.scrape_status(), 200)
+
+    def test_the_connection_cap_follows_the_descriptor_limit(self):
+        self.assertEqual(pe.connection_cap(256), 256 - pe.DESCRIPTORS_KEPT)
+        self.assertEqual(pe.connection_cap(1 << 20), pe.MAX_CONNECTIONS)
+        self.assertGreaterEqual(pe.connection_cap(10), 1)
+
+    @unittest.skipUnless(IS_LINUX, "reads the exporter's CPU time from /proc")
+    def test_a_low_descriptor_limit_neither_spins_nor_keeps_scrapes_out(self):
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        proc = subprocess.Popen(
+            [sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0",
+             "--web.read-timeout=60", "--metrics=process_cpu_seconds_total"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=low_limit)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        self.port = int(re.search(rb"\(port (\d+)\)", proc.stderr.readline()).group(1))
+        self.connect(300)                     # more than the process has descriptors for
+        cpu_before = cpu_seconds(proc.pid)
+        time.sleep(1.0)
+        self.assertLess(cpu_seconds(proc.pid) - cpu_before, 0.5)      # not spinning
+        for _ in range(3):
+            self.assertEqual(self.scrape_status(), 200)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ConnectionsTest(unittest.TestCase):
+    """The connection table alone, on socket pairs."""
+
+    def pair(self):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        theirs.settimeout(1)
+        return ours, theirs
+
+    def test_past_the_cap_the_longest_waiting_connection_makes_room(self):
+        table = pe.Connections(2)
+        (a, a_peer), (b, _), (c, _) = self.pair(), self.pair(), self.pair()
+        self.assertTrue(table.admit(a, "10.0.0.1"))
+        time.sleep(0.01)
+        self.assertTrue(table.admit(b, "10.0.0.2"))
+        self.assertTrue(table.admit(c, "10.0.0.3"))
+        self.assertEqual(a_peer.recv(1), b"")            # a was hung up on
+        self.assertEqual(len(table), 2)
+
+    def test_a_connection_being_answered_is_never_cut_off(self):
+        table = pe.Connections(1)
+        (a, _), (b, _) = self.pair(), self.pair()
+        table.admit(a, "10.0.0.1")
+        table.waiting(a, False)
+        self.assertFalse(table.admit(b, "10.0.0.2"))
+        table.remove(a)
+        self.assertTrue(table.admit(b, "10.0.0.2"))
+
+    def test_one_address_gets_three_quarters_and_makes_room_among_its_own(self):
+        table = pe.Connections(8)
+        self.assertEqual(table.per_address, 6)
+        mine = [self.pair() for _ in range(7)]
+        for ours, _ in mine:
+            self.assertTrue(table.admit(ours, "10.0.0.9"))
+            time.sleep(0.002)
+        self.assertEqual(mine[0][1].recv(1), b"")         # its own oldest made room
+        others = [self.pair() for _ in range(2)]
+        for ours, _ in others:
+            self.assertTrue(table.admit(ours, "10.0.0.10"))
+        for _, peer in mine[1:]:                           # without cutting off its own
+            with self.assertRaises(socket.timeout):
+                peer.settimeout(0.01)
+                peer.recv(1)
 
 
 class SlowReader(StaticReader):
