@@ -31,6 +31,7 @@ import re
 import sys
 import threading
 import time
+from stat import S_ISREG
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,32 @@ def log(message):
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     sys.stderr.write("%s process_exporter: %s\n" % (stamp, message))
     sys.stderr.flush()
+
+
+MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: far less
+
+
+def read_regular_file(path, limit=MAX_FILE_BYTES):
+    """The bytes of the regular file at path, if it holds at most `limit` of them.
+
+    Anything else is refused (ValueError): a FIFO would block the open or the read,
+    and a device such as /dev/zero would never end.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("%s is not a regular file" % path)
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise ValueError("%s is larger than %d bytes" % (path, limit))
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------
@@ -1491,12 +1518,21 @@ class TLSFiles(Reloading):
         return context
 
 
+class Users(dict):
+    """user -> password hash, and a hash that no password matches but that costs
+    what theirs cost (an unknown user is checked against it, taking as long)."""
+
+    dummy = None
+
+
 class BasicAuth(Reloading):
     """Users and password hashes from --web.basic-auth-file (lines user:hash).
 
     A verified credential is remembered (as a keyed digest, never the password)
-    so that a scrape every few seconds does not pay the key derivation; an
-    address that keeps failing is answered ever more slowly.
+    so that a scrape every few seconds does not pay the key derivation.  Attempts
+    from one address take turns, and an address that keeps failing is answered
+    ever more slowly and derives in a single lane: so one client's guessing slows
+    that client, never another's right password.
     """
 
     MAX_REMEMBERED = 64
@@ -1507,23 +1543,40 @@ class BasicAuth(Reloading):
         self._key = os.urandom(32)
         self._verified = {}            # digest of "user:password" -> the hash it matched
         self._failures = {}            # address -> (count, first failure time)
-        self._deriving = threading.Lock()
+        self._turns = {}               # address -> [lock, attempts holding or awaiting it]
+        self._turns_lock = threading.Lock()
+        self._suspects = threading.Lock()      # the one lane of failing addresses
         Reloading.__init__(self, [path], "basic-auth file")
 
     def load(self):
-        users = {}
-        with open(self.path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                user, sep, encoded = line.partition(":")
-                if not sep or not user or not encoded.startswith(("pbkdf2-sha256$",
-                                                                   "scrypt$")):
-                    raise ValueError("%s line %d is not user:hash" % (self.path, number))
-                users[user] = encoded
+        data = read_regular_file(self.path)
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise ValueError("%s line 1 starts with a byte-order mark; save the file as "
+                             "UTF-8 without one" % self.path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("%s line %d is not UTF-8" % (
+                self.path, data[:exc.start].count(b"\n") + 1)) from None
+        users, lines = Users(), {}
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, encoded = line.rpartition(":")    # a hash holds no colon
+            try:
+                if not sep:
+                    raise ValueError("not user:hash")
+                check_user_name(user)
+                check_hash(encoded)
+                if user in lines:
+                    raise ValueError("user %r again (first on line %d)" % (user, lines[user]))
+            except ValueError as exc:
+                raise ValueError("%s line %d: %s" % (self.path, number, exc)) from None
+            users[user], lines[user] = encoded, number
         if not users:
             raise ValueError("%s names no user" % self.path)
+        users.dummy = dummy_like(next(iter(users.values())))
         return users
 
     def authorize(self, header, address):
@@ -1532,17 +1585,41 @@ class BasicAuth(Reloading):
         An address that keeps failing waits before its credentials are looked at;
         a success forgives its failures.
         """
-        delay = self.penalty(address)
-        if delay:
-            time.sleep(delay)
-        if self.check(header):
-            self.succeeded(address)
-            return True
-        self.failed(address)
-        return False
+        turn = self._take_turn(address)
+        try:
+            delay = self.penalty(address)
+            if delay:
+                time.sleep(delay)
+            if self.check(header, suspect=address in self._failures):
+                self.succeeded(address)
+                return True
+            self.failed(address)
+            return False
+        finally:
+            self._end_turn(address, turn)
 
-    def check(self, header):
-        """Whether an Authorization header carries a known user and the right password."""
+    def _take_turn(self, address):
+        with self._turns_lock:
+            turn = self._turns.get(address)
+            if turn is None:
+                turn = self._turns[address] = [threading.Lock(), 0]
+            turn[1] += 1
+        turn[0].acquire()
+        return turn
+
+    def _end_turn(self, address, turn):
+        turn[0].release()
+        with self._turns_lock:
+            turn[1] -= 1
+            if not turn[1]:
+                del self._turns[address]
+
+    def check(self, header, suspect=False):
+        """Whether an Authorization header carries a known user and the right password.
+
+        A suspect (an address that failed lately) derives keys one at a time, so
+        guessing cannot take every core; others do not wait for suspects.
+        """
         import base64
         import hashlib
         import hmac
@@ -1561,10 +1638,12 @@ class BasicAuth(Reloading):
                           hashlib.sha256).digest()
         if encoded is not None and self._verified.get(digest) == encoded:
             return True
-        # An unknown user costs a derivation too, so timing does not tell users apart;
-        # one derivation at a time, so guessing cannot take every core.
-        with self._deriving:
-            matched = verify_password(password, encoded or DUMMY_HASH)
+        # An unknown user costs the same derivation, so timing does not tell users apart.
+        if suspect:
+            with self._suspects:
+                matched = verify_password(password, encoded or users.dummy)
+        else:
+            matched = verify_password(password, encoded or users.dummy)
         if not matched or encoded is None:
             return False
         if len(self._verified) >= self.MAX_REMEMBERED:
@@ -1593,8 +1672,55 @@ class BasicAuth(Reloading):
         self._failures.pop(address, None)
 
 
-DUMMY_HASH = "pbkdf2-sha256$%d$AAAAAAAAAAAAAAAAAAAAAA==$" \
-             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" % PBKDF2_ITERATIONS
+def check_user_name(user):
+    """ValueError unless user is a name the basic-auth file can hold and a client can
+    send: not empty, no colon (it ends the name), no space or control character
+    (lines are stripped), not starting with '#' (a comment), valid UTF-8."""
+    if not user:
+        raise ValueError("the user name is empty")
+    try:
+        user.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("user name %r is not valid UTF-8" % user) from None
+    if ":" in user:
+        raise ValueError("user name %r holds a colon" % user)
+    if user.startswith("#"):
+        raise ValueError("user name %r starts with '#', which makes a comment" % user)
+    if any(char.isspace() or not char.isprintable() for char in user):
+        raise ValueError("user name %r holds a space or control character" % user)
+    return user
+
+
+def check_hash(encoded):
+    """ValueError unless encoded is a hash that verify_password can check."""
+    import base64
+    import hashlib
+    parts = encoded.split("$")
+    try:
+        if parts[0] == "pbkdf2-sha256" and len(parts) == 4:
+            good = int(parts[1]) > 0
+        elif parts[0] == "scrypt" and len(parts) == 6:
+            if not hasattr(hashlib, "scrypt"):
+                raise ValueError("this Python's hashlib has no scrypt")
+            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            good = n > 1 and n & (n - 1) == 0 and r > 0 and p > 0
+        else:
+            good = False
+        good = good and all(base64.b64decode(part, validate=True) for part in parts[-2:])
+    except (ValueError, TypeError):
+        good = False
+    if not good:
+        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH or "
+                         "scrypt$N$R$P$SALT$HASH (make one with --hash-password)")
+
+
+def dummy_like(encoded):
+    """A hash of the same scheme and cost as encoded, with random salt and digest."""
+    import base64
+    parts = encoded.split("$")
+    for index in (-2, -1):
+        parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
+    return "$".join(parts)
 
 
 def read_new_password(stream_in=None):
@@ -2190,6 +2316,12 @@ def parse_args(argv):
                 "%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
         return value
 
+    def user_name(text):
+        try:
+            return check_user_name(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
     def comma_list(text):
         return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -2232,7 +2364,7 @@ def parse_args(argv):
     security.add_argument("--web.basic-auth-file", dest="basic_auth_file", metavar="FILE",
                           help="require a user and password from this file of user:hash lines")
     security.add_argument("--hash-password", dest="hash_password", nargs="?",
-                          const="prometheus", metavar="USER",
+                          const="prometheus", metavar="USER", type=user_name,
                           help="read a password (no echo) and print a user:hash line for "
                                "--web.basic-auth-file (user default: prometheus)")
 

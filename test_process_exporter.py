@@ -2905,6 +2905,129 @@ class BasicAuthTest(unittest.TestCase, ServerFixture, ExpositionChecks):
                     pe.BasicAuth(self.file)
 
 
+def run_bounded(*args, timeout=20):
+    """Run the exporter with at most 512 MiB of memory, in case it reads without end."""
+    def bound_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+    return subprocess.run([sys.executable, SCRIPT] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, preexec_fn=bound_memory,
+                          stdin=subprocess.DEVNULL)
+
+
+class HostileAuthTest(unittest.TestCase):
+    """Basic auth against guessing, timing and files that could never let anyone in."""
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.file = os.path.join(self.folder, "users")
+        self.write(("prom:%s\n" % pe.hash_password("s3cret", iterations=1000)).encode())
+
+    def write(self, data):
+        with open(self.file, "wb") as f:
+            f.write(data)
+
+    def header(self, user, password):
+        return basic(user, password)["Authorization"]
+
+    def test_an_unknown_user_costs_what_a_known_one_does(self):
+        self.write(("prom:%s\n" % pe.hash_password("s3cret", iterations=2345)).encode())
+        auth = pe.BasicAuth(self.file)
+        derived = []
+        real = pe.verify_password
+        pe.verify_password = lambda password, encoded: derived.append(encoded) or \
+            real(password, encoded)
+        self.addCleanup(setattr, pe, "verify_password", real)
+        self.assertFalse(auth.authorize(self.header("prom", "wrong"), "10.0.0.1"))
+        self.assertFalse(auth.authorize(self.header("nobody", "wrong"), "10.0.0.2"))
+        known, unknown = derived
+
+        def shape(encoded):     # scheme, cost, and the lengths of salt and digest
+            parts = encoded.split("$")
+            return parts[:-2] + [len(parts[-2]), len(parts[-1])]
+        self.assertEqual(shape(unknown), shape(known))
+        self.assertNotEqual(unknown, known)
+
+    def test_one_clients_guessing_does_not_delay_anothers_right_password(self):
+        auth = pe.BasicAuth(self.file)
+        inside, release = threading.Event(), threading.Event()
+        real = pe.verify_password
+
+        def slow_for_guesses(password, encoded):
+            if password == "guess":
+                inside.set()
+                release.wait(10)
+            return real(password, encoded)
+        pe.verify_password = slow_for_guesses
+        self.addCleanup(setattr, pe, "verify_password", real)
+        self.addCleanup(release.set)
+        for _ in range(5):                    # the guesser has failed before, too
+            auth.failed("10.0.0.66")
+        guesses = [threading.Thread(target=auth.authorize,
+                                    args=(self.header("prom", "guess"), "10.0.0.66"))
+                   for _ in range(4)]
+        for thread in guesses:
+            thread.start()
+        self.assertTrue(inside.wait(10))
+        result = []
+        scraper = threading.Thread(target=lambda: result.append(
+            auth.authorize(self.header("prom", "s3cret"), "10.0.0.7")))
+        started = time.monotonic()
+        scraper.start()
+        scraper.join(5)
+        self.assertEqual(result, [True])
+        self.assertLess(time.monotonic() - started, 1.0)
+        release.set()
+        for thread in guesses:
+            thread.join(20)
+
+    def test_lines_that_could_never_log_in_are_refused_naming_file_and_line(self):
+        good = pe.hash_password("pw", iterations=1000)
+        cases = {
+            "byte-order mark": (b"\xef\xbb\xbfprom:" + good.encode() + b"\n", 1),
+            "empty user": (b"# users\n:" + good.encode() + b"\n", 2),
+            "colon in user": (b"a:b:" + good.encode() + b"\n", 1),
+            "space in user": (b"bob smith:" + good.encode() + b"\n", 1),
+            "malformed iterations": (b"prom:pbkdf2-sha256$many$c2FsdA==$aGFzaA==\n", 1),
+            "empty salt": (b"prom:pbkdf2-sha256$1000$$aGFzaA==\n", 1),
+            "bad base64": (b"prom:pbkdf2-sha256$1000$!!$aGFzaA==\n", 1),
+            "scrypt with N not a power of two": (b"prom:scrypt$1000$8$1$c2FsdA==$aGFzaA==\n", 1),
+            "duplicate user": (("prom:%s\n\nprom:%s\n" % (good, good)).encode(), 3),
+            "not UTF-8": (b"prom:" + good.encode() + b"\n\xff\xfe:x\n", 2),
+        }
+        for name, (data, line) in cases.items():
+            with self.subTest(name):
+                self.write(data)
+                with self.assertRaises(ValueError) as caught:
+                    pe.BasicAuth(self.file)
+                message = str(caught.exception)
+                self.assertIn("%s line %d" % (self.file, line), message)
+                self.assertNotIn("\n", message)
+
+    def test_hash_password_refuses_names_the_file_cannot_hold(self):
+        for user in ("", "a:b", "#admin", "bob smith", " prom", "prom\t", "\udcff"):
+            with self.subTest(user=user):
+                stderr, sys.stderr = sys.stderr, io.StringIO()
+                try:
+                    with self.assertRaises(SystemExit) as caught:
+                        pe.parse_args(["--hash-password=" + user])
+                finally:
+                    said, sys.stderr = sys.stderr.getvalue(), stderr
+                self.assertEqual(caught.exception.code, 2)
+                self.assertEqual(len(said.splitlines()), 1, said)
+
+    def test_a_fifo_or_a_device_as_the_file_is_one_line_and_exit_2(self):
+        fifo = os.path.join(self.folder, "fifo")
+        os.mkfifo(fifo)
+        for path in (fifo, "/dev/zero"):
+            with self.subTest(path=path):
+                done = run_bounded("--web.basic-auth-file=" + path)
+                self.assertEqual(done.returncode, 2)
+                lines = done.stderr.decode().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn(path, lines[0])
+
+
 class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
 
     @classmethod
