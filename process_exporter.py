@@ -898,7 +898,9 @@ class UserNames:
         if name is None:
             import pwd
             try:
-                name = pwd.getpwuid(uid).pw_name
+                # pwd decodes with surrogate escapes: a name that is not UTF-8 would
+                # fail the exposition's encoding.  Mend it as the kernel's bytes are.
+                name = decode(os.fsencode(pwd.getpwuid(uid).pw_name))
             except (KeyError, OverflowError):
                 name = str(uid)
             self._names[uid] = name
@@ -916,6 +918,34 @@ def resolve_user(user):
         raise ValueError("no such user: %r" % user) from None
 
 
+class Remembered:
+    """A question about a process, answered once per process lifetime.
+
+    Keyed by pid, start time, name and path (exec changes the last two): a regex
+    runs once per process, not on every scrape, so an executable path crafted to
+    make it slow costs that once, and an outsider cannot multiply it.  Only the
+    answers for the processes of the last scrape are kept.
+    """
+
+    def __init__(self, question):
+        self.question = question
+        self._last = {}
+        self._now = {}
+
+    def __call__(self, record):
+        key = (record.pid, record.start_time, record.name, record.path)
+        try:
+            return self._now[key]
+        except KeyError:
+            pass
+        answer = self._last[key] if key in self._last else self.question(record)
+        self._now[key] = answer
+        return answer
+
+    def next_scrape(self):
+        self._last, self._now = self._now, {}
+
+
 class Filter:
     """Which processes to export: --include, --exclude (regexes on name or path), --user."""
 
@@ -923,6 +953,7 @@ class Filter:
         self.include = [re.compile(pattern) for pattern in include]
         self.exclude = [re.compile(pattern) for pattern in exclude]
         self.uids = frozenset(uids)
+        self._selected = Remembered(self._selected_by_patterns)
 
     def __bool__(self):
         return bool(self.include or self.exclude or self.uids)
@@ -930,12 +961,19 @@ class Filter:
     def keeps(self, record):
         if self.uids and record.uid not in self.uids:
             return False
+        return self._selected(record)
+
+    def _selected_by_patterns(self, record):
         if self.include and not matches_any(self.include, record):
             return False
         return not matches_any(self.exclude, record)
 
     def apply(self, records):
-        return [record for record in records if self.keeps(record)] if self else records
+        if not self:
+            return records
+        kept = [record for record in records if self.keeps(record)]
+        self._selected.next_scrape()
+        return kept
 
 
 def matches_any(patterns, record):
@@ -992,15 +1030,17 @@ class Grouper:
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
+        self._declared_group = Remembered(self._first_declared_match)
         self.members = {}       # group -> {(pid, start_time): [counter values]}
         self.exited = {}        # group -> [counter sums of members gone]
         self.empty_since = {}   # group -> when it last lost its last member
 
     def own_group(self, record):
         """The group a process names by itself, or None."""
-        for name, pattern in self.declared:
-            if pattern.search(record.name) or pattern.search(record.path):
-                return name
+        if self.declared:
+            declared = self._declared_group(record)
+            if declared is not None:
+                return declared
         if self.group_by == "name":
             return record.name or None
         if self.group_by == "path":
@@ -1009,11 +1049,18 @@ class Grouper:
             return self.user_names(record.uid)
         return None
 
+    def _first_declared_match(self, record):
+        for name, pattern in self.declared:
+            if pattern.search(record.name) or pattern.search(record.path):
+                return name
+        return None
+
     def assign(self, records, everyone=None):
         """{group: [records]} for the records; ancestors are looked up in `everyone`."""
         everyone = records if everyone is None else everyone
         by_pid = {record.pid: record for record in everyone}
         own = {}
+        inherited = {}      # pid -> the group it passes on to its children, this scrape
 
         def group_of(record):
             if record.pid not in own:
@@ -1024,17 +1071,35 @@ class Grouper:
         for record in records:
             group = group_of(record)
             if group is None and self.children:
-                seen = {record.pid}
-                parent = by_pid.get(record.ppid)
-                while parent is not None and parent.pid not in seen:
-                    group = group_of(parent)
-                    if group is not None:
-                        break
-                    seen.add(parent.pid)
-                    parent = by_pid.get(parent.ppid)
+                group = self.inherited_group(record, by_pid, group_of, inherited)
             if group is not None:
                 groups.setdefault(group, []).append(record)
+        self._declared_group.next_scrape()
         return groups
+
+    @staticmethod
+    def inherited_group(record, by_pid, group_of, inherited):
+        """The group of a process's nearest grouped ancestor, or None.
+
+        Every process passed on the way remembers the answer for this scrape, so a
+        chain of nested processes costs its length once, not its length squared.
+        """
+        chain, seen = [record.pid], {record.pid}
+        group = None
+        parent = by_pid.get(record.ppid)
+        while parent is not None and parent.pid not in seen:
+            if parent.pid in inherited:
+                group = inherited[parent.pid]
+                break
+            group = group_of(parent)
+            if group is not None:
+                break
+            chain.append(parent.pid)
+            seen.add(parent.pid)
+            parent = by_pid.get(parent.ppid)
+        for pid in chain:
+            inherited[pid] = group
+        return group
 
     def update(self, records, everyone=None, now=None):
         """This scrape's groups, sorted by name, with history folded into the counters."""

@@ -1348,6 +1348,48 @@ class FilterTest(unittest.TestCase):
         self.assertIs(names._names[0], names(0))
 
 
+    def test_a_regex_runs_once_per_process_not_on_every_scrape(self):
+        # A crafted path can make a regex slow: the cost must not recur per scrape.
+        records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
+        searches = CountingPattern("a+b")
+        selection = pe.Filter(include=["x"])
+        selection.include = [searches]
+        for _ in range(5):
+            selection.apply(records)
+        self.assertEqual(searches.calls, 2 * 50)          # name and path, once each
+        records[0] = proc(1, "p1", path="/tmp/other")      # exec: asked again
+        selection.apply(records)
+        self.assertEqual(searches.calls, 2 * 51)
+
+    def test_user_names_that_are_not_utf8_are_mended(self):
+        import pwd
+        real = pwd.getpwuid
+        pwd.getpwuid = lambda uid: pwd.struct_passwd(
+            (os.fsdecode(b"caf\xe9"), "x", uid, uid, "", "/", "/bin/sh"))
+        self.addCleanup(setattr, pwd, "getpwuid", real)
+        self.assertEqual(pe.UserNames()(501), "caf\ufffd")
+        records = [proc(1, "a"), proc(2, "b")]
+        labelled = pe.Exporter(StaticReader(records),
+                               labels_of=pe.process_labels_with_user(pe.UserNames()))
+        grouped = pe.Exporter(StaticReader(records), pe.GROUP_FAMILIES,
+                              grouper=pe.Grouper("user"))
+        for exporter in (labelled, grouped):
+            text = exporter.scrape()
+            parse_exposition(text)
+            self.assertIn('"caf\ufffd"', text)
+
+
+class CountingPattern:
+    """A compiled regex that counts its searches."""
+
+    def __init__(self, pattern):
+        self.pattern, self.calls = re.compile(pattern), 0
+
+    def search(self, text):
+        self.calls += 1
+        return self.pattern.search(text)
+
+
 class GrouperTest(unittest.TestCase, ExpositionChecks):
 
     def totals(self, groups):
@@ -1374,6 +1416,25 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         # 3 has no path, so no group of its own: it joins its parent's
         self.assertEqual(by("path"), {"/bin/a": [1, 3], "/opt/a": [2]})
         self.assertEqual(by("user"), {"root": [1], pe.UserNames()(501): [2, 3]})
+
+    def test_a_declared_regex_runs_once_per_process(self):
+        records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
+        grouper = pe.Grouper(declared=[("g", "x")])
+        searches = CountingPattern("a+b")
+        grouper.declared = [("g", searches)]
+        for _ in range(5):
+            grouper.update(records, now=0.0)
+        self.assertEqual(searches.calls, 2 * 50)
+
+    def test_a_deep_chain_of_children_costs_its_length_not_its_square(self):
+        depth = 4000
+        records = [proc(1, "root")] + [proc(pid, "c", ppid=pid - 1)
+                                       for pid in range(2, depth + 1)]
+        grouper = pe.Grouper(declared=[("g", "^root$")])
+        started = time.perf_counter()
+        groups = grouper.assign(records)
+        self.assertLess(time.perf_counter() - started, 0.5)     # quadratic: seconds
+        self.assertEqual(len(groups["g"]), depth)
 
     def test_ancestor_loops_do_not_hang(self):
         records = [proc(5, "x", ppid=6), proc(6, "y", ppid=5)]
