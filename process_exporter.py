@@ -41,10 +41,17 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def log(message):
-    """One line on stderr with a UTC timestamp: launchd keeps it in the job's log."""
+    """One line on stderr with a UTC timestamp: launchd keeps it in the job's log.
+
+    A log that cannot be written (its disk full, stderr closed) loses the line,
+    never the exporter.
+    """
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sys.stderr.write("%s process_exporter: %s\n" % (stamp, message))
-    sys.stderr.flush()
+    try:
+        sys.stderr.write("%s process_exporter: %s\n" % (stamp, message))
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: far less
@@ -1539,6 +1546,7 @@ class Reloading:
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self._stamps = watched_mtimes(self.paths)
+        self._complaint = None          # what was last logged about files that fail
         self.current = self.load()
 
     def load(self):
@@ -1550,15 +1558,24 @@ class Reloading:
             with self._lock:
                 if now - self._checked >= 1.0:
                     self._checked = now
-                    try:
-                        stamps = watched_mtimes(self.paths)
-                        if stamps != self._stamps:
-                            self.current = self.load()
-                            self._stamps = stamps
-                            log("reloaded the %s" % self.what)
-                    except (OSError, ValueError) as exc:
-                        log("keeping the old %s: %s" % (self.what, exc))
+                    self._reload_if_changed()
         return self.current
+
+    def _reload_if_changed(self):
+        """Load the files if they changed.  Files that fail are tried once per
+        change, and said once, not every second for as long as they stay broken."""
+        try:
+            stamps = watched_mtimes(self.paths)
+            if stamps != self._stamps:
+                self._stamps = stamps
+                self.current = self.load()
+                log("reloaded the %s" % self.what)
+            self._complaint = None
+        except (OSError, ValueError) as exc:
+            complaint = "keeping the old %s: %s" % (self.what, exc)
+            if complaint != self._complaint:
+                log(complaint)
+                self._complaint = complaint
 
 
 class TLSFiles(Reloading):
@@ -1567,20 +1584,56 @@ class TLSFiles(Reloading):
 
     def __init__(self, cert_file, key_file, client_ca_file=None):
         self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
+        self.check_files()
         Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
+
+    def flags(self):
+        return [(flag, path) for flag, path in (
+            ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
+            ("--web.tls-client-ca-file", self.client_ca_file)) if path]
+
+    def check_files(self):
+        """Each file there, regular and small, before OpenSSL reads it: a FIFO would
+        hang it and a device never end.  A failure names the flag and the file."""
+        for flag, path in self.flags():
+            try:
+                read_regular_file(path)
+            except OSError as exc:
+                raise ValueError("%s %s: %s" % (flag, path, exc.strerror or exc)) from None
+            except ValueError as exc:
+                raise ValueError("%s: %s" % (flag, exc)) from None
 
     def load(self):
         import ssl
+        self.check_files()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
-            context.load_cert_chain(self.cert_file, self.key_file)
-            if self.client_ca_file:
-                context.load_verify_locations(cafile=self.client_ca_file)
-                context.verify_mode = ssl.CERT_REQUIRED
+            context.load_cert_chain(self.cert_file, self.key_file, password=no_pass_phrase)
+        except PassPhraseNeeded:
+            raise ValueError("--web.tls-key-file %s is protected by a pass phrase; give "
+                             "the exporter a key without one" % self.key_file) from None
         except ssl.SSLError as exc:
-            raise ValueError("bad TLS files: %s" % exc) from None
+            raise ValueError("--web.tls-cert-file %s with --web.tls-key-file %s: %s" % (
+                self.cert_file, self.key_file, exc.reason or exc)) from None
+        if self.client_ca_file:
+            try:
+                context.load_verify_locations(cafile=self.client_ca_file)
+            except ssl.SSLError as exc:
+                raise ValueError("--web.tls-client-ca-file %s: %s" % (
+                    self.client_ca_file, exc.reason or exc)) from None
+            context.verify_mode = ssl.CERT_REQUIRED
         return context
+
+
+class PassPhraseNeeded(Exception):
+    pass
+
+
+def no_pass_phrase():
+    """OpenSSL's password callback: without one it would ask on the terminal, and a
+    reload would wait there for ever.  An encrypted key is refused instead."""
+    raise PassPhraseNeeded()
 
 
 class Users(dict):
@@ -2278,6 +2331,7 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
                     max_requests=40, tls=None, auth=None, write_timeout=10.0,
                     max_connections=None, max_per_address=None):
     """What a MetricsServer serves and how: the attributes its handler reads."""
+    import html
     import socket
     quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
     if tls is not None:
@@ -2287,7 +2341,7 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
         "exporter": exporter,
         "telemetry_path": telemetry_path,
         "landing_page": (LANDING_PAGE % {"version": __version__,
-                                         "path": telemetry_path}).encode(),
+                                         "path": html.escape(telemetry_path)}).encode(),
         "read_timeout": read_timeout,
         "write_timeout": write_timeout,
         "tls": tls,
@@ -2477,8 +2531,10 @@ def parse_args(argv):
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
     args = parser.parse_args(argv)
-    if not args.telemetry_path.startswith("/") or args.telemetry_path == "/":
-        parser.error("--web.telemetry-path must start with / and not be / itself")
+    if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", args.telemetry_path):
+        parser.error("--web.telemetry-path must be a path a client can ask for: / and "
+                     "then ASCII letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space "
+                     "or other characters), and not / itself")
     if args.max_requests < 1:
         parser.error("--web.max-requests must be at least 1")
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
@@ -2557,7 +2613,48 @@ def print_password_hash(user):
     return 0
 
 
+def write_exposition(chunks):
+    """--once: the exposition on stdout, as bytes (the locale's encoding has no say
+    in UTF-8 text).  Returns the exit code."""
+    if sys.stdout is None:
+        log("cannot write the metrics: standard output is closed")
+        return 1
+    try:
+        stream = getattr(sys.stdout, "buffer", sys.stdout)
+        for chunk in chunks:
+            stream.write(chunk)
+        stream.flush()
+    except BrokenPipeError:      # the reader left (| head -1): as quiet as SIGPIPE
+        silence_stdout()
+        return 1
+    except (OSError, ValueError) as exc:     # a full disk, a closed descriptor
+        log("cannot write the metrics: %s" % (getattr(exc, "strerror", None) or exc))
+        silence_stdout()
+        return 1
+    return 0
+
+
+def silence_stdout():
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could
+    not be written raises nothing more at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None):
+    """Run the exporter; the exit code.  Ctrl-C before serving began (or during
+    --once) is exit 130 and no traceback; once serving, it stops it cleanly."""
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(argv):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.hash_password is not None:
         return print_password_hash(args.hash_password)
@@ -2571,14 +2668,13 @@ def main(argv=None):
         tune_malloc()
     try:
         exporter = build_exporter(args)
-        text = exporter.scrape()
+        chunks = exporter.scrape_chunks()
     except (OSError, ValueError) as exc:      # no libSystem, no procfs, a broken one
         log("cannot read processes: %s" % exc)
         return 1
     if args.once:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return 0
+        return write_exposition(chunks)
+    del chunks        # the start-up scrape was a check: its text is not kept
     try:
         server = make_server(exporter, args.listen_address, args.telemetry_path,
                              args.read_timeout, args.max_requests, tls, auth,

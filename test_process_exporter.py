@@ -2122,6 +2122,110 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
                     proc.stderr.close()
 
 
+def one_line_exit(test, argv, code=2):
+    """parse_args or main on argv: exits `code` with exactly one line on stderr."""
+    stderr, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        with test.assertRaises(SystemExit) as caught:
+            pe.parse_args(argv)
+    finally:
+        said, sys.stderr = sys.stderr.getvalue(), stderr
+    test.assertEqual(caught.exception.code, code)
+    test.assertEqual(len(said.splitlines()), 1, said)
+    return said
+
+
+class BadInputTest(unittest.TestCase):
+    """Odd values, odd outputs, odd moments: one line and the right exit code."""
+
+    def once(self, **popen):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        procfs.add(7, comm="caf\u00e9\u2603".encode(), exe="/opt/\u00e9t\u00e9/bin")
+        return subprocess.run([sys.executable, SCRIPT, "--once", "--path.procfs=" + procfs.root],
+                              stderr=subprocess.PIPE, timeout=30, **popen)
+
+    def test_values_that_can_never_work_are_refused(self):
+        for argv in (["--web.telemetry-path=/metrics?x=1"], ["--web.telemetry-path=/m#x"],
+                     ["--web.telemetry-path=/m\u00e9trics"], ["--web.telemetry-path=/m\udcff"],
+                     ["--web.telemetry-path=/a b"], ["--web.telemetry-path=/"],
+                     ["--web.read-timeout=nan"], ["--web.read-timeout=inf"],
+                     ["--web.read-timeout=1e300"], ["--web.write-timeout=-1"],
+                     ["--web.write-timeout=0"], ["--web.read-timeout=ten"]):
+            with self.subTest(argv=argv):
+                one_line_exit(self, argv)
+        self.assertEqual(pe.parse_args(["--web.telemetry-path=/probe/x-1.txt"]).telemetry_path,
+                         "/probe/x-1.txt")
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_to_a_closed_pipe_is_quiet(self):
+        proc = subprocess.Popen([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()                 # as `| head -1` does, only sooner
+        _, err = proc.communicate(timeout=30)
+        self.assertEqual((proc.returncode, err), (1, b""))
+
+    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
+    def test_once_to_a_full_disk_is_one_line(self):
+        with open("/dev/full", "wb") as full:
+            done = self.once(stdout=full)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+        self.assertIn(b"No space left", done.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_with_stdout_closed_is_one_line(self):
+        done = self.once(stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_under_an_ascii_locale_writes_utf8(self):
+        env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
+        done = self.once(stdout=subprocess.PIPE, env=env)
+        self.assertEqual((done.returncode, done.stderr), (0, b""))
+        self.assertIn('name="caf\u00e9\u2603"'.encode("utf-8"), done.stdout)
+        parse_exposition(done.stdout.decode("utf-8"))
+
+    def test_ctrl_c_during_start_up_or_once_is_exit_130_without_traceback(self):
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        for where, argv in (("build_exporter", ["--once"]), ("build_exporter", []),
+                            ("write_exposition", ["--once"]), ("make_server", [])):
+            with self.subTest(where=where, argv=argv):
+                real = getattr(pe, where)
+                setattr(pe, where, interrupted)
+                stderr, sys.stderr = sys.stderr, io.StringIO()
+                try:
+                    code = pe.main(argv + ["--web.listen-address=127.0.0.1:0"])
+                finally:
+                    setattr(pe, where, real)
+                    said, sys.stderr = sys.stderr.getvalue(), stderr
+                self.assertEqual(code, 130)
+                self.assertNotIn("Traceback", said)
+                self.assertLessEqual(len(said.splitlines()), 1, said)
+
+    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
+    def test_a_log_that_cannot_be_written_does_not_stop_the_exporter(self):
+        port = free_port()
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.Popen([sys.executable, SCRIPT,
+                                     "--web.listen-address=127.0.0.1:%d" % port],
+                                    stdout=subprocess.DEVNULL, stderr=full)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status = scrape_port(port)[0]
+                break
+            except OSError:
+                self.assertIsNone(proc.poll(), "the exporter died at its first log line")
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.1)
+        self.assertEqual(status, 200)
+
+
+
 # ---------------------------------------------------------------------------
 # Proof against a real Prometheus server
 # ---------------------------------------------------------------------------
@@ -3077,6 +3181,27 @@ class HostileAuthTest(unittest.TestCase):
                 self.assertEqual(caught.exception.code, 2)
                 self.assertEqual(len(said.splitlines()), 1, said)
 
+    def test_a_broken_file_is_logged_once_per_change_not_every_second(self):
+        auth = pe.BasicAuth(self.file)
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        try:
+            for text in (b"broken\n", None, None, b"still broken!\n", None):
+                if text is not None:
+                    self.write(text)
+                    os.utime(self.file, ns=(time.time_ns(), time.time_ns() + 10 ** 9))
+                auth._checked -= 2                  # as if a second had passed
+                self.assertIn("prom", auth.get())  # the old users stay
+            os.remove(self.file)
+            for _ in range(3):
+                auth._checked -= 2
+                auth.get()
+        finally:
+            said, sys.stderr = sys.stderr.getvalue(), stderr
+        lines = said.splitlines()
+        self.assertEqual(len(lines), 3, said)
+        self.assertIn("line 1: not user:hash", lines[0])
+        self.assertIn("No such file", lines[2])
+
     def test_a_fifo_or_a_device_as_the_file_is_one_line_and_exit_2(self):
         fifo = os.path.join(self.folder, "fifo")
         os.mkfifo(fifo)
@@ -3174,6 +3299,50 @@ class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
         self.assertEqual(https_request(self.port, context)[0], 401)
         self.assertEqual(https_request(self.port, context, headers=basic("prom", "pw"))[0],
                          200)
+
+
+class TLSFilesTest(unittest.TestCase):
+
+    def setUp(self):
+        self.certificates = Certificates()
+        self.addCleanup(self.certificates.cleanup)
+
+    def test_a_key_with_a_pass_phrase_is_refused_not_prompted_for(self):
+        locked = self.certificates.path("locked.key")
+        self.certificates.run("pkey", "-in", self.certificates.server_key, "-out", locked,
+                              "-aes256", "-passout", "pass:secret")
+        called = []
+        real = pe.no_pass_phrase
+
+        def recording():
+            called.append(1)
+            return real()
+        pe.no_pass_phrase = recording
+        self.addCleanup(setattr, pe, "no_pass_phrase", real)
+        with self.assertRaises(ValueError) as caught:
+            pe.TLSFiles(self.certificates.server_cert, locked)
+        self.assertEqual(called, [1])          # OpenSSL asked us, not the terminal
+        self.assertIn("--web.tls-key-file %s is protected by a pass phrase" % locked,
+                      str(caught.exception))
+
+    def test_errors_name_the_flag_and_the_file(self):
+        folder = self.certificates.folder
+        junk = os.path.join(folder, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("not a certificate\n")
+        fifo = os.path.join(folder, "fifo")
+        os.mkfifo(fifo)
+        cert, key = self.certificates.server_cert, self.certificates.server_key
+        cases = (((junk, key, None), "--web.tls-cert-file %s with --web.tls-key-file" % junk),
+                 ((cert, "/nonexistent", None), "--web.tls-key-file /nonexistent"),
+                 ((cert, key, junk), "--web.tls-client-ca-file %s" % junk),
+                 ((fifo, key, None), "--web.tls-cert-file: %s is not a regular file" % fifo),
+                 ((cert, "/dev/zero", None), "--web.tls-key-file: /dev/zero is not"))
+        for files, expected in cases:
+            with self.subTest(files=files):
+                with self.assertRaises(ValueError) as caught:
+                    pe.TLSFiles(*files)
+                self.assertIn(expected, str(caught.exception))
 
 
 class SecurityCommandLineTest(unittest.TestCase):
