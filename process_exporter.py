@@ -605,6 +605,14 @@ class DarwinReader(Reader):
 PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
 KEPT_FILES = ("stat", "status", "io")
+DELETED = " (deleted)"           # what readlink adds to the exe of a replaced binary
+
+
+class LinuxKnown(Known):
+    """Known, and the start time as first computed: it stays the same for the
+    process's life, whatever the wall clock does (groups key on it)."""
+
+    __slots__ = ("start_time",)
 
 
 class LinuxReader(Reader):
@@ -621,10 +629,12 @@ class LinuxReader(Reader):
     fails, even if its pid has been reused.
     """
 
-    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, keep_open=True):
+    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, keep_open=True,
+                 wall_clock=time.time):
         Reader.__init__(self, fields)
         self.procfs = procfs
         self.clock = clock
+        self.wall_clock = wall_clock
         self.clock_ticks = os.sysconf("SC_CLK_TCK")
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self.boot_time = self._boot_time()
@@ -651,21 +661,29 @@ class LinuxReader(Reader):
             pass
 
     def _boot_time(self):
-        """Wall-clock time of boot, to a hundredth of a second.
+        """Wall-clock time of boot, to a hundredth of a second, as the clock says now.
 
         /proc/stat's btime is whole seconds; now minus /proc/uptime is finer, and
-        both count from the same boot clock as a process's starttime.
+        both count from the same boot clock as a process's starttime.  Both are
+        read as regular files of bounded size: a procfs that is not one fails.
         """
         try:
-            with open(os.path.join(self.procfs, "uptime"), "rb") as f:
-                return time.time() - float(f.read().split()[0])
+            uptime = read_regular_file(os.path.join(self.procfs, "uptime"), 4096)
+            return self.wall_clock() - float(uptime.split()[0])
         except (OSError, ValueError, IndexError):
             pass
-        with open(os.path.join(self.procfs, "stat"), "rb") as f:
-            for line in f:
-                if line.startswith(b"btime "):
-                    return float(line.split()[1])
+        for line in read_regular_file(os.path.join(self.procfs, "stat")).splitlines():
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
         raise OSError("no boot time in %s" % self.procfs)
+
+    def _follow_the_clock(self):
+        """Boot time afresh each scrape, so that processes started after a clock step
+        get start times on the new clock; those seen before keep theirs."""
+        try:
+            self.boot_time = self._boot_time()
+        except (OSError, ValueError):
+            pass           # the last one stays
 
     def read(self):
         self._start_reading()
@@ -673,6 +691,7 @@ class LinuxReader(Reader):
         with_io = self.wants("disk_read_bytes", "disk_written_bytes")
         with_switches = self.wants("context_switches")
         self._now = self.clock()
+        self._follow_the_clock()
         known, self._known = self._known, {}
         self._previous, self._open = self._open, {name: {} for name in KEPT_FILES}
         self._kept = 0
@@ -712,7 +731,7 @@ class LinuxReader(Reader):
                 self._kept += 1
                 return data, fd, True
             os.close(fd)
-        fd = os.open(base + name, os.O_RDONLY)
+        fd = os.open(base + name, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not block
         try:
             data = os.read(fd, size)
         except BaseException:
@@ -747,11 +766,10 @@ class LinuxReader(Reader):
         key = (pid, start_ticks)
         this = (known or self._known).get(key)
         if this is None or this.comm != comm:      # new to us, or it has exec'd
-            try:
-                path = decode(os.readlink(os.fsencode(base + "exe")))
-            except OSError:       # kernel threads, zombies, other users' processes
-                path = ""
-            this = Known(comm, decode(comm), path)
+            fresh = LinuxKnown(comm, decode(comm), self.executable(base))
+            fresh.start_time = self.boot_time + start_ticks / self.clock_ticks \
+                if this is None else this.start_time
+            this = fresh
         self._known[key] = this
         switches = None
         if with_switches:
@@ -762,7 +780,7 @@ class LinuxReader(Reader):
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
             pid, ppid, uid, gid, this.name, this.path,
-            self.boot_time + start_ticks / ticks,           # start_time
+            this.start_time,                                # start_time
             int(fields[11]) / ticks,                        # cpu_user
             int(fields[12]) / ticks,                        # cpu_system
             int(fields[21]) * self.page_size,               # resident (= statm's)
@@ -799,6 +817,18 @@ class LinuxReader(Reader):
         if refused:
             self.partial += 1
         return record
+
+    @staticmethod
+    def executable(base):
+        """The exe link's target, "" when the kernel will not say (kernel threads,
+        zombies, other users' processes).  A binary replaced since it started (a
+        package upgrade) reads "PATH (deleted)": that suffix is dropped, so the
+        label stays the path that rules and groups name."""
+        try:
+            path = decode(os.readlink(os.fsencode(base + "exe")))
+        except OSError:
+            return ""
+        return path[:-len(DELETED)] if path.endswith(DELETED) else path
 
     def owner(self, pid, base, owner, stat_fields, this):
         """Effective uid and gid, without reading status where the kernel allows.

@@ -1272,6 +1272,34 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
                              2 if keep_open else 0)          # stat and status
             reader.close()
 
+    def test_a_replaced_binary_keeps_its_path(self):
+        self.procfs.add(5, exe="/usr/sbin/daemon (deleted)")
+        records, _ = self.read()
+        self.assertEqual(records[5].path, "/usr/sbin/daemon")
+
+    def test_start_times_stay_put_and_new_processes_follow_a_clock_step(self):
+        now = [1700000000.0]
+        reader = pe.LinuxReader(self.procfs.root, wall_clock=lambda: now[0])
+        self.procfs.add(5, starttime=100 * 500)            # 500 s after boot
+        first = {r.pid: r.start_time for r in reader.read()}
+        self.assertEqual(first[5], 1700000000.0 - 1000.0 + 500.0)
+        now[0] += 0.013                                     # the usual jitter between reads
+        self.assertEqual({r.pid: r.start_time for r in reader.read()}, first)
+        now[0] += 3600.0                                    # the clock is stepped
+        self.procfs.add(6, starttime=100 * 600)
+        later = {r.pid: r.start_time for r in reader.read()}
+        self.assertEqual(later[5], first[5])               # the same process, the same key
+        self.assertAlmostEqual(later[6], now[0] - 1000.0 + 600.0, places=6)
+
+    def test_a_fifo_as_a_process_file_does_not_block(self):
+        self.procfs.add(5)
+        os.remove(os.path.join(self.procfs.root, "5", "stat"))
+        os.mkfifo(os.path.join(self.procfs.root, "5", "stat"))
+        self.procfs.add(6)
+        records, reader = self.read()
+        self.assertEqual(sorted(records), [6])
+        self.assertEqual(reader.skipped["error"], 1)
+
     def test_boot_time_falls_back_to_btime(self):
         os.remove(os.path.join(self.procfs.root, "uptime"))
         self.procfs.add(5, starttime=0)
@@ -2204,6 +2232,18 @@ class BadInputTest(unittest.TestCase):
                 self.assertEqual(code, 130)
                 self.assertNotIn("Traceback", said)
                 self.assertLessEqual(len(said.splitlines()), 1, said)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_a_fifo_or_a_device_in_procfs_is_one_line_and_exit_1(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        os.remove(os.path.join(procfs.root, "uptime"))
+        os.mkfifo(os.path.join(procfs.root, "uptime"))
+        os.remove(os.path.join(procfs.root, "stat"))
+        os.symlink("/dev/zero", os.path.join(procfs.root, "stat"))
+        done = run_bounded("--once", "--path.procfs=" + procfs.root)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
 
     @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
     def test_a_log_that_cannot_be_written_does_not_stop_the_exporter(self):
