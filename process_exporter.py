@@ -2649,11 +2649,14 @@ def write_exposition(chunks):
     if sys.stdout is None:
         log("cannot write the metrics: standard output is closed")
         return 1
+    binary = getattr(sys.stdout, "buffer", None)     # none if stdout was replaced by text
     try:
-        stream = getattr(sys.stdout, "buffer", sys.stdout)
         for chunk in chunks:
-            stream.write(chunk)
-        stream.flush()
+            if binary is None:
+                sys.stdout.write(chunk.decode("utf-8"))
+            else:
+                binary.write(chunk)
+        (sys.stdout if binary is None else binary).flush()
     except BrokenPipeError:      # the reader left (| head -1): as quiet as SIGPIPE
         silence_stdout()
         return 1
