@@ -3343,9 +3343,13 @@ class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
 
 class TLSFilesTest(unittest.TestCase):
 
-    def setUp(self):
-        self.certificates = Certificates()
-        self.addCleanup(self.certificates.cleanup)
+    @classmethod
+    def setUpClass(cls):
+        cls.certificates = Certificates()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certificates.cleanup()
 
     def test_a_key_with_a_pass_phrase_is_refused_not_prompted_for(self):
         locked = self.certificates.path("locked.key")
@@ -3371,7 +3375,8 @@ class TLSFilesTest(unittest.TestCase):
         with open(junk, "w") as f:
             f.write("not a certificate\n")
         fifo = os.path.join(folder, "fifo")
-        os.mkfifo(fifo)
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo)
         cert, key = self.certificates.server_cert, self.certificates.server_key
         cases = (((junk, key, None), "--web.tls-cert-file %s with --web.tls-key-file" % junk),
                  ((cert, "/nonexistent", None), "--web.tls-key-file /nonexistent"),
