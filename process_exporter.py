@@ -1727,36 +1727,55 @@ class BasicAuth(Reloading):
         users.dummy = dummy_like(next(iter(users.values())))
         return users
 
-    def authorize(self, header, address):
+    def authorize(self, header, address, dropped=None):
         """Whether a request from address with this Authorization header may pass.
 
         An address that keeps failing waits before its credentials are looked at;
-        a success forgives its failures.
+        a success forgives its failures.  At most MAX_ATTEMPTS_AT_ONCE attempts of
+        one address are under way (more are refused at once), and an attempt whose
+        connection is dropped (the Event `dropped` set) stops waiting.
         """
-        turn = self._take_turn(address)
-        try:
-            delay = self.penalty(address)
-            if delay:
-                time.sleep(delay)
-            if self.check(header, suspect=address in self._failures):
-                self.succeeded(address)
-                return True
-            self.failed(address)
+        dropped = dropped or threading.Event()
+        turn = self._join_queue(address)
+        if turn is None:
             return False
+        try:
+            if not self._wait_turn(turn, dropped):
+                return False
+            try:
+                delay = self.penalty(address)
+                if delay and dropped.wait(delay):
+                    return False
+                if self.check(header, suspect=address in self._failures):
+                    self.succeeded(address)
+                    return True
+                self.failed(address)
+                return False
+            finally:
+                turn[0].release()
         finally:
-            self._end_turn(address, turn)
+            self._leave_queue(address, turn)
 
-    def _take_turn(self, address):
+    MAX_ATTEMPTS_AT_ONCE = 3
+
+    def _join_queue(self, address):
         with self._turns_lock:
             turn = self._turns.get(address)
             if turn is None:
                 turn = self._turns[address] = [threading.Lock(), 0]
+            if turn[1] >= self.MAX_ATTEMPTS_AT_ONCE:
+                return None
             turn[1] += 1
-        turn[0].acquire()
-        return turn
+            return turn
 
-    def _end_turn(self, address, turn):
-        turn[0].release()
+    @staticmethod
+    def _wait_turn(turn, dropped):
+        while not turn[0].acquire(timeout=0.05):
+            if dropped.is_set():
+                return False
+        return True
+
+    def _leave_queue(self, address, turn):
         with self._turns_lock:
             turn[1] -= 1
             if not turn[1]:
@@ -1931,8 +1950,9 @@ class Connections:
     """The open connections: at most `cap` in all and `per_address` from one address.
 
     A connection past either bound makes room by closing the connection (in that
-    bound's scope) that has waited longest on its client, for a request to arrive
-    or idle between requests; one being answered is never cut off.  Only when
+    bound's scope) that has waited longest on its client, for a request to arrive,
+    idle between requests, or sitting out a basic-auth penalty; one being answered
+    is never cut off.  Only when
     none is waiting is the newcomer turned away.  So connections that trickle or
     idle cannot keep a scrape out, and one address cannot hold every slot: a
     quarter is kept for the others.
@@ -1942,7 +1962,7 @@ class Connections:
         self.cap = cap
         self.per_address = per_address or max(1, cap - cap // 4)
         self._lock = threading.Lock()
-        self._open = {}          # connection -> [address, waiting since or None]
+        self._open = {}          # connection -> [address, waiting since or None, dropped]
         self._per_address = {}   # address -> how many it has open
 
     def __len__(self):
@@ -1956,7 +1976,7 @@ class Connections:
                 return False
             if len(self._open) >= self.cap and not self._close_longest_waiting(None):
                 return False
-            self._open[connection] = [address, time.monotonic()]
+            self._open[connection] = [address, time.monotonic(), threading.Event()]
             self._per_address[address] = self._per_address.get(address, 0) + 1
             return True
 
@@ -1965,6 +1985,11 @@ class Connections:
         entry = self._open.get(connection)
         if entry is not None:
             entry[1] = time.monotonic() if waiting else None
+
+    def dropped(self, connection):
+        """An Event set when the connection is closed to make room."""
+        entry = self._open.get(connection)
+        return entry[2] if entry is not None else threading.Event()
 
     def remove(self, connection):
         """Forget a connection; called before it is closed, so that a connection in
@@ -1988,12 +2013,13 @@ class Connections:
 
     def _close_longest_waiting(self, address):
         longest = None
-        for connection, (owner, since) in self._open.items():
+        for connection, (owner, since, _) in self._open.items():
             if since is not None and (address is None or owner == address) \
                     and (longest is None or since < longest[0]):
                 longest = (since, connection)
         if longest is None:
             return False
+        self._open[longest[1]][2].set()
         self._forget(longest[1])
         hang_up(longest[1])
         return True
@@ -2222,9 +2248,16 @@ def define_http_classes(http_server):
         do_HEAD = do_GET
 
         def authorized(self):
-            """Whether the credentials pass; if not, answer 401."""
-            if self.server.auth.authorize(self.headers.get("Authorization"),
-                                          self.client_address[0]):
+            """Whether the credentials pass; if not, answer 401.  While an attempt
+            waits its turn or sits out a penalty, its connection may be closed to
+            make room, like any connection waiting on its client."""
+            connections = self.server.connections
+            connections.waiting(self.request, True)
+            passed = self.server.auth.authorize(self.headers.get("Authorization"),
+                                                self.client_address[0],
+                                                connections.dropped(self.request))
+            connections.waiting(self.request, False)
+            if passed:
                 return True
             self.reply(401, b"Unauthorized\n", (
                 ("WWW-Authenticate", 'Basic realm="%s", charset="UTF-8"' % AUTH_REALM),))

@@ -2577,11 +2577,11 @@ class HostileClientTest(unittest.TestCase, ServerFixture):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", self.port))
         sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.3)                       # it is being answered, and reads nothing
+        sock.settimeout(10)
+        received = len(sock.recv(1))          # its answer has begun; it reads no more
         status, _, body = self.request()
         self.assertEqual(status, 200)
         time.sleep(0.7)                       # past its write deadline
-        received = 0
         sock.settimeout(5)
         try:
             while True:
@@ -2719,10 +2719,12 @@ class ConnectionsTest(unittest.TestCase):
         table = pe.Connections(2)
         (a, a_peer), (b, _), (c, _) = self.pair(), self.pair(), self.pair()
         self.assertTrue(table.admit(a, "10.0.0.1"))
+        a_dropped = table.dropped(a)
         time.sleep(0.01)
         self.assertTrue(table.admit(b, "10.0.0.2"))
         self.assertTrue(table.admit(c, "10.0.0.3"))
         self.assertEqual(a_peer.recv(1), b"")            # a was hung up on
+        self.assertTrue(a_dropped.is_set())               # and its waits end
         self.assertEqual(len(table), 2)
 
     def test_a_connection_being_answered_is_never_cut_off(self):
@@ -3185,6 +3187,30 @@ class HostileAuthTest(unittest.TestCase):
         release.set()
         for thread in guesses:
             thread.join(20)
+
+    def test_a_guesser_holds_few_connections_and_lets_go_when_dropped(self):
+        auth = pe.BasicAuth(self.file)
+        for _ in range(10):
+            auth.failed("10.0.0.66")                 # its next attempt waits 5 s
+        dropped = threading.Event()
+        results = []
+
+        def attempt():
+            results.append(auth.authorize(self.header("prom", "guess"), "10.0.0.66", dropped))
+        attempts = [threading.Thread(target=attempt)
+                    for _ in range(pe.BasicAuth.MAX_ATTEMPTS_AT_ONCE)]
+        for thread in attempts:
+            thread.start()
+        time.sleep(0.1)
+        started = time.monotonic()
+        self.assertFalse(auth.authorize(self.header("prom", "guess"), "10.0.0.66"))
+        self.assertLess(time.monotonic() - started, 0.1)    # one too many: refused at once
+        dropped.set()                                         # room was made: all stop waiting
+        for thread in attempts:
+            thread.join(2)
+        self.assertLess(time.monotonic() - started, 1.0)
+        self.assertEqual(results, [False] * pe.BasicAuth.MAX_ATTEMPTS_AT_ONCE)
+        self.assertEqual(auth._turns, {})
 
     def test_lines_that_could_never_log_in_are_refused_naming_file_and_line(self):
         good = pe.hash_password("pw", iterations=1000)
