@@ -2304,7 +2304,9 @@ def define_http_classes(http_server):
         the paths, the limits and the guards from here."""
 
         daemon_threads = True           # a stuck client never holds up exit
-        request_queue_size = 128        # listen backlog: a burst of connections waits
+        # Listen backlog: a burst of connections waits rather than having its SYNs
+        # dropped (a dropped SYN costs a scrape a second, its retransmit time).
+        request_queue_size = 1024
         allow_reuse_address = True
 
         def __init__(self, host, port, settings):
