@@ -25,11 +25,13 @@ See README.md for every flag and metric.
 
 import ctypes
 import errno
+import io
 import os
 import re
 import sys
 import threading
 import time
+from stat import S_ISREG
 
 __version__ = "0.1.0"
 
@@ -39,10 +41,43 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def log(message):
-    """One line on stderr with a UTC timestamp: launchd keeps it in the job's log."""
+    """One line on stderr with a UTC timestamp: launchd keeps it in the job's log.
+
+    A log that cannot be written (its disk full, stderr closed) loses the line,
+    never the exporter.
+    """
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sys.stderr.write("%s process_exporter: %s\n" % (stamp, message))
-    sys.stderr.flush()
+    try:
+        sys.stderr.write("%s process_exporter: %s\n" % (stamp, message))
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: far less
+
+
+def read_regular_file(path, limit=MAX_FILE_BYTES):
+    """The bytes of the regular file at path, if it holds at most `limit` of them.
+
+    Anything else is refused (ValueError): a FIFO would block the open or the read,
+    and a device such as /dev/zero would never end.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("%s is not a regular file" % path)
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise ValueError("%s is larger than %d bytes" % (path, limit))
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------
@@ -130,14 +165,14 @@ class Known:
     DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
     """
 
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "minor_faults",
-                 "switches", "pageins", "task_times")
+    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
+                 "minor_faults", "switches", "pageins", "task_times")
 
     def __init__(self, comm, name, path):
         self.comm = comm
         self.name = name
         self.path = path
-        self.uid = self.gid = self.checked_at = self.task_times = None
+        self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = 0
 
 
@@ -904,6 +939,7 @@ class DarwinReader(Reader):
 
 PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
+DELETED = " (deleted)"           # what readlink adds to the exe of a replaced binary
 
 # The columns of /proc/<pid>/stat after its name, as indexes into what follows the
 # name's closing parenthesis; man 5 proc numbers them from 1 (pid), so each index
@@ -963,7 +999,7 @@ class ProcFiles:
                 self._open[key] = fd
                 return (data, os.fstat(fd)) if with_owner else data
             os.close(fd)
-        fd = os.open(directory + name, os.O_RDONLY)
+        fd = os.open(directory + name, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not block
         try:
             data = os.read(fd, size)
             owner = os.fstat(fd) if with_owner else None
@@ -988,10 +1024,12 @@ class LinuxReader(Reader):
     (see ProcFiles); the command line decides how many it can afford.
     """
 
-    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, kept_files=0):
+    def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, kept_files=0,
+                 wall_clock=time.time):
         Reader.__init__(self, fields)
         self.procfs = procfs
         self.clock = clock
+        self.wall_clock = wall_clock
         self.clock_ticks = os.sysconf("SC_CLK_TCK")
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self.boot_time = self._boot_time()
@@ -1015,25 +1053,34 @@ class LinuxReader(Reader):
             pass
 
     def _boot_time(self):
-        """Wall-clock time of boot, to a hundredth of a second.
+        """Wall-clock time of boot, to a hundredth of a second, as the clock says now.
 
         /proc/stat's btime is whole seconds; now minus /proc/uptime is finer, and
-        both count from the same boot clock as a process's starttime.
+        both count from the same boot clock as a process's starttime.  Both are
+        read as regular files of bounded size: a procfs that is not one fails.
         """
         try:
-            with open(os.path.join(self.procfs, "uptime"), "rb") as f:
-                return time.time() - float(f.read().split()[0])
+            uptime = read_regular_file(os.path.join(self.procfs, "uptime"), 4096)
+            return self.wall_clock() - float(uptime.split()[0])
         except (OSError, ValueError, IndexError):
             pass
-        with open(os.path.join(self.procfs, "stat"), "rb") as f:
-            for line in f:
-                if line.startswith(b"btime "):
-                    return float(line.split()[1])
+        for line in read_regular_file(os.path.join(self.procfs, "stat")).splitlines():
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
         raise OSError("no boot time in %s" % self.procfs)
+
+    def _follow_the_clock(self):
+        """Boot time afresh each scrape, so that processes started after a clock step
+        get start times on the new clock; those seen before keep theirs."""
+        try:
+            self.boot_time = self._boot_time()
+        except (OSError, ValueError):
+            pass           # the last one stays
 
     def read(self):
         self._start_reading()
         self._now = self.clock()
+        self._follow_the_clock()
         last_scrape, self._known = self._known, {}
         self.files.start_scrape()
         records = []
@@ -1073,7 +1120,7 @@ class LinuxReader(Reader):
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
             pid, int(columns[STAT_PPID]), uid, gid, program.name, program.path,
-            self.boot_time + start_ticks / ticks,           # start_time
+            program.start_time,                             # start_time
             int(columns[STAT_UTIME]) / ticks,               # cpu_user
             int(columns[STAT_STIME]) / ticks,               # cpu_system
             int(columns[STAT_RSS]) * self.page_size,        # resident (= statm's)
@@ -1097,17 +1144,30 @@ class LinuxReader(Reader):
         return record
 
     def program(self, pid, start_ticks, comm, directory, last_scrape):
-        """What is kept of this program run (its name, and its path read once)."""
+        """What is kept of this program run: its name, its path read once, and its
+        start time as first computed, which stays whatever the wall clock does
+        (groups key on it)."""
         key = (pid, start_ticks)
-        program = (last_scrape or self._known).get(key)
+        known = (last_scrape or self._known).get(key)
+        program = known
         if program is None or program.comm != comm:      # new to us, or it has exec'd
-            try:
-                path = decode(os.readlink(os.fsencode(directory + "exe")))
-            except OSError:       # kernel threads, zombies, other users' processes
-                path = ""
-            program = Known(comm, decode(comm), path)
+            program = Known(comm, decode(comm), self.executable(directory))
+            program.start_time = self.boot_time + start_ticks / self.clock_ticks \
+                if known is None else known.start_time
         self._known[key] = program
         return program
+
+    @staticmethod
+    def executable(directory):
+        """The exe link's target, "" when the kernel will not say (kernel threads,
+        zombies, other users' processes).  A binary replaced since it started (a
+        package upgrade) reads "PATH (deleted)": that suffix is dropped, so the
+        label stays the path that rules and groups name."""
+        try:
+            path = decode(os.readlink(os.fsencode(directory + "exe")))
+        except OSError:
+            return ""
+        return path[:-len(DELETED)] if path.endswith(DELETED) else path
 
     # fd/, io and schedstat are other users' secrets unless we are root, and the
     # process may exit mid-read: either way those numbers are left out, not the
@@ -1219,7 +1279,9 @@ class UserNames:
         if name is None:
             import pwd
             try:
-                name = pwd.getpwuid(uid).pw_name
+                # pwd decodes with surrogate escapes: a name that is not UTF-8 would
+                # fail the exposition's encoding.  Mend it as the kernel's bytes are.
+                name = decode(os.fsencode(pwd.getpwuid(uid).pw_name))
             except (KeyError, OverflowError):
                 name = str(uid)
             self._names[uid] = name
@@ -1237,6 +1299,34 @@ def resolve_user(user):
         raise ValueError("no such user: %r" % user) from None
 
 
+class Remembered:
+    """A question about a process, answered once per process lifetime.
+
+    Keyed by pid, start time, name and path (exec changes the last two): a regex
+    runs once per process, not on every scrape, so an executable path crafted to
+    make it slow costs that once, and an outsider cannot multiply it.  Only the
+    answers for the processes of the last scrape are kept.
+    """
+
+    def __init__(self, question):
+        self.question = question
+        self._last = {}
+        self._now = {}
+
+    def __call__(self, record):
+        key = (record.pid, record.start_time, record.name, record.path)
+        try:
+            return self._now[key]
+        except KeyError:
+            pass
+        answer = self._last[key] if key in self._last else self.question(record)
+        self._now[key] = answer
+        return answer
+
+    def next_scrape(self):
+        self._last, self._now = self._now, {}
+
+
 class Filter:
     """Which processes to export: --include, --exclude (regexes on name or path), --user."""
 
@@ -1244,6 +1334,7 @@ class Filter:
         self.include = [re.compile(pattern) for pattern in include]
         self.exclude = [re.compile(pattern) for pattern in exclude]
         self.uids = frozenset(uids)
+        self._selected = Remembered(self._selected_by_patterns)
 
     def __bool__(self):
         return bool(self.include or self.exclude or self.uids)
@@ -1251,12 +1342,19 @@ class Filter:
     def keeps(self, record):
         if self.uids and record.uid not in self.uids:
             return False
+        return self._selected(record)
+
+    def _selected_by_patterns(self, record):
         if self.include and not matches_any(self.include, record):
             return False
         return not matches_any(self.exclude, record)
 
     def apply(self, records):
-        return [record for record in records if self.keeps(record)] if self else records
+        if not self:
+            return records
+        kept = [record for record in records if self.keeps(record)]
+        self._selected.next_scrape()
+        return kept
 
 
 def matches_any(patterns, record):
@@ -1313,15 +1411,17 @@ class Grouper:
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
+        self._declared_group = Remembered(self._first_declared_match)
         self.members = {}       # group -> {(pid, start_time): [counter values]}
         self.exited = {}        # group -> [counter sums of members gone]
         self.empty_since = {}   # group -> when it last lost its last member
 
     def own_group(self, record):
         """The group a process names by itself, or None."""
-        for name, pattern in self.declared:
-            if pattern.search(record.name) or pattern.search(record.path):
-                return name
+        if self.declared:
+            declared = self._declared_group(record)
+            if declared is not None:
+                return declared
         if self.group_by == "name":
             return record.name or None
         if self.group_by == "path":
@@ -1330,11 +1430,18 @@ class Grouper:
             return self.user_names(record.uid)
         return None
 
+    def _first_declared_match(self, record):
+        for name, pattern in self.declared:
+            if pattern.search(record.name) or pattern.search(record.path):
+                return name
+        return None
+
     def assign(self, records, everyone=None):
         """{group: [records]} for the records; ancestors are looked up in `everyone`."""
         everyone = records if everyone is None else everyone
         by_pid = {record.pid: record for record in everyone}
         own = {}
+        inherited = {}      # pid -> the group it passes on to its children, this scrape
 
         def group_of(record):
             if record.pid not in own:
@@ -1345,17 +1452,35 @@ class Grouper:
         for record in records:
             group = group_of(record)
             if group is None and self.children:
-                seen = {record.pid}
-                parent = by_pid.get(record.ppid)
-                while parent is not None and parent.pid not in seen:
-                    group = group_of(parent)
-                    if group is not None:
-                        break
-                    seen.add(parent.pid)
-                    parent = by_pid.get(parent.ppid)
+                group = self.inherited_group(record, by_pid, group_of, inherited)
             if group is not None:
                 groups.setdefault(group, []).append(record)
+        self._declared_group.next_scrape()
         return groups
+
+    @staticmethod
+    def inherited_group(record, by_pid, group_of, inherited):
+        """The group of a process's nearest grouped ancestor, or None.
+
+        Every process passed on the way remembers the answer for this scrape, so a
+        chain of nested processes costs its length once, not its length squared.
+        """
+        chain, seen = [record.pid], {record.pid}
+        group = None
+        parent = by_pid.get(record.ppid)
+        while parent is not None and parent.pid not in seen:
+            if parent.pid in inherited:
+                group = inherited[parent.pid]
+                break
+            group = group_of(parent)
+            if group is not None:
+                break
+            chain.append(parent.pid)
+            seen.add(parent.pid)
+            parent = by_pid.get(parent.ppid)
+        for pid in chain:
+            inherited[pid] = group
+        return group
 
     def update(self, records, everyone=None, now=None):
         """This scrape's groups, sorted by name, with history folded into the counters."""
@@ -1971,6 +2096,7 @@ class Reloading:
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self._stamps = watched_mtimes(self.paths)
+        self._complaint = None          # what was last logged about files that fail
         self.current = self.load()
 
     def load(self):
@@ -1982,15 +2108,24 @@ class Reloading:
             with self._lock:
                 if now - self._checked >= 1.0:
                     self._checked = now
-                    try:
-                        stamps = watched_mtimes(self.paths)
-                        if stamps != self._stamps:
-                            self.current = self.load()
-                            self._stamps = stamps
-                            log("reloaded the %s" % self.what)
-                    except (OSError, ValueError) as exc:
-                        log("keeping the old %s: %s" % (self.what, exc))
+                    self._reload_if_changed()
         return self.current
+
+    def _reload_if_changed(self):
+        """Load the files if they changed.  Files that fail are tried once per
+        change, and said once, not every second for as long as they stay broken."""
+        try:
+            stamps = watched_mtimes(self.paths)
+            if stamps != self._stamps:
+                self._stamps = stamps
+                self.current = self.load()
+                log("reloaded the %s" % self.what)
+            self._complaint = None
+        except (OSError, ValueError) as exc:
+            complaint = "keeping the old %s: %s" % (self.what, exc)
+            if complaint != self._complaint:
+                log(complaint)
+                self._complaint = complaint
 
 
 class TLSFiles(Reloading):
@@ -1999,28 +2134,73 @@ class TLSFiles(Reloading):
 
     def __init__(self, cert_file, key_file, client_ca_file=None):
         self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
+        self.check_files()
         Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
+
+    def flags(self):
+        return [(flag, path) for flag, path in (
+            ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
+            ("--web.tls-client-ca-file", self.client_ca_file)) if path]
+
+    def check_files(self):
+        """Each file there, regular and small, before OpenSSL reads it: a FIFO would
+        hang it and a device never end.  A failure names the flag and the file."""
+        for flag, path in self.flags():
+            try:
+                read_regular_file(path)
+            except OSError as exc:
+                raise ValueError("%s %s: %s" % (flag, path, exc.strerror or exc)) from None
+            except ValueError as exc:
+                raise ValueError("%s: %s" % (flag, exc)) from None
 
     def load(self):
         import ssl
+        self.check_files()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
-            context.load_cert_chain(self.cert_file, self.key_file)
-            if self.client_ca_file:
-                context.load_verify_locations(cafile=self.client_ca_file)
-                context.verify_mode = ssl.CERT_REQUIRED
+            context.load_cert_chain(self.cert_file, self.key_file, password=no_pass_phrase)
+        except PassPhraseNeeded:
+            raise ValueError("--web.tls-key-file %s is protected by a pass phrase; give "
+                             "the exporter a key without one" % self.key_file) from None
         except ssl.SSLError as exc:
-            raise ValueError("bad TLS files: %s" % exc) from None
+            raise ValueError("--web.tls-cert-file %s with --web.tls-key-file %s: %s" % (
+                self.cert_file, self.key_file, exc.reason or exc)) from None
+        if self.client_ca_file:
+            try:
+                context.load_verify_locations(cafile=self.client_ca_file)
+            except ssl.SSLError as exc:
+                raise ValueError("--web.tls-client-ca-file %s: %s" % (
+                    self.client_ca_file, exc.reason or exc)) from None
+            context.verify_mode = ssl.CERT_REQUIRED
         return context
+
+
+class PassPhraseNeeded(Exception):
+    pass
+
+
+def no_pass_phrase():
+    """OpenSSL's password callback: without one it would ask on the terminal, and a
+    reload would wait there for ever.  An encrypted key is refused instead."""
+    raise PassPhraseNeeded()
+
+
+class Users(dict):
+    """user -> password hash, and a hash that no password matches but that costs
+    what theirs cost (an unknown user is checked against it, taking as long)."""
+
+    dummy = None
 
 
 class BasicAuth(Reloading):
     """Users and password hashes from --web.basic-auth-file (lines user:hash).
 
     A verified credential is remembered (as a keyed digest, never the password)
-    so that a scrape every few seconds does not pay the key derivation; an
-    address that keeps failing is answered ever more slowly.
+    so that a scrape every few seconds does not pay the key derivation.  Attempts
+    from one address take turns, and an address that keeps failing is answered
+    ever more slowly and derives in a single lane: so one client's guessing slows
+    that client, never another's right password.
     """
 
     MAX_REMEMBERED = 64
@@ -2031,27 +2211,102 @@ class BasicAuth(Reloading):
         self._key = os.urandom(32)
         self._verified = {}            # digest of "user:password" -> the hash it matched
         self._failures = {}            # address -> (count, first failure time)
-        self._deriving = threading.Lock()
+        self._turns = {}               # address -> [lock, attempts holding or awaiting it]
+        self._turns_lock = threading.Lock()
+        self._suspects = threading.Lock()      # the one lane of failing addresses
         Reloading.__init__(self, [path], "basic-auth file")
 
     def load(self):
-        users = {}
-        with open(self.path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                user, sep, encoded = line.partition(":")
-                if not sep or not user or not encoded.startswith(("pbkdf2-sha256$",
-                                                                   "scrypt$")):
-                    raise ValueError("%s line %d is not user:hash" % (self.path, number))
-                users[user] = encoded
+        data = read_regular_file(self.path)
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise ValueError("%s line 1 starts with a byte-order mark; save the file as "
+                             "UTF-8 without one" % self.path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("%s line %d is not UTF-8" % (
+                self.path, data[:exc.start].count(b"\n") + 1)) from None
+        users, lines = Users(), {}
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, encoded = line.rpartition(":")    # a hash holds no colon
+            try:
+                if not sep:
+                    raise ValueError("not user:hash")
+                check_user_name(user)
+                check_hash(encoded)
+                if user in lines:
+                    raise ValueError("user %r again (first on line %d)" % (user, lines[user]))
+            except ValueError as exc:
+                raise ValueError("%s line %d: %s" % (self.path, number, exc)) from None
+            users[user], lines[user] = encoded, number
         if not users:
             raise ValueError("%s names no user" % self.path)
+        users.dummy = dummy_like(next(iter(users.values())))
         return users
 
-    def check(self, header):
-        """Whether an Authorization header carries a known user and the right password."""
+    def authorize(self, header, address, dropped=None):
+        """Whether a request from address with this Authorization header may pass.
+
+        An address that keeps failing waits before its credentials are looked at;
+        a success forgives its failures.  At most MAX_ATTEMPTS_AT_ONCE attempts of
+        one address are under way (more are refused at once), and an attempt whose
+        connection is dropped (the Event `dropped` set) stops waiting.
+        """
+        dropped = dropped or threading.Event()
+        turn = self._join_queue(address)
+        if turn is None:
+            return False
+        try:
+            if not self._wait_turn(turn, dropped):
+                return False
+            try:
+                delay = self.penalty(address)
+                if delay and dropped.wait(delay):
+                    return False
+                if self.check(header, suspect=address in self._failures):
+                    self.succeeded(address)
+                    return True
+                self.failed(address)
+                return False
+            finally:
+                turn[0].release()
+        finally:
+            self._leave_queue(address, turn)
+
+    MAX_ATTEMPTS_AT_ONCE = 3
+
+    def _join_queue(self, address):
+        with self._turns_lock:
+            turn = self._turns.get(address)
+            if turn is None:
+                turn = self._turns[address] = [threading.Lock(), 0]
+            if turn[1] >= self.MAX_ATTEMPTS_AT_ONCE:
+                return None
+            turn[1] += 1
+            return turn
+
+    @staticmethod
+    def _wait_turn(turn, dropped):
+        while not turn[0].acquire(timeout=0.05):
+            if dropped.is_set():
+                return False
+        return True
+
+    def _leave_queue(self, address, turn):
+        with self._turns_lock:
+            turn[1] -= 1
+            if not turn[1]:
+                del self._turns[address]
+
+    def check(self, header, suspect=False):
+        """Whether an Authorization header carries a known user and the right password.
+
+        A suspect (an address that failed lately) derives keys one at a time, so
+        guessing cannot take every core; others do not wait for suspects.
+        """
         import base64
         import hashlib
         import hmac
@@ -2070,10 +2325,12 @@ class BasicAuth(Reloading):
                           hashlib.sha256).digest()
         if encoded is not None and self._verified.get(digest) == encoded:
             return True
-        # An unknown user costs a derivation too, so timing does not tell users apart;
-        # one derivation at a time, so guessing cannot take every core.
-        with self._deriving:
-            matched = verify_password(password, encoded or DUMMY_HASH)
+        # An unknown user costs the same derivation, so timing does not tell users apart.
+        if suspect:
+            with self._suspects:
+                matched = verify_password(password, encoded or users.dummy)
+        else:
+            matched = verify_password(password, encoded or users.dummy)
         if not matched or encoded is None:
             return False
         if len(self._verified) >= self.MAX_REMEMBERED:
@@ -2102,8 +2359,55 @@ class BasicAuth(Reloading):
         self._failures.pop(address, None)
 
 
-DUMMY_HASH = "pbkdf2-sha256$%d$AAAAAAAAAAAAAAAAAAAAAA==$" \
-             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" % PBKDF2_ITERATIONS
+def check_user_name(user):
+    """ValueError unless user is a name the basic-auth file can hold and a client can
+    send: not empty, no colon (it ends the name), no space or control character
+    (lines are stripped), not starting with '#' (a comment), valid UTF-8."""
+    if not user:
+        raise ValueError("the user name is empty")
+    try:
+        user.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("user name %r is not valid UTF-8" % user) from None
+    if ":" in user:
+        raise ValueError("user name %r holds a colon" % user)
+    if user.startswith("#"):
+        raise ValueError("user name %r starts with '#', which makes a comment" % user)
+    if any(char.isspace() or not char.isprintable() for char in user):
+        raise ValueError("user name %r holds a space or control character" % user)
+    return user
+
+
+def check_hash(encoded):
+    """ValueError unless encoded is a hash that verify_password can check."""
+    import base64
+    import hashlib
+    parts = encoded.split("$")
+    try:
+        if parts[0] == "pbkdf2-sha256" and len(parts) == 4:
+            good = int(parts[1]) > 0
+        elif parts[0] == "scrypt" and len(parts) == 6:
+            if not hasattr(hashlib, "scrypt"):
+                raise ValueError("this Python's hashlib has no scrypt")
+            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            good = n > 1 and n & (n - 1) == 0 and r > 0 and p > 0
+        else:
+            good = False
+        good = good and all(base64.b64decode(part, validate=True) for part in parts[-2:])
+    except (ValueError, TypeError):
+        good = False
+    if not good:
+        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH or "
+                         "scrypt$N$R$P$SALT$HASH (make one with --hash-password)")
+
+
+def dummy_like(encoded):
+    """A hash of the same scheme and cost as encoded, with random salt and digest."""
+    import base64
+    parts = encoded.split("$")
+    for index in (-2, -1):
+        parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
+    return "$".join(parts)
 
 
 def read_new_password(stream_in=None):
@@ -2131,8 +2435,171 @@ LANDING_PAGE = """<!DOCTYPE html>
 """
 
 
-# Connections open at once (idle ones included); requests have their own, lower cap.
+# Connections open at once (idle ones included), unless the descriptor limit
+# allows fewer; requests have their own, lower cap (--web.max-requests).
 MAX_CONNECTIONS = 1000
+DESCRIPTORS_KEPT = 64         # for stdio, the listening socket, procfs and file reloads
+MAX_DISCARDED_BODY = 65536    # a GET's body up to this is read and dropped; larger, we close
+WRITE_SLICE = 16384           # the write deadline is checked before each slice
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def connection_cap(soft_limit=None):
+    """How many connections may be open at once under this descriptor limit (the
+    soft limit now, by default): MAX_CONNECTIONS, or fewer when descriptors would run
+    out first (macOS gives a process 256 unless told more).  The command line raises
+    the limit first (see descriptor_budget)."""
+    if soft_limit is None:
+        import resource
+        soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft_limit == resource.RLIM_INFINITY:
+            soft_limit = MAX_CONNECTIONS + DESCRIPTORS_KEPT
+    return max(1, min(MAX_CONNECTIONS, soft_limit - DESCRIPTORS_KEPT))
+
+
+class Connections:
+    """The open connections: at most `cap` in all and `per_address` from one address.
+
+    A connection past either bound makes room by closing the connection (in that
+    bound's scope) that has waited longest on its client, for a request to arrive,
+    idle between requests, or sitting out a basic-auth penalty; one being answered
+    is never cut off.  Only when
+    none is waiting is the newcomer turned away.  So connections that trickle or
+    idle cannot keep a scrape out, and one address cannot hold every slot: a
+    quarter is kept for the others.
+    """
+
+    def __init__(self, cap, per_address=None):
+        self.cap = cap
+        self.per_address = per_address or max(1, cap - cap // 4)
+        self._lock = threading.Lock()
+        self._open = {}          # connection -> [address, waiting since or None, dropped]
+        self._per_address = {}   # address -> how many it has open
+
+    def __len__(self):
+        return len(self._open)
+
+    def admit(self, connection, address):
+        """Whether connection may be served: room found, if need be by closing another."""
+        with self._lock:
+            if self._per_address.get(address, 0) >= self.per_address \
+                    and not self._close_longest_waiting(address):
+                return False
+            if len(self._open) >= self.cap and not self._close_longest_waiting(None):
+                return False
+            self._open[connection] = [address, time.monotonic(), threading.Event()]
+            self._per_address[address] = self._per_address.get(address, 0) + 1
+            return True
+
+    def waiting(self, connection, waiting):
+        """Mark a connection as waiting on its client (True) or being answered."""
+        entry = self._open.get(connection)
+        if entry is not None:
+            entry[1] = time.monotonic() if waiting else None
+
+    def dropped(self, connection):
+        """An Event set when the connection is closed to make room."""
+        entry = self._open.get(connection)
+        return entry[2] if entry is not None else threading.Event()
+
+    def remove(self, connection):
+        """Forget a connection; called before it is closed, so that a connection in
+        the table is always still open when make_room shuts it down."""
+        with self._lock:
+            self._forget(connection)
+
+    def make_room(self):
+        """Close the connection waiting longest (when descriptors run out)."""
+        with self._lock:
+            return self._close_longest_waiting(None)
+
+    def _forget(self, connection):
+        entry = self._open.pop(connection, None)
+        if entry is not None:
+            left = self._per_address[entry[0]] - 1
+            if left:
+                self._per_address[entry[0]] = left
+            else:
+                del self._per_address[entry[0]]
+
+    def _close_longest_waiting(self, address):
+        longest = None
+        for connection, (owner, since, _) in self._open.items():
+            if since is not None and (address is None or owner == address) \
+                    and (longest is None or since < longest[0]):
+                longest = (since, connection)
+        if longest is None:
+            return False
+        self._open[longest[1]][2].set()
+        self._forget(longest[1])
+        hang_up(longest[1])
+        return True
+
+
+def hang_up(connection):
+    """End a connection from another thread: its reads see end-of-file and its
+    thread closes it.  The plain socket's shutdown, so that TLS state is not touched."""
+    import socket
+    try:
+        socket.socket.shutdown(connection, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class Deadline:
+    """When the request now expected must have arrived, and its answer have left."""
+
+    __slots__ = ("read_by", "write_by")
+
+    def __init__(self, read_by):
+        self.read_by = read_by
+        self.write_by = None      # set when the answer starts
+
+
+def time_left(deadline):
+    """Seconds until deadline, for a socket timeout; socket.timeout once it passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import socket
+        raise socket.timeout("deadline passed")
+    return left
+
+
+class DeadlineReader(io.RawIOBase):
+    """A connection's bytes, each read bounded by what is left of the request's
+    deadline: a client trickling a byte at a time is cut off all the same."""
+
+    def __init__(self, connection, deadline):
+        io.RawIOBase.__init__(self)
+        self.connection, self.deadline = connection, deadline
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        self.connection.settimeout(time_left(self.deadline.read_by))
+        return self.connection.recv_into(buffer)
+
+
+class DeadlineWriter(io.RawIOBase):
+    """Writes to a connection, all of an answer within `timeout` of its first byte:
+    a client reading slowly is cut off all the same."""
+
+    def __init__(self, connection, deadline, timeout):
+        io.RawIOBase.__init__(self)
+        self.connection, self.deadline, self.timeout = connection, deadline, timeout
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        if self.deadline.write_by is None:
+            self.deadline.write_by = time.monotonic() + self.timeout
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            self.connection.settimeout(time_left(self.deadline.write_by))
+            self.connection.sendall(view[start:start + WRITE_SLICE])
+        return len(view)
 
 
 def gzip_chunks(chunks, level=6):
@@ -2176,47 +2643,81 @@ def parse_listen_address(address):
     return host, int(port)
 
 
-def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
-                telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0, max_requests=40,
-                tls=None, auth=None):
-    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
+def import_http_server():
+    """http.server, imported without ssl unless something already loaded it.
 
-    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
+    http.client, which http.server imports, loads ssl (some 4 MiB) only to
+    offer HTTPS clients; a plain server has no use for it.
     """
-    import socket
-    if "ssl" in sys.modules or tls is not None:
+    if "ssl" in sys.modules or "http.server" in sys.modules:
         import http.server
-    else:
-        # http.client, which http.server imports, loads ssl (some 4 MiB) only to
-        # offer HTTPS clients; a plain server has no use for it.
-        sys.modules["ssl"] = None
-        try:
-            import http.server
-        finally:
-            del sys.modules["ssl"]
+        return http.server
+    sys.modules["ssl"] = None
+    try:
+        import http.server
+    finally:
+        del sys.modules["ssl"]
+    return http.server
 
-    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
-    if tls is not None:
-        import ssl
-        quiet_errors += (ssl.SSLError,)
-    host, port = parse_listen_address(address)
-    request_slots = threading.BoundedSemaphore(max_requests)
-    connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-    landing_page = (LANDING_PAGE % {"version": __version__, "path": telemetry_path}).encode()
 
-    class MetricsHandler(http.server.BaseHTTPRequestHandler):
+_http_classes = None
+
+
+def http_classes():
+    """(MetricsHandler, MetricsServer), defined on first use so that --once never
+    imports http.server.  They capture nothing: what a server serves lives on the
+    server object, and the handler reads it as self.server.<attribute>."""
+    global _http_classes
+    if _http_classes is None:
+        _http_classes = define_http_classes(import_http_server())
+    return _http_classes
+
+
+def define_http_classes(http_server):
+    import socket
+    import socketserver
+    base_handler, base_server = http_server.BaseHTTPRequestHandler, \
+        http_server.ThreadingHTTPServer
+
+    class MetricsHandler(base_handler):
+        """One connection: requests read within --web.read-timeout, answers written
+        within --web.write-timeout, each whole, however the client trickles."""
+
         protocol_version = "HTTP/1.1"          # keep-alive, as Prometheus scrapes
         default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
         server_version = "process_exporter/" + __version__
-        timeout = read_timeout                 # an idle or slow client is let go
-        disable_nagle_algorithm = True         # headers and body must not wait on an ACK
 
         def version_string(self):
             return self.server_version         # no Python version for strangers
 
+        def setup(self):
+            server = self.server
+            self.connection = self.request
+            self.deadline = Deadline(time.monotonic() + server.read_timeout)
+            if server.tls is not None:  # the handshake happens here, in this connection's thread
+                # CPython bounds the whole handshake by the timeout, not each read.
+                self.connection.settimeout(server.read_timeout)
+                try:
+                    self.connection.do_handshake()
+                except OSError:     # plain HTTP, no client certificate, a bad one...
+                    raise ConnectionAbortedError("TLS handshake failed") from None
+            # Headers and body must not wait on an ACK.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+            self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.deadline))
+            self.wfile = DeadlineWriter(self.connection, self.deadline, server.write_timeout)
+
+        def handle_one_request(self):
+            self.server.connections.waiting(self.request, True)
+            self.deadline.write_by = None
+            base_handler.handle_one_request(self)
+            self.deadline.read_by = time.monotonic() + self.server.read_timeout
+
         def parse_request(self):
-            # The base class answers malformed requests (400, 414, 431, 505) itself.
-            if not http.server.BaseHTTPRequestHandler.parse_request(self):
+            # The base class reads the headers, and answers malformed requests (400,
+            # 414, 431, 505) itself.
+            parsed = base_handler.parse_request(self)
+            self.server.connections.waiting(self.request, False)    # all of it arrived
+            if not parsed:
                 return False
             if self.headers.defects:           # e.g. a header line without a colon
                 self.send_error(400, "Malformed header")
@@ -2225,62 +2726,72 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                 self.close_connection = True   # its body, if any, is left unread
                 self.reply(405, b"Method Not Allowed\n", (("Allow", "GET, HEAD"),))
                 return False
+            self.drop_body()
             return True
 
-        def setup(self):
-            if tls is not None:     # the handshake happens here, in this connection's thread
-                self.request.settimeout(read_timeout)
-                try:
-                    self.request.do_handshake()
-                except OSError:     # plain HTTP, no client certificate, a bad one...
-                    raise ConnectionAbortedError("TLS handshake failed") from None
-            http.server.BaseHTTPRequestHandler.setup(self)
+        def drop_body(self):
+            """A GET has no body: one sent anyway must not be read as the next request.
+            A small one is read and dropped; otherwise the answer ends the connection."""
+            length = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding") is None:
+                if length is None:
+                    return
+                if length.strip().isdigit() and int(length) <= MAX_DISCARDED_BODY:
+                    self.rfile.read(int(length))
+                    return
+            self.close_connection = True
 
         def do_GET(self):
-            if auth is not None and not self.authorized():
+            server = self.server
+            if server.auth is not None and not self.authorized():
                 return
-            if not request_slots.acquire(blocking=False):
+            # A request slot is held while the answer is made, not while a client
+            # reads it: a slow reader cannot keep scrapes out.
+            if not server.request_slots.acquire(blocking=False):
                 self.reply(503, b"Too many requests at once\n", (("Retry-After", "1"),))
                 return
             try:
-                self.route()
+                answer = self.route()
             finally:
-                request_slots.release()
+                server.request_slots.release()
+            self.reply(*answer)
 
         do_HEAD = do_GET
 
         def authorized(self):
-            """Check the credentials; answer 401 (late, after failures) if wrong."""
-            address = self.client_address[0]
-            delay = auth.penalty(address)
-            if delay:
-                time.sleep(delay)
-            if auth.check(self.headers.get("Authorization")):
-                auth.succeeded(address)
+            """Whether the credentials pass; if not, answer 401.  While an attempt
+            waits its turn or sits out a penalty, its connection may be closed to
+            make room, like any connection waiting on its client."""
+            connections = self.server.connections
+            connections.waiting(self.request, True)
+            passed = self.server.auth.authorize(self.headers.get("Authorization"),
+                                                self.client_address[0],
+                                                connections.dropped(self.request))
+            connections.waiting(self.request, False)
+            if passed:
                 return True
-            auth.failed(address)
             self.reply(401, b"Unauthorized\n", (
                 ("WWW-Authenticate", 'Basic realm="%s", charset="UTF-8"' % AUTH_REALM),))
             return False
 
         def route(self):
+            """(status, body, headers) for this GET."""
+            server = self.server
             path = self.path.split("?", 1)[0]
-            if path == telemetry_path:
+            if path == server.telemetry_path:
                 try:
-                    chunks = exporter.scrape_chunks()
+                    chunks = server.exporter.scrape_chunks()
                 except Exception as exc:   # the reader failed as a whole: say so, carry on
                     log("scrape failed: %s: %s" % (type(exc).__name__, exc))
-                    self.reply(500, b"Scrape failed; see the exporter's log\n")
-                    return
+                    return 500, b"Scrape failed; see the exporter's log\n", ()
                 headers = [("Content-Type", CONTENT_TYPE)]
                 if accepts_gzip(self.headers.get("Accept-Encoding")):
                     chunks = gzip_chunks(chunks)
                     headers.append(("Content-Encoding", "gzip"))
-                self.reply(200, chunks, headers)
-            elif path == "/":
-                self.reply(200, landing_page, (("Content-Type", "text/html; charset=utf-8"),))
-            else:
-                self.reply(404, b"Not Found\n")
+                return 200, chunks, headers
+            if path == "/":
+                return 200, server.landing_page, (("Content-Type", "text/html; charset=utf-8"),)
+            return 404, b"Not Found\n", ()
 
         def reply(self, status, body, headers=()):
             """Answer with body: bytes, or a list of byte chunks."""
@@ -2299,12 +2810,21 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
         def log_message(self, format, *args):
             pass       # no line per request: launchd would keep every one
 
-    class Server(http.server.ThreadingHTTPServer):
+    class MetricsServer(base_server):
+        """The listening socket and what it serves: the handler reads the exporter,
+        the paths, the limits and the guards from here."""
+
         daemon_threads = True           # a stuck client never holds up exit
-        request_queue_size = 128        # listen backlog: a burst of connections waits
+        # Listen backlog: a burst of connections waits rather than having its SYNs
+        # dropped (a dropped SYN costs a scrape a second, its retransmit time).
+        request_queue_size = 1024
         allow_reuse_address = True
 
-        def __init__(self):
+        def __init__(self, host, port, settings):
+            self.__dict__.update(settings)
+            self.every_interface = host == ""
+            self.accept_pause = 0.0     # seconds, while descriptors run out
+            self.thread_trouble = False
             self.address_family = socket.AF_INET
             bind_host = host
             if host == "":
@@ -2312,42 +2832,118 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS,
                     self.address_family, bind_host = socket.AF_INET6, "::"
             elif ":" in host:
                 self.address_family = socket.AF_INET6
-            http.server.ThreadingHTTPServer.__init__(self, (bind_host, port), MetricsHandler)
+            base_server.__init__(self, (bind_host, port), MetricsHandler)
 
         def server_bind(self):
-            if self.address_family == socket.AF_INET6 and host == "":
+            if self.address_family == socket.AF_INET6 and self.every_interface:
                 # '::' with V6ONLY off takes IPv4 too: ':9256' means every interface.
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            http.server.ThreadingHTTPServer.server_bind(self)
+            # Not HTTPServer.server_bind: it asks DNS for our own name (socket.getfqdn),
+            # which can keep start-up waiting for as long as DNS does.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = self.server_address[:2]
 
         def get_request(self):
-            connection, client_address = self.socket.accept()
-            if tls is not None:
-                connection = tls.get().wrap_socket(connection, server_side=True,
-                                                   do_handshake_on_connect=False)
+            try:
+                connection, client_address = self.socket.accept()
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self.back_off(exc)
+                raise                   # socketserver drops it and selects again
+            self.accept_pause = 0.0
+            if self.tls is not None:
+                try:
+                    connection = self.tls.get().wrap_socket(
+                        connection, server_side=True, do_handshake_on_connect=False)
+                except (OSError, ValueError) as exc:
+                    connection.close()
+                    raise OSError("TLS: %s" % exc) from None
             return connection, client_address
 
+        def back_off(self, exc):
+            """No descriptor for a new connection: close the connection waiting longest,
+            and wait a little, longer each time, rather than spin on accept()."""
+            if not self.accept_pause:
+                log("cannot accept connections: %s; closing idle ones and backing off"
+                    % (exc.strerror or exc))
+            self.connections.make_room()
+            self.accept_pause = min(max(self.accept_pause * 2, 0.01), 1.0)
+            time.sleep(self.accept_pause)
+
         def process_request(self, request, client_address):
-            # A thread per connection, but not without end: past the cap, hang up.
-            if not connection_slots.acquire(blocking=False):
+            if not self.connections.admit(request, client_address[0]):
                 self.shutdown_request(request)
                 return
-            http.server.ThreadingHTTPServer.process_request(self, request, client_address)
+            try:
+                base_server.process_request(self, request, client_address)
+            except RuntimeError as exc:     # no thread to be had: let this one go
+                self.connections.remove(request)
+                self.shutdown_request(request)
+                if not self.thread_trouble:
+                    log("cannot start a thread for a connection: %s" % exc)
+                self.thread_trouble = True
+            else:
+                self.thread_trouble = False
 
         def process_request_thread(self, request, client_address):
             try:
-                http.server.ThreadingHTTPServer.process_request_thread(
-                    self, request, client_address)
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
             finally:
-                connection_slots.release()
+                self.connections.remove(request)    # before the close: see Connections
+                self.shutdown_request(request)
 
         def handle_error(self, request, client_address):
             exc = sys.exc_info()[1]
-            if isinstance(exc, quiet_errors):
+            if isinstance(exc, self.quiet_errors):
                 return             # the client hung up, went quiet or spoke no TLS
             log("error serving %s: %s: %s" % (client_address[0], type(exc).__name__, exc))
 
-    return Server()
+    return MetricsHandler, MetricsServer
+
+
+def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
+                    max_requests=40, tls=None, auth=None, write_timeout=10.0,
+                    max_connections=None, max_per_address=None):
+    """What a MetricsServer serves and how: the attributes its handler reads."""
+    import html
+    import socket
+    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
+    if tls is not None:
+        import ssl
+        quiet_errors += (ssl.SSLError,)
+    return {
+        "exporter": exporter,
+        "telemetry_path": telemetry_path,
+        "landing_page": (LANDING_PAGE % {"version": __version__,
+                                         "path": html.escape(telemetry_path)}).encode(),
+        "read_timeout": read_timeout,
+        "write_timeout": write_timeout,
+        "tls": tls,
+        "auth": auth,
+        "request_slots": threading.BoundedSemaphore(max_requests),
+        "connections": Connections(max_connections or connection_cap(), max_per_address),
+        "quiet_errors": quiet_errors,
+    }
+
+
+def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
+                read_timeout=10.0, max_requests=40, tls=None, auth=None, write_timeout=10.0,
+                max_connections=None, max_per_address=None):
+    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
+
+    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
+    max_connections defaults to connection_cap(), max_per_address to three quarters
+    of it.
+    """
+    if tls is not None:
+        import ssl  # noqa: F401  (so that http.server is imported with it)
+    host, port = parse_listen_address(address)
+    _, server_class = http_classes()
+    return server_class(host, port, server_settings(
+        exporter, telemetry_path, read_timeout, max_requests, tls, auth, write_timeout,
+        max_connections, max_per_address))
 
 
 M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
@@ -2398,13 +2994,15 @@ def serve(server, on_hangup=None, on_ready=None):
 # The command line
 # ---------------------------------------------------------------------------
 
+MAX_TIMEOUT = 86400     # a day: longer is a mistake, and would overflow a socket timeout
+
+
 def read_config_file(path):
     """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
     (the value is the rest of the line, as it stands) or `--flag`; blank lines and
     lines starting with # are skipped."""
     flags = []
-    with open(path, encoding="utf-8") as f:
-        text = f.read(1 << 20)
+    text = read_regular_file(path).decode("utf-8")
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -2435,6 +3033,23 @@ def parse_args(argv, raise_errors=False):
             # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
+    def seconds(text):
+        """A timeout: a positive, finite number of seconds, at most a day."""
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value <= MAX_TIMEOUT:
+            raise argparse.ArgumentTypeError(
+                "%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
+        return value
+
+    def user_name(text):
+        try:
+            return check_user_name(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
     def comma_list(text):
         return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -2451,9 +3066,15 @@ def parse_args(argv, raise_errors=False):
     web.add_argument("--web.telemetry-path", dest="telemetry_path",
                      default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
                      help="path under which to serve metrics (default %(default)s)")
-    web.add_argument("--web.read-timeout", dest="read_timeout", type=float,
+    web.add_argument("--web.read-timeout", dest="read_timeout", type=seconds,
                      default=10.0, metavar="SECONDS",
-                     help="close a connection idle for this long (default %(default)s)")
+                     help="a request must arrive whole within this long (of the connection "
+                          "or the previous answer), else the connection is closed "
+                          "(default %(default)s)")
+    web.add_argument("--web.write-timeout", dest="write_timeout", type=seconds,
+                     default=10.0, metavar="SECONDS",
+                     help="an answer must be sent whole within this long, else the "
+                          "connection is closed (default %(default)s)")
     web.add_argument("--web.max-requests", dest="max_requests", type=int,
                      default=40, metavar="N",
                      help="requests served at once; more get 503 (default %(default)s)")
@@ -2474,7 +3095,7 @@ def parse_args(argv, raise_errors=False):
     security.add_argument("--web.basic-auth-file", dest="basic_auth_file", metavar="FILE",
                           help="require a user and password from this file of user:hash lines")
     security.add_argument("--hash-password", dest="hash_password", nargs="?",
-                          const="prometheus", metavar="USER",
+                          const="prometheus", metavar="USER", type=user_name,
                           help="read a password (no echo) and print a user:hash line for "
                                "--web.basic-auth-file (user default: prometheus)")
 
@@ -2545,16 +3166,17 @@ def parse_args(argv, raise_errors=False):
         # The file first, the command line after: a flag given twice, the last wins;
         # repeatable flags (--group, --include...) add to the file's.
         args = parser.parse_args(in_file + list(argv))
-    if not args.telemetry_path.startswith("/") or args.telemetry_path == "/":
-        parser.error("--web.telemetry-path must start with / and not be / itself")
-    if args.read_timeout <= 0:
-        parser.error("--web.read-timeout must be positive")
+    if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", args.telemetry_path):
+        parser.error("--web.telemetry-path must be a path a client can ask for: / and "
+                     "then ASCII letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space "
+                     "or other characters), and not / itself")
     if args.max_requests < 1:
         parser.error("--web.max-requests must be at least 1")
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
         parser.error("--web.tls-cert-file and --web.tls-key-file go together")
     if args.tls_client_ca_file and not args.tls_cert_file:
         parser.error("--web.tls-client-ca-file needs --web.tls-cert-file and -key-file")
+    args.kept_files = 0        # the command line's descriptor budget decides (run)
     args.grouped = bool(args.group_by or args.group)
     if args.grouped and args.label:
         parser.error("--label adds to per-process series; groups carry only groupname")
@@ -2617,16 +3239,20 @@ def descriptor_limit(ceiling=65536):
     return soft
 
 
-def kept_files(args):
-    """How many /proc files the Linux reader may keep open between scrapes: what
-    the descriptor limit leaves beside the connections and a margin (none for
-    --once, which scrapes once, or with --no-linux.keep-files-open)."""
-    if args.once or not args.keep_open or not sys.platform.startswith("linux"):
-        return 0
-    return max(0, descriptor_limit() - MAX_CONNECTIONS - 256)
+def descriptor_budget(args):
+    """(connections, kept files): the descriptors the server may hold and the /proc
+    files the Linux reader may keep open between scrapes, from the descriptor limit
+    raised first.  --once raises nothing and keeps no file open (it scrapes once)."""
+    if args.once:
+        return None, 0
+    soft = descriptor_limit()
+    connections = connection_cap(soft)
+    if not args.keep_open or not sys.platform.startswith("linux"):
+        return connections, 0
+    return connections, max(0, soft - connections - DESCRIPTORS_KEPT - 192)
 
 
-def build_exporter(args):
+def build_exporter(args, kept_files=0):
     """The reader, filter, grouper, selection and renderer the flags ask for."""
     user_names = UserNames()
     grouper = None
@@ -2637,7 +3263,7 @@ def build_exporter(args):
     value_labels_of = None if args.labels is None else labeler(
         [label for label in args.identity_labels if label in args.labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
-    reader = make_reader(args.procfs, fields_of(args.families), kept_files=kept_files(args))
+    reader = make_reader(args.procfs, fields_of(args.families), kept_files=kept_files)
     return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
                     grouper, labels_of, value_labels_of, args.min_age, top)
 
@@ -2679,6 +3305,7 @@ def print_password_hash(user):
 RESTART_FLAGS = (("--web.listen-address", "listen_address"),
                  ("--web.telemetry-path", "telemetry_path"),
                  ("--web.read-timeout", "read_timeout"),
+                 ("--web.write-timeout", "write_timeout"),
                  ("--web.max-requests", "max_requests"),
                  ("--web.tls-cert-file", "tls_cert_file"), ("--web.tls-key-file", "tls_key_file"),
                  ("--web.tls-client-ca-file", "tls_client_ca_file"),
@@ -2691,7 +3318,7 @@ def reload_config(exporter, argv, running):
     choices; a file that no longer parses leaves the old settings, in one log line."""
     try:
         args = parse_args(argv, raise_errors=True)
-        exporter.adopt(build_exporter(args))
+        exporter.adopt(build_exporter(args, running.kept_files))
     except (OSError, ValueError) as exc:
         log("keeping the old settings: %s" % exc)
         return
@@ -2701,7 +3328,51 @@ def reload_config(exporter, argv, running):
                            if later else ""))
 
 
+def write_exposition(chunks):
+    """--once: the exposition on stdout, as bytes (the locale's encoding has no say
+    in UTF-8 text).  Returns the exit code."""
+    if sys.stdout is None:
+        log("cannot write the metrics: standard output is closed")
+        return 1
+    binary = getattr(sys.stdout, "buffer", None)     # none if stdout was replaced by text
+    try:
+        for chunk in chunks:
+            if binary is None:
+                sys.stdout.write(chunk.decode("utf-8"))
+            else:
+                binary.write(chunk)
+        (sys.stdout if binary is None else binary).flush()
+    except BrokenPipeError:      # the reader left (| head -1): as quiet as SIGPIPE
+        silence_stdout()
+        return 1
+    except (OSError, ValueError) as exc:     # a full disk, a closed descriptor
+        log("cannot write the metrics: %s" % (getattr(exc, "strerror", None) or exc))
+        silence_stdout()
+        return 1
+    return 0
+
+
+def silence_stdout():
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could
+    not be written raises nothing more at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None):
+    """Run the exporter; the exit code.  Ctrl-C before serving began (or during
+    --once) is exit 130 and no traceback; once serving, it stops it cleanly."""
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(argv):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.hash_password is not None:
@@ -2714,19 +3385,20 @@ def main(argv=None):
             log("cannot start: %s" % exc)
             return 2
         tune_malloc()
+    connections, args.kept_files = descriptor_budget(args)
     try:
-        exporter = build_exporter(args)
-        text = exporter.scrape()
+        exporter = build_exporter(args, args.kept_files)
+        chunks = exporter.scrape_chunks()
     except (OSError, ValueError) as exc:      # no libSystem, no procfs, a broken one
         log("cannot read processes: %s" % exc)
         return 1
     if args.once:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return 0
+        return write_exposition(chunks)
+    del chunks        # the start-up scrape was a check: its text is not kept
     try:
         server = make_server(exporter, args.listen_address, args.telemetry_path,
-                             args.read_timeout, args.max_requests, tls, auth)
+                             args.read_timeout, args.max_requests, tls, auth,
+                             args.write_timeout, connections)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc))
         return 1

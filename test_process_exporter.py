@@ -9,10 +9,12 @@ reason when not; with PROCESS_EXPORTER_REQUIRE_TOOLS=1 (as CI sets) a missing to
 fails instead.
 """
 
+import base64
 import ctypes
 import errno
 import gzip
 import http.client
+import io
 import json
 import os
 import plistlib
@@ -2033,6 +2035,34 @@ class LinuxFakeProcfsTest(unittest.TestCase, ExpositionChecks):
             reader.close()
             self.assertEqual(len(reader.files), 0)
 
+    def test_a_replaced_binary_keeps_its_path(self):
+        self.procfs.add(5, exe="/usr/sbin/daemon (deleted)")
+        records, _ = self.read()
+        self.assertEqual(records[5].path, "/usr/sbin/daemon")
+
+    def test_start_times_stay_put_and_new_processes_follow_a_clock_step(self):
+        now = [1700000000.0]
+        reader = pe.LinuxReader(self.procfs.root, wall_clock=lambda: now[0])
+        self.procfs.add(5, starttime=100 * 500)            # 500 s after boot
+        first = {r.pid: r.start_time for r in reader.read()}
+        self.assertEqual(first[5], 1700000000.0 - 1000.0 + 500.0)
+        now[0] += 0.013                                     # the usual jitter between reads
+        self.assertEqual({r.pid: r.start_time for r in reader.read()}, first)
+        now[0] += 3600.0                                    # the clock is stepped
+        self.procfs.add(6, starttime=100 * 600)
+        later = {r.pid: r.start_time for r in reader.read()}
+        self.assertEqual(later[5], first[5])               # the same process, the same key
+        self.assertAlmostEqual(later[6], now[0] - 1000.0 + 600.0, places=6)
+
+    def test_a_fifo_as_a_process_file_does_not_block(self):
+        self.procfs.add(5)
+        os.remove(os.path.join(self.procfs.root, "5", "stat"))
+        os.mkfifo(os.path.join(self.procfs.root, "5", "stat"))
+        self.procfs.add(6)
+        records, reader = self.read()
+        self.assertEqual(sorted(records), [6])
+        self.assertEqual(reader.skipped["error"], 1)
+
     def test_boot_time_falls_back_to_btime(self):
         os.remove(os.path.join(self.procfs.root, "uptime"))
         self.procfs.add(5, starttime=0)
@@ -2110,6 +2140,49 @@ class FilterTest(unittest.TestCase):
         self.assertIs(names._names[0], names(0))
 
 
+    def test_a_regex_runs_once_per_process_not_on_every_scrape(self):
+        # A crafted path can make a regex slow: the cost must not recur per scrape.
+        records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
+        searches = CountingPattern("a+b")
+        selection = pe.Filter(include=["x"])
+        selection.include = [searches]
+        for _ in range(5):
+            selection.apply(records)
+        self.assertEqual(searches.calls, 2 * 50)          # name and path, once each
+        records[0] = proc(1, "p1", path="/tmp/other")      # exec: asked again
+        selection.apply(records)
+        self.assertEqual(searches.calls, 2 * 51)
+
+    def test_user_names_that_are_not_utf8_are_mended(self):
+        import pwd
+        real = pwd.getpwuid
+        pwd.getpwuid = lambda uid: pwd.struct_passwd(
+            (os.fsdecode(b"caf\xe9"), "x", uid, uid, "", "/", "/bin/sh"))
+        self.addCleanup(setattr, pwd, "getpwuid", real)
+        self.assertEqual(pe.UserNames()(501), "caf\ufffd")
+        records = [proc(1, "a"), proc(2, "b")]
+        labelled = pe.Exporter(StaticReader(records),
+                               labels_of=pe.labeler(pe.PROCESS_LABELS + ("user",),
+                                                    pe.UserNames()))
+        grouped = pe.Exporter(StaticReader(records), pe.GROUP_FAMILIES,
+                              grouper=pe.Grouper("user"))
+        for exporter in (labelled, grouped):
+            text = exporter.scrape()
+            parse_exposition(text)
+            self.assertIn('"caf\ufffd"', text)
+
+
+class CountingPattern:
+    """A compiled regex that counts its searches."""
+
+    def __init__(self, pattern):
+        self.pattern, self.calls = re.compile(pattern), 0
+
+    def search(self, text):
+        self.calls += 1
+        return self.pattern.search(text)
+
+
 @in_fast_tier
 class GrouperTest(unittest.TestCase, ExpositionChecks):
 
@@ -2137,6 +2210,25 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         # 3 has no path, so no group of its own: it joins its parent's
         self.assertEqual(by("path"), {"/bin/a": [1, 3], "/opt/a": [2]})
         self.assertEqual(by("user"), {"root": [1], pe.UserNames()(501): [2, 3]})
+
+    def test_a_declared_regex_runs_once_per_process(self):
+        records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
+        grouper = pe.Grouper(declared=[("g", "x")])
+        searches = CountingPattern("a+b")
+        grouper.declared = [("g", searches)]
+        for _ in range(5):
+            grouper.update(records, now=0.0)
+        self.assertEqual(searches.calls, 2 * 50)
+
+    def test_a_deep_chain_of_children_costs_its_length_not_its_square(self):
+        depth = 4000
+        records = [proc(1, "root")] + [proc(pid, "c", ppid=pid - 1)
+                                       for pid in range(2, depth + 1)]
+        grouper = pe.Grouper(declared=[("g", "^root$")])
+        started = time.perf_counter()
+        groups = grouper.assign(records)
+        self.assertLess(time.perf_counter() - started, 0.5)     # quadratic: seconds
+        self.assertEqual(len(groups["g"]), depth)
 
     def test_ancestor_loops_do_not_hang(self):
         records = [proc(5, "x", ppid=6), proc(6, "y", ppid=5)]
@@ -2580,6 +2672,87 @@ class ServerFixture:
             return b"".join(chunks)
 
 
+def socketless_server(reader=None, **options):
+    """What a MetricsServer holds, without a socket: all its handler reads."""
+    import types
+    return types.SimpleNamespace(**pe.server_settings(pe.Exporter(reader or StaticReader()),
+                                                      **options))
+
+
+def exchange(server, data, address="127.0.0.1"):
+    """Every byte the handler writes for the request bytes `data`, with no socket,
+    as CPython's test_httpservers does with its SocketlessRequestHandler."""
+    import io
+    handler_class = pe.http_classes()[0]
+    handler = handler_class.__new__(handler_class)
+    handler.server, handler.client_address, handler.request = server, (address, 40000), None
+    handler.rfile, handler.wfile = io.BytesIO(data), io.BytesIO()
+    handler.deadline = pe.Deadline(float("inf"))
+    handler.handle()
+    return handler.wfile.getvalue()
+
+
+def statuses(reply):
+    return [int(code) for code in re.findall(rb"^HTTP/1\.[01] (\d{3}) ", reply, re.M)]
+
+
+class SocketlessHTTPTest(unittest.TestCase, ExpositionChecks):
+
+    def setUp(self):
+        self.server = socketless_server()
+
+    def test_routes(self):
+        cases = {
+            b"GET /metrics HTTP/1.1\r\n\r\n": 200,
+            b"GET /metrics?x=1 HTTP/1.1\r\n\r\n": 200,
+            b"GET / HTTP/1.1\r\n\r\n": 200,
+            b"GET /other HTTP/1.1\r\n\r\n": 404,
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n": 405,
+            b"DELETE / HTTP/1.1\r\n\r\n": 405,
+            b"GET /metrics HTTP/1.1\r\nNoColon\r\n\r\n": 400,
+            b"GET\r\n\r\n": 400,
+        }
+        for request, status in cases.items():
+            with self.subTest(request=request):
+                self.assertEqual(statuses(exchange(self.server, request)), [status])
+
+    def test_metrics_body_and_headers(self):
+        reply = exchange(self.server, b"GET /metrics HTTP/1.1\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n", head)
+        self.assertIn(b"\r\nContent-Length: %d" % len(body), head)
+        self.assertNotIn(b"Python", head)
+        parse_exposition(body.decode())
+
+    def test_405_says_what_is_allowed(self):
+        reply = exchange(self.server, b"PUT /metrics HTTP/1.1\r\n\r\n")
+        self.assertIn(b"\r\nAllow: GET, HEAD\r\n", reply)
+
+    def test_keep_alive_answers_each_request(self):
+        reply = exchange(self.server, b"GET / HTTP/1.1\r\n\r\n" * 2
+                         + b"GET /x HTTP/1.1\r\n\r\n")
+        self.assertEqual(statuses(reply), [200, 200, 404])
+
+    def test_401_without_the_right_credentials(self):
+        folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "users")
+        with open(path, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("s3cret", iterations=1000))
+        server = socketless_server(auth=pe.BasicAuth(path))
+        reply = exchange(server, b"GET / HTTP/1.1\r\n\r\n")
+        self.assertEqual(statuses(reply), [401])
+        self.assertIn(b'WWW-Authenticate: Basic realm="process_exporter"', reply)
+        good = b"GET /metrics HTTP/1.1\r\nAuthorization: Basic %s\r\n\r\n" % \
+            base64.b64encode(b"prom:s3cret")
+        self.assertEqual(statuses(exchange(server, good, "10.0.0.2")), [200])
+
+    def test_503_when_every_request_slot_is_taken(self):
+        server = socketless_server(max_requests=1)
+        server.request_slots.acquire()
+        self.assertEqual(statuses(exchange(server, b"GET /metrics HTTP/1.1\r\n\r\n")), [503])
+
+
 class HTTPTest(unittest.TestCase, ServerFixture, ExpositionChecks):
 
     def setUp(self):
@@ -2914,6 +3087,121 @@ class CommandLineTest(unittest.TestCase, ExpositionChecks):
                         proc.wait()
                     proc.stdout.close()
                     proc.stderr.close()
+
+
+def one_line_exit(test, argv, code=2):
+    """parse_args or main on argv: exits `code` with exactly one line on stderr."""
+    stderr, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        with test.assertRaises(SystemExit) as caught:
+            pe.parse_args(argv)
+    finally:
+        said, sys.stderr = sys.stderr.getvalue(), stderr
+    test.assertEqual(caught.exception.code, code)
+    test.assertEqual(len(said.splitlines()), 1, said)
+    return said
+
+
+class BadInputTest(unittest.TestCase):
+    """Odd values, odd outputs, odd moments: one line and the right exit code."""
+
+    def once(self, **popen):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        procfs.add(7, comm="caf\u00e9\u2603".encode(), exe="/opt/\u00e9t\u00e9/bin")
+        return subprocess.run([sys.executable, SCRIPT, "--once", "--path.procfs=" + procfs.root],
+                              stderr=subprocess.PIPE, timeout=30, **popen)
+
+    def test_values_that_can_never_work_are_refused(self):
+        for argv in (["--web.telemetry-path=/metrics?x=1"], ["--web.telemetry-path=/m#x"],
+                     ["--web.telemetry-path=/m\u00e9trics"], ["--web.telemetry-path=/m\udcff"],
+                     ["--web.telemetry-path=/a b"], ["--web.telemetry-path=/"],
+                     ["--web.read-timeout=nan"], ["--web.read-timeout=inf"],
+                     ["--web.read-timeout=1e300"], ["--web.write-timeout=-1"],
+                     ["--web.write-timeout=0"], ["--web.read-timeout=ten"]):
+            with self.subTest(argv=argv):
+                one_line_exit(self, argv)
+        self.assertEqual(pe.parse_args(["--web.telemetry-path=/probe/x-1.txt"]).telemetry_path,
+                         "/probe/x-1.txt")
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_to_a_closed_pipe_is_quiet(self):
+        proc = subprocess.Popen([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()                 # as `| head -1` does, only sooner
+        _, err = proc.communicate(timeout=30)
+        self.assertEqual((proc.returncode, err), (1, b""))
+
+    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
+    def test_once_to_a_full_disk_is_one_line(self):
+        with open("/dev/full", "wb") as full:
+            done = self.once(stdout=full)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+        self.assertIn(b"No space left", done.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_with_stdout_closed_is_one_line(self):
+        done = self.once(stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_under_an_ascii_locale_writes_utf8(self):
+        env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
+        done = self.once(stdout=subprocess.PIPE, env=env)
+        self.assertEqual((done.returncode, done.stderr), (0, b""))
+        self.assertIn('name="caf\u00e9\u2603"'.encode("utf-8"), done.stdout)
+        parse_exposition(done.stdout.decode("utf-8"))
+
+    def test_ctrl_c_during_start_up_or_once_is_exit_130_without_traceback(self):
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        for where, argv in (("build_exporter", ["--once"]), ("build_exporter", []),
+                            ("write_exposition", ["--once"]), ("make_server", [])):
+            with self.subTest(where=where, argv=argv):
+                real = getattr(pe, where)
+                setattr(pe, where, interrupted)
+                stderr, sys.stderr = sys.stderr, io.StringIO()
+                try:
+                    code = pe.main(argv + ["--web.listen-address=127.0.0.1:0"])
+                finally:
+                    setattr(pe, where, real)
+                    said, sys.stderr = sys.stderr.getvalue(), stderr
+                self.assertEqual(code, 130)
+                self.assertNotIn("Traceback", said)
+                self.assertLessEqual(len(said.splitlines()), 1, said)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_a_fifo_or_a_device_in_procfs_is_one_line_and_exit_1(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        os.remove(os.path.join(procfs.root, "uptime"))
+        os.mkfifo(os.path.join(procfs.root, "uptime"))
+        os.remove(os.path.join(procfs.root, "stat"))
+        os.symlink("/dev/zero", os.path.join(procfs.root, "stat"))
+        done = run_bounded("--once", "--path.procfs=" + procfs.root)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+
+    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
+    def test_a_log_that_cannot_be_written_does_not_stop_the_exporter(self):
+        port = free_port()
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.Popen([sys.executable, SCRIPT,
+                                     "--web.listen-address=127.0.0.1:%d" % port],
+                                    stdout=subprocess.DEVNULL, stderr=full)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status = scrape_port(port)[0]
+                break
+            except OSError:
+                self.assertIsNone(proc.poll(), "the exporter died at its first log line")
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.1)
+        self.assertEqual(status, 200)
 
 
 @in_fast_tier
@@ -3326,6 +3614,243 @@ class AbuseTest(unittest.TestCase, ServerFixture, ExpositionChecks):
         self.assertEqual(captured.getvalue(), "")          # no traceback, no log spam
 
 
+def big_records(count=20000):
+    """Enough processes for an exposition of several MB."""
+    return [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
+            for pid in range(1, count + 1)]
+
+
+def closed_within(sock, seconds, trickle=None):
+    """Whether the server closed sock within `seconds`; trickle, if given, is sent a
+    byte at a time every 0.1 s meanwhile, as a slow client would."""
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.1)
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        if trickle is not None:
+            try:
+                sock.send(trickle[sent % len(trickle):][:1])
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+            sent += 1
+    return False
+
+
+class HostileClientTest(unittest.TestCase, ServerFixture):
+    """Slow, idle, greedy and odd clients: each gets a bounded share, scrapes go on."""
+
+    def scrape_status(self):
+        return self.request()[0]
+
+    def connect(self, count, first=b""):
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            if first:
+                sock.sendall(first)
+            socks.append(sock)
+        return socks
+
+    def test_a_trickled_request_is_cut_off_at_the_read_deadline(self):
+        # Each byte comes well within the timeout; the request as a whole does not.
+        self.start_server(read_timeout=1.0)
+        sock, = self.connect(1)
+        started = time.monotonic()
+        self.assertTrue(closed_within(sock, 5.0, trickle=b"GET /metrics HTTP/1.1\r\nX: "
+                                                         + b"y" * 1000))
+        self.assertLess(time.monotonic() - started, 2.5)
+
+    def test_a_slow_reader_is_cut_off_at_the_write_deadline_and_holds_no_request_slot(self):
+        self.start_server(StaticReader(big_records()), max_requests=1, write_timeout=0.5)
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", self.port))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        received = len(sock.recv(1))          # its answer has begun; it reads no more
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        time.sleep(0.7)                       # past its write deadline
+        sock.settimeout(5)
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        self.assertLess(received, len(body))   # cut off, not waited for
+
+    def test_trickling_connections_cannot_keep_a_scrape_out(self):
+        # Far more slow connections than slots, each with half a request sent.
+        self.start_server(read_timeout=30.0, max_connections=20)
+        self.connect(60, first=b"GET /metrics HTTP/1.1\r\nX: ")
+        for _ in range(3):
+            started = time.monotonic()
+            self.assertEqual(self.scrape_status(), 200)
+            self.assertLess(time.monotonic() - started, 2.0)
+        self.assertLessEqual(len(self.server.connections), 20)
+
+    def test_a_get_with_a_body_never_has_it_read_as_the_next_request(self):
+        smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        server = socketless_server()
+        for framing in (b"Content-Length: %d\r\n" % len(smuggled),
+                        b"Content-Length: 100000\r\n",
+                        b"Transfer-Encoding: chunked\r\n"):
+            with self.subTest(framing=framing):
+                request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n"
+                self.assertEqual(statuses(exchange(server, request + smuggled)), [200])
+        # A small body is dropped and the connection serves the next request.
+        follow = b"GET / HTTP/1.1\r\n\r\n"
+        reply = exchange(server, b"GET /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                         + follow)
+        self.assertEqual(statuses(reply), [200, 200])
+
+    def test_no_reverse_dns_when_listening_on_every_interface(self):
+        looked_up = []
+        real = socket.getfqdn
+        socket.getfqdn = lambda name="": looked_up.append(name) or real(name)
+        self.addCleanup(setattr, socket, "getfqdn", real)
+        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
+        server.server_close()
+        self.assertEqual(looked_up, [])
+
+    def test_a_thread_that_cannot_start_releases_its_slot(self):
+        self.start_server(max_connections=4)
+        real_start = threading.Thread.start
+        server = self.server
+
+        def failing_start(thread):
+            if getattr(thread, "_target", None) == server.process_request_thread:
+                raise RuntimeError("can't start new thread")
+            return real_start(thread)
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        threading.Thread.start = failing_start
+        try:
+            for _ in range(10):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.settimeout(5)
+                    self.assertEqual(sock.recv(10), b"")        # let go, not left hanging
+        finally:
+            threading.Thread.start = real_start
+            logged, sys.stderr = sys.stderr.getvalue(), stderr
+        self.assertEqual(len(logged.splitlines()), 1, logged)   # said once, not per connection
+        self.assertEqual(len(self.server.connections), 0)
+        self.assertEqual(self.scrape_status(), 200)
+
+    def test_accept_out_of_descriptors_backs_off_instead_of_spinning(self):
+        self.start_server()
+        calls = []
+        real_socket = self.server.socket
+
+        class Exhausted:
+            def __getattr__(self, name):
+                return getattr(real_socket, name)
+
+            def accept(self):
+                calls.append(time.monotonic())
+                raise OSError(errno.EMFILE, "Too many open files")
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        self.server.socket = Exhausted()
+        try:
+            waiting = socket.create_connection(("127.0.0.1", self.port))  # readable from now
+            self.addCleanup(waiting.close)
+            time.sleep(0.5)
+        finally:
+            self.server.socket = real_socket
+            logged, sys.stderr = sys.stderr.getvalue(), stderr
+        self.assertGreater(len(calls), 0)
+        self.assertLess(len(calls), 20)                  # a spinning loop makes thousands
+        self.assertEqual(len(logged.splitlines()), 1, logged)
+        self.assertEqual(self.scrape_status(), 200)
+
+    def test_the_connection_cap_follows_the_descriptor_limit(self):
+        self.assertEqual(pe.connection_cap(256), 256 - pe.DESCRIPTORS_KEPT)
+        self.assertEqual(pe.connection_cap(1 << 20), pe.MAX_CONNECTIONS)
+        self.assertGreaterEqual(pe.connection_cap(10), 1)
+
+    @unittest.skipUnless(IS_LINUX, "reads the exporter's CPU time from /proc")
+    def test_a_low_descriptor_limit_neither_spins_nor_keeps_scrapes_out(self):
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        proc = subprocess.Popen(
+            [sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0",
+             "--web.read-timeout=60", "--metrics=process_cpu_seconds_total"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=low_limit)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        self.port = int(re.search(rb"\(port (\d+)\)", proc.stderr.readline()).group(1))
+        self.connect(300)                     # more than the process has descriptors for
+        cpu_before = cpu_seconds(proc.pid)
+        time.sleep(0.5)
+        self.assertLess(cpu_seconds(proc.pid) - cpu_before, 0.25)     # not spinning
+        for _ in range(3):
+            self.assertEqual(self.scrape_status(), 200)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ConnectionsTest(unittest.TestCase):
+    """The connection table alone, on socket pairs."""
+
+    def pair(self):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        theirs.settimeout(1)
+        return ours, theirs
+
+    def test_past_the_cap_the_longest_waiting_connection_makes_room(self):
+        table = pe.Connections(2)
+        (a, a_peer), (b, _), (c, _) = self.pair(), self.pair(), self.pair()
+        self.assertTrue(table.admit(a, "10.0.0.1"))
+        a_dropped = table.dropped(a)
+        time.sleep(0.01)
+        self.assertTrue(table.admit(b, "10.0.0.2"))
+        self.assertTrue(table.admit(c, "10.0.0.3"))
+        self.assertEqual(a_peer.recv(1), b"")            # a was hung up on
+        self.assertTrue(a_dropped.is_set())               # and its waits end
+        self.assertEqual(len(table), 2)
+
+    def test_a_connection_being_answered_is_never_cut_off(self):
+        table = pe.Connections(1)
+        (a, _), (b, _) = self.pair(), self.pair()
+        table.admit(a, "10.0.0.1")
+        table.waiting(a, False)
+        self.assertFalse(table.admit(b, "10.0.0.2"))
+        table.remove(a)
+        self.assertTrue(table.admit(b, "10.0.0.2"))
+
+    def test_one_address_gets_three_quarters_and_makes_room_among_its_own(self):
+        table = pe.Connections(8)
+        self.assertEqual(table.per_address, 6)
+        mine = [self.pair() for _ in range(7)]
+        for ours, _ in mine:
+            self.assertTrue(table.admit(ours, "10.0.0.9"))
+            time.sleep(0.002)
+        self.assertEqual(mine[0][1].recv(1), b"")         # its own oldest made room
+        others = [self.pair() for _ in range(2)]
+        for ours, _ in others:
+            self.assertTrue(table.admit(ours, "10.0.0.10"))
+        for _, peer in mine[1:]:                           # without cutting off its own
+            with self.assertRaises(socket.timeout):
+                peer.settimeout(0.01)
+                peer.recv(1)
+
+
 class SlowReader(StaticReader):
 
     def read(self):
@@ -3686,6 +4211,174 @@ class BasicAuthTest(unittest.TestCase, ServerFixture, ExpositionChecks):
                     pe.BasicAuth(self.file)
 
 
+def run_bounded(*args, timeout=20):
+    """Run the exporter with at most 512 MiB of memory, in case it reads without end."""
+    def bound_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+    return subprocess.run([sys.executable, SCRIPT] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, preexec_fn=bound_memory,
+                          stdin=subprocess.DEVNULL)
+
+
+class HostileAuthTest(unittest.TestCase):
+    """Basic auth against guessing, timing and files that could never let anyone in."""
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.file = os.path.join(self.folder, "users")
+        self.write(("prom:%s\n" % pe.hash_password("s3cret", iterations=1000)).encode())
+
+    def write(self, data):
+        with open(self.file, "wb") as f:
+            f.write(data)
+
+    def header(self, user, password):
+        return basic(user, password)["Authorization"]
+
+    def test_an_unknown_user_costs_what_a_known_one_does(self):
+        self.write(("prom:%s\n" % pe.hash_password("s3cret", iterations=2345)).encode())
+        auth = pe.BasicAuth(self.file)
+        derived = []
+        real = pe.verify_password
+        pe.verify_password = lambda password, encoded: derived.append(encoded) or \
+            real(password, encoded)
+        self.addCleanup(setattr, pe, "verify_password", real)
+        self.assertFalse(auth.authorize(self.header("prom", "wrong"), "10.0.0.1"))
+        self.assertFalse(auth.authorize(self.header("nobody", "wrong"), "10.0.0.2"))
+        known, unknown = derived
+
+        def shape(encoded):     # scheme, cost, and the lengths of salt and digest
+            parts = encoded.split("$")
+            return parts[:-2] + [len(parts[-2]), len(parts[-1])]
+        self.assertEqual(shape(unknown), shape(known))
+        self.assertNotEqual(unknown, known)
+
+    def test_one_clients_guessing_does_not_delay_anothers_right_password(self):
+        auth = pe.BasicAuth(self.file)
+        inside, release = threading.Event(), threading.Event()
+        real = pe.verify_password
+
+        def slow_for_guesses(password, encoded):
+            if password == "guess":
+                inside.set()
+                release.wait(10)
+            return real(password, encoded)
+        pe.verify_password = slow_for_guesses
+        self.addCleanup(setattr, pe, "verify_password", real)
+        self.addCleanup(release.set)
+        for _ in range(3):                    # the guesser has failed before, too
+            auth.failed("10.0.0.66")
+        guesses = [threading.Thread(target=auth.authorize,
+                                    args=(self.header("prom", "guess"), "10.0.0.66"))
+                   for _ in range(2)]
+        for thread in guesses:
+            thread.start()
+        self.assertTrue(inside.wait(10))
+        result = []
+        scraper = threading.Thread(target=lambda: result.append(
+            auth.authorize(self.header("prom", "s3cret"), "10.0.0.7")))
+        started = time.monotonic()
+        scraper.start()
+        scraper.join(5)
+        self.assertEqual(result, [True])
+        self.assertLess(time.monotonic() - started, 1.0)
+        release.set()
+        for thread in guesses:
+            thread.join(20)
+
+    def test_a_guesser_holds_few_connections_and_lets_go_when_dropped(self):
+        auth = pe.BasicAuth(self.file)
+        for _ in range(10):
+            auth.failed("10.0.0.66")                 # its next attempt waits 5 s
+        dropped = threading.Event()
+        results = []
+
+        def attempt():
+            results.append(auth.authorize(self.header("prom", "guess"), "10.0.0.66", dropped))
+        attempts = [threading.Thread(target=attempt)
+                    for _ in range(pe.BasicAuth.MAX_ATTEMPTS_AT_ONCE)]
+        for thread in attempts:
+            thread.start()
+        time.sleep(0.1)
+        started = time.monotonic()
+        self.assertFalse(auth.authorize(self.header("prom", "guess"), "10.0.0.66"))
+        self.assertLess(time.monotonic() - started, 0.1)    # one too many: refused at once
+        dropped.set()                                         # room was made: all stop waiting
+        for thread in attempts:
+            thread.join(2)
+        self.assertLess(time.monotonic() - started, 1.0)
+        self.assertEqual(results, [False] * pe.BasicAuth.MAX_ATTEMPTS_AT_ONCE)
+        self.assertEqual(auth._turns, {})
+
+    def test_lines_that_could_never_log_in_are_refused_naming_file_and_line(self):
+        good = pe.hash_password("pw", iterations=1000)
+        cases = {
+            "byte-order mark": (b"\xef\xbb\xbfprom:" + good.encode() + b"\n", 1),
+            "empty user": (b"# users\n:" + good.encode() + b"\n", 2),
+            "colon in user": (b"a:b:" + good.encode() + b"\n", 1),
+            "space in user": (b"bob smith:" + good.encode() + b"\n", 1),
+            "malformed iterations": (b"prom:pbkdf2-sha256$many$c2FsdA==$aGFzaA==\n", 1),
+            "empty salt": (b"prom:pbkdf2-sha256$1000$$aGFzaA==\n", 1),
+            "bad base64": (b"prom:pbkdf2-sha256$1000$!!$aGFzaA==\n", 1),
+            "scrypt with N not a power of two": (b"prom:scrypt$1000$8$1$c2FsdA==$aGFzaA==\n", 1),
+            "duplicate user": (("prom:%s\n\nprom:%s\n" % (good, good)).encode(), 3),
+            "not UTF-8": (b"prom:" + good.encode() + b"\n\xff\xfe:x\n", 2),
+        }
+        for name, (data, line) in cases.items():
+            with self.subTest(name):
+                self.write(data)
+                with self.assertRaises(ValueError) as caught:
+                    pe.BasicAuth(self.file)
+                message = str(caught.exception)
+                self.assertIn("%s line %d" % (self.file, line), message)
+                self.assertNotIn("\n", message)
+
+    def test_hash_password_refuses_names_the_file_cannot_hold(self):
+        for user in ("", "a:b", "#admin", "bob smith", " prom", "prom\t", "\udcff"):
+            with self.subTest(user=user):
+                stderr, sys.stderr = sys.stderr, io.StringIO()
+                try:
+                    with self.assertRaises(SystemExit) as caught:
+                        pe.parse_args(["--hash-password=" + user])
+                finally:
+                    said, sys.stderr = sys.stderr.getvalue(), stderr
+                self.assertEqual(caught.exception.code, 2)
+                self.assertEqual(len(said.splitlines()), 1, said)
+
+    def test_a_broken_file_is_logged_once_per_change_not_every_second(self):
+        auth = pe.BasicAuth(self.file)
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        try:
+            for text in (b"broken\n", None, None, b"still broken!\n", None):
+                if text is not None:
+                    self.write(text)
+                    os.utime(self.file, ns=(time.time_ns(), time.time_ns() + 10 ** 9))
+                auth._checked -= 2                  # as if a second had passed
+                self.assertIn("prom", auth.get())  # the old users stay
+            os.remove(self.file)
+            for _ in range(3):
+                auth._checked -= 2
+                auth.get()
+        finally:
+            said, sys.stderr = sys.stderr.getvalue(), stderr
+        lines = said.splitlines()
+        self.assertEqual(len(lines), 3, said)
+        self.assertIn("line 1: not user:hash", lines[0])
+        self.assertIn("No such file", lines[2])
+
+    def test_a_fifo_or_a_device_as_the_file_is_one_line_and_exit_2(self):
+        fifo = os.path.join(self.folder, "fifo")
+        os.mkfifo(fifo)
+        for path in (fifo, "/dev/zero"):
+            with self.subTest(path=path):
+                done = run_bounded("--web.basic-auth-file=" + path)
+                self.assertEqual(done.returncode, 2)
+                lines = done.stderr.decode().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn(path, lines[0])
+
+
 class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
 
     @classmethod
@@ -3771,6 +4464,55 @@ class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
         self.assertEqual(https_request(self.port, context)[0], 401)
         self.assertEqual(https_request(self.port, context, headers=basic("prom", "pw"))[0],
                          200)
+
+
+class TLSFilesTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certificates = Certificates()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certificates.cleanup()
+
+    def test_a_key_with_a_pass_phrase_is_refused_not_prompted_for(self):
+        locked = self.certificates.path("locked.key")
+        self.certificates.run("pkey", "-in", self.certificates.server_key, "-out", locked,
+                              "-aes256", "-passout", "pass:secret")
+        called = []
+        real = pe.no_pass_phrase
+
+        def recording():
+            called.append(1)
+            return real()
+        pe.no_pass_phrase = recording
+        self.addCleanup(setattr, pe, "no_pass_phrase", real)
+        with self.assertRaises(ValueError) as caught:
+            pe.TLSFiles(self.certificates.server_cert, locked)
+        self.assertEqual(called, [1])          # OpenSSL asked us, not the terminal
+        self.assertIn("--web.tls-key-file %s is protected by a pass phrase" % locked,
+                      str(caught.exception))
+
+    def test_errors_name_the_flag_and_the_file(self):
+        folder = self.certificates.folder
+        junk = os.path.join(folder, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("not a certificate\n")
+        fifo = os.path.join(folder, "fifo")
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo)
+        cert, key = self.certificates.server_cert, self.certificates.server_key
+        cases = (((junk, key, None), "--web.tls-cert-file %s with --web.tls-key-file" % junk),
+                 ((cert, "/nonexistent", None), "--web.tls-key-file /nonexistent"),
+                 ((cert, key, junk), "--web.tls-client-ca-file %s" % junk),
+                 ((fifo, key, None), "--web.tls-cert-file: %s is not a regular file" % fifo),
+                 ((cert, "/dev/zero", None), "--web.tls-key-file: /dev/zero is not"))
+        for files, expected in cases:
+            with self.subTest(files=files):
+                with self.assertRaises(ValueError) as caught:
+                    pe.TLSFiles(*files)
+                self.assertIn(expected, str(caught.exception))
 
 
 class SecurityCommandLineTest(unittest.TestCase):
@@ -3906,6 +4648,9 @@ class ShippedFilesTest(unittest.TestCase):
         self.assertIs(job["RunAtLoad"], True)
         self.assertTrue(job["KeepAlive"])
         self.assertEqual(job["ProcessType"], "Background")
+        # launchd's default of 256 descriptors would cap connections well below 1,000.
+        self.assertGreaterEqual(job["SoftResourceLimits"]["NumberOfFiles"],
+                                pe.MAX_CONNECTIONS + pe.DESCRIPTORS_KEPT)
         self.assertTrue(os.path.isabs(job["StandardErrorPath"]))
         flags, = job["ProgramArguments"][2:]
         self.assertEqual(flags, "--config.file=/usr/local/etc/process_exporter.flags")
