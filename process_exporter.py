@@ -2090,11 +2090,13 @@ class Reloading:
     """Something built from files and rebuilt when they change, checked at most once
     a second.  If the new files do not load, the old build stays and it is logged."""
 
+    clock = staticmethod(time.monotonic)     # a test may move time on
+
     def __init__(self, paths, what):
         self.paths = [path for path in paths if path]
         self.what = what
         self._lock = threading.Lock()
-        self._checked = time.monotonic()
+        self._checked = self.clock()
         self._stamps = watched_mtimes(self.paths)
         self._complaint = None          # what was last logged about files that fail
         self.current = self.load()
@@ -2103,7 +2105,7 @@ class Reloading:
         raise NotImplementedError
 
     def get(self):
-        now = time.monotonic()
+        now = self.clock()
         if now - self._checked >= 1.0:
             with self._lock:
                 if now - self._checked >= 1.0:
