@@ -2442,7 +2442,7 @@ LANDING_PAGE = """<!DOCTYPE html>
 MAX_CONNECTIONS = 1000
 DESCRIPTORS_KEPT = 64         # for stdio, the listening socket, procfs and file reloads
 MAX_DISCARDED_BODY = 65536    # a GET's body up to this is read and dropped; larger, we close
-WRITE_SLICE = 16384           # the write deadline is checked before each slice
+WRITE_SLICE = 262144          # the write deadline is checked before each slice
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -2999,6 +2999,44 @@ def serve(server, on_hangup=None, on_ready=None):
 MAX_TIMEOUT = 86400     # a day: longer is a mistake, and would overflow a socket timeout
 
 
+# What a flag's value must be; each says what is wrong in a ValueError, and argparse
+# turns that into one line.
+
+def checked_listen_address(text):
+    parse_listen_address(text)
+    return text
+
+
+def checked_telemetry_path(text):
+    if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", text):
+        raise ValueError("must be a path a client can ask for: / and then ASCII "
+                         "letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space or other "
+                         "characters), and not / itself")
+    return text
+
+
+def checked_regex(text):
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError("bad regex %r: %s" % (text, exc)) from None
+    return text
+
+
+def parse_group_declaration(text):
+    """--group NAME=REGEX as (name, regex)."""
+    name, sep, pattern = text.partition("=")
+    if not sep or not name:
+        raise ValueError("takes NAME=REGEX, not %r" % text)
+    return name, checked_regex(pattern)
+
+
+def positive_integer(text):
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError("%r is not a whole number of at least 1" % text)
+    return int(text)
+
+
 def read_config_file(path):
     """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
     (the value is the rest of the line, as it stands) or `--flag`; blank lines and
@@ -3046,11 +3084,20 @@ def parse_args(argv, raise_errors=False):
                 "%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
         return value
 
-    def user_name(text):
-        try:
-            return check_user_name(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+    def flag_type(check):
+        """An argparse type= from a check that says what is wrong in a ValueError."""
+        def converted(text):
+            try:
+                return check(text)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        converted.__name__ = check.__name__
+        return converted
+
+    user_name, listen_address, telemetry_path, regex, uid_of, group_declaration, \
+        duration, at_least_one = (flag_type(check) for check in (
+            check_user_name, checked_listen_address, checked_telemetry_path, checked_regex,
+            resolve_user, parse_group_declaration, parse_duration, positive_integer))
 
     def comma_list(text):
         return [item.strip() for item in text.split(",") if item.strip()]
@@ -3061,11 +3108,11 @@ def parse_args(argv, raise_errors=False):
                     "Linux (/proc). Regexes are Python's, matched with re.search against "
                     "the process name and against its executable path.")
     web = parser.add_argument_group("serving")
-    web.add_argument("--web.listen-address", dest="listen_address",
+    web.add_argument("--web.listen-address", dest="listen_address", type=listen_address,
                      default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
                      help="address to listen on; ':9256' is every interface, "
                           "'[::1]:9256' IPv6 (default %(default)s)")
-    web.add_argument("--web.telemetry-path", dest="telemetry_path",
+    web.add_argument("--web.telemetry-path", dest="telemetry_path", type=telemetry_path,
                      default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
                      help="path under which to serve metrics (default %(default)s)")
     web.add_argument("--web.read-timeout", dest="read_timeout", type=seconds,
@@ -3077,7 +3124,7 @@ def parse_args(argv, raise_errors=False):
                      default=10.0, metavar="SECONDS",
                      help="an answer must be sent whole within this long, else the "
                           "connection is closed (default %(default)s)")
-    web.add_argument("--web.max-requests", dest="max_requests", type=int,
+    web.add_argument("--web.max-requests", dest="max_requests", type=at_least_one,
                      default=40, metavar="N",
                      help="requests served at once; more get 503 (default %(default)s)")
     web.add_argument("--once", action="store_true",
@@ -3106,11 +3153,12 @@ def parse_args(argv, raise_errors=False):
                       help="export only these metric families; 'default' names the default "
                            "set, 'all' every family; what is not exported is not read "
                            "(default: default)")
-    what.add_argument("--include", action="append", default=[], metavar="REGEX",
+    what.add_argument("--include", action="append", default=[], metavar="REGEX", type=regex,
                       help="export only processes whose name or path matches (repeatable)")
-    what.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+    what.add_argument("--exclude", action="append", default=[], metavar="REGEX", type=regex,
                       help="leave out processes whose name or path matches (repeatable)")
-    what.add_argument("--user", action="append", default=[], metavar="NAME_OR_UID",
+    what.add_argument("--user", dest="uids", action="append", default=[],
+                      metavar="NAME_OR_UID", type=uid_of,
                       help="export only processes of this user (repeatable)")
     what.add_argument("--label", action="append", default=[], choices=["user"],
                       help="add a label to per-process series: 'user', the user name")
@@ -3119,9 +3167,10 @@ def parse_args(argv, raise_errors=False):
                            "process_info always carries all of them (default: "
                            "pid,ppid,uid,gid,path,name, and user with --label user)")
     what.add_argument("--min-age", dest="min_age", default="0", metavar="DURATION",
+                      type=duration,
                       help="no per-process series for a process younger than this "
                            "(e.g. 30s; default 0)")
-    what.add_argument("--top", dest="top", type=int, metavar="N",
+    what.add_argument("--top", dest="top", type=at_least_one, metavar="N",
                       help="per-process series only for the N processes using the most "
                            "CPU since the last scrape and the N using the most memory; the "
                            "rest summed as pid=\"other\"")
@@ -3131,7 +3180,8 @@ def parse_args(argv, raise_errors=False):
                   "namedprocess_namegroup_* families, one series set per group")
     groups.add_argument("--group-by", dest="group_by", choices=["name", "path", "user"],
                         help="group processes by name, executable path or user")
-    groups.add_argument("--group", action="append", default=[], metavar="NAME=REGEX",
+    groups.add_argument("--group", dest="declared", action="append", default=[],
+                        metavar="NAME=REGEX", type=group_declaration,
                         help="declare a group of the processes matching REGEX, exported "
                              "even when none runs (repeatable; first match wins)")
     groups.add_argument("--children", action="store_true", default=True,
@@ -3140,7 +3190,7 @@ def parse_args(argv, raise_errors=False):
     groups.add_argument("--no-children", dest="children", action="store_false",
                         help="do not attribute children to their ancestors' groups")
     groups.add_argument("--group-expiry", dest="group_expiry", default="5m",
-                        metavar="DURATION",
+                        metavar="DURATION", type=duration,
                         help="forget a group empty for this long (default %(default)s)")
 
     linux = parser.add_argument_group("Linux")
@@ -3168,60 +3218,41 @@ def parse_args(argv, raise_errors=False):
         # The file first, the command line after: a flag given twice, the last wins;
         # repeatable flags (--group, --include...) add to the file's.
         args = parser.parse_args(in_file + list(argv))
-    if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", args.telemetry_path):
-        parser.error("--web.telemetry-path must be a path a client can ask for: / and "
-                     "then ASCII letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space "
-                     "or other characters), and not / itself")
-    if args.max_requests < 1:
-        parser.error("--web.max-requests must be at least 1")
-    if bool(args.tls_cert_file) != bool(args.tls_key_file):
-        parser.error("--web.tls-cert-file and --web.tls-key-file go together")
-    if args.tls_client_ca_file and not args.tls_cert_file:
-        parser.error("--web.tls-client-ca-file needs --web.tls-cert-file and -key-file")
-    args.kept_files = 0        # the command line's descriptor budget decides (run)
-    args.grouped = bool(args.group_by or args.group)
-    if args.grouped and args.label:
-        parser.error("--label adds to per-process series; groups carry only groupname")
     try:
-        args.min_age = parse_duration(args.min_age)
+        settle_flags(args)
     except ValueError as exc:
-        parser.error("--min-age: %s" % exc)
+        parser.error(str(exc))
+    return args
+
+
+def settle_flags(args):
+    """The rules between flags, in one place, and what follows from them; a
+    ValueError says which rule a set of flags breaks."""
+    if bool(args.tls_cert_file) != bool(args.tls_key_file):
+        raise ValueError("--web.tls-cert-file and --web.tls-key-file go together")
+    if args.tls_client_ca_file and not args.tls_cert_file:
+        raise ValueError("--web.tls-client-ca-file needs --web.tls-cert-file and -key-file")
+    args.kept_files = 0        # the command line's descriptor budget decides (run)
+    args.grouped = bool(args.group_by or args.declared)
+    if args.grouped and args.label:
+        raise ValueError("--label adds to per-process series; groups carry only groupname")
     per_process = [flag for flag, given in (("--labels", args.labels is not None),
                                             ("--min-age", args.min_age > 0),
                                             ("--top", args.top is not None)) if given]
     if args.grouped and per_process:
-        parser.error("%s bound per-process series; groups are already bounded"
-                     % " and ".join(per_process))
-    if args.top is not None and args.top < 1:
-        parser.error("--top must be at least 1")
+        raise ValueError("%s bound per-process series; groups are already bounded"
+                         % " and ".join(per_process))
     args.identity_labels = PROCESS_LABELS + (("user",) if "user" in args.label else ())
     if args.labels is not None:
         unknown = [label for label in args.labels if label not in args.identity_labels]
         if unknown:
-            parser.error("--labels: no label %s; there are %s"
-                         % (", ".join(unknown), ",".join(args.identity_labels)))
+            raise ValueError("--labels: no label %s; there are %s"
+                             % (", ".join(unknown), ",".join(args.identity_labels)))
         if "pid" not in args.labels:
-            parser.error("--labels must include pid, which keeps each process's series apart")
-    try:
-        parse_listen_address(args.listen_address)
-        args.families = select_families(
-            args.metrics, GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
-        args.uids = [resolve_user(user) for user in args.user]
-        args.declared = []
-        for declaration in args.group:
-            name, sep, pattern = declaration.partition("=")
-            if not sep or not name:
-                raise ValueError("--group takes NAME=REGEX, not %r" % declaration)
-            args.declared.append((name, pattern))
-        args.group_expiry = parse_duration(args.group_expiry)
-        for pattern in args.include + args.exclude + [p for _, p in args.declared]:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError("bad regex %r: %s" % (pattern, exc)) from None
-    except ValueError as exc:
-        parser.error(str(exc))
-    return args
+            raise ValueError("--labels must include pid, which keeps each process's "
+                             "series apart")
+    args.families = select_families(args.metrics,
+                                    GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
 
 
 def descriptor_limit(ceiling=65536):
