@@ -2033,6 +2033,12 @@ class Exporter:
 # ---------------------------------------------------------------------------
 
 PBKDF2_ITERATIONS = 600000      # OWASP's figure for PBKDF2-HMAC-SHA256 (2023)
+# The hash schemes of the basic-auth file, by their first field, with their field count:
+# pbkdf2-sha256$ITERATIONS$SALT$HASH and scrypt$N$R$P$SALT$HASH.
+PBKDF2 = "pbkdf2-sha256"
+PBKDF2_FIELDS = 4
+SCRYPT = "scrypt"
+SCRYPT_FIELDS = 6
 AUTH_REALM = "process_exporter"
 
 
@@ -2047,7 +2053,7 @@ def hash_password(password, iterations=PBKDF2_ITERATIONS, salt=None):
     import hashlib
     salt = os.urandom(16) if salt is None else salt
     derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    return "pbkdf2-sha256$%d$%s$%s" % (iterations, b64(salt), b64(derived))
+    return "%s$%d$%s$%s" % (PBKDF2, iterations, b64(salt), b64(derived))
 
 
 def verify_password(password, encoded):
@@ -2061,11 +2067,11 @@ def verify_password(password, encoded):
     import hmac
     parts = encoded.split("$")
     try:
-        if parts[0] == "pbkdf2-sha256" and len(parts) == 4:
+        if parts[0] == PBKDF2 and len(parts) == PBKDF2_FIELDS:
             salt, expected = base64.b64decode(parts[2]), base64.b64decode(parts[3])
             derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt,
                                           int(parts[1]))
-        elif parts[0] == "scrypt" and len(parts) == 6 and hasattr(hashlib, "scrypt"):
+        elif parts[0] == SCRYPT and len(parts) == SCRYPT_FIELDS and hasattr(hashlib, "scrypt"):
             salt, expected = base64.b64decode(parts[4]), base64.b64decode(parts[5])
             n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
             derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
@@ -2386,9 +2392,9 @@ def check_hash(encoded):
     import hashlib
     parts = encoded.split("$")
     try:
-        if parts[0] == "pbkdf2-sha256" and len(parts) == 4:
+        if parts[0] == PBKDF2 and len(parts) == PBKDF2_FIELDS:
             good = int(parts[1]) > 0
-        elif parts[0] == "scrypt" and len(parts) == 6:
+        elif parts[0] == SCRYPT and len(parts) == SCRYPT_FIELDS:
             if not hasattr(hashlib, "scrypt"):
                 raise ValueError("this Python's hashlib has no scrypt")
             n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
