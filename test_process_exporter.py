@@ -1,12 +1,18 @@
-"""Tests for process_exporter.py, standard library only:  python3 -m unittest -v
+"""Tests for process_exporter.py, standard library only.
+
+    python3 -m unittest -v                                   # everything
+    python3 -m unittest -v test_process_exporter.fast        # the fast tier, seconds
 
 The sections follow the exporter's: the macOS structs and reader (against a stand-in
-libSystem built here with cc), the Linux reader (against the real /proc and against
-procfs trees made here), the renderer, HTTP, the command line, and what ships beside.
+libSystem built here with cc, and against the system itself on a Mac), the Linux
+reader (against the real /proc and procfs trees made here), selecting, rendering,
+security, HTTP, the command line; then the whole path end to end against a real
+Prometheus, and what ships beside the script.  The fast tier is every class marked
+@in_fast_tier: in-process, no server started, no waiting.
 
-Checking tools (promtool, prometheus_client) are used when present and skipped with a
-reason when not; with PROCESS_EXPORTER_REQUIRE_TOOLS=1 (as CI sets) a missing tool
-fails instead.
+Checking tools (promtool, prometheus, prometheus_client) are used when present and
+skipped with a reason when not; with PROCESS_EXPORTER_REQUIRE_TOOLS=1 (as CI sets) a
+missing tool fails instead.
 """
 
 import base64
@@ -229,6 +235,71 @@ class ExpositionChecks:
             code, output = promtool_check(text)
             self.assertEqual((code, output), (0, ""), "promtool check metrics complained")
         return families
+
+
+# ---------------------------------------------------------------------------
+# Fixtures the sections below share: a reader of fixed records, a server in a thread
+# ---------------------------------------------------------------------------
+
+class StaticReader(pe.Reader):
+    """A reader with fixed records, so HTTP tests do not depend on the machine."""
+
+    def __init__(self, records=None, fail=False):
+        pe.Reader.__init__(self)
+        self.records = sample_records() if records is None else records
+        self.fail = fail
+
+    def read(self):
+        self._start_reading()
+        if self.fail:
+            raise OSError("listing failed")
+        return list(self.records)
+
+
+class ServerFixture:
+    """An exporter server on 127.0.0.1, an ephemeral port, in a thread."""
+
+    def start_server(self, reader=None, **options):
+        """Start a server; a test may start a second, and each is stopped on cleanup."""
+        exporter = pe.Exporter(reader or StaticReader())
+        server = self.server = pe.make_server(exporter, "127.0.0.1:0", **options)
+        self.port = server.server_address[1]
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+
+        def stop():
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+            self.assertFalse(thread.is_alive(), "the server's thread did not stop")
+        self.addCleanup(stop)
+
+    def request(self, method="GET", path="/metrics", headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def raw(self, data, read=True, timeout=5):
+        """Send raw bytes; return what came back until the server closed or timed out."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(data)
+            if not read:
+                return b""
+            chunks = []
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except (socket.timeout, ConnectionResetError):
+                pass
+            return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------
@@ -2610,1463 +2681,6 @@ class RenderTest(unittest.TestCase, ExpositionChecks):
 
 
 # ---------------------------------------------------------------------------
-# HTTP
-# ---------------------------------------------------------------------------
-
-class StaticReader(pe.Reader):
-    """A reader with fixed records, so HTTP tests do not depend on the machine."""
-
-    def __init__(self, records=None, fail=False):
-        pe.Reader.__init__(self)
-        self.records = sample_records() if records is None else records
-        self.fail = fail
-
-    def read(self):
-        self._start_reading()
-        if self.fail:
-            raise OSError("listing failed")
-        return list(self.records)
-
-
-class ServerFixture:
-    """An exporter server on 127.0.0.1, an ephemeral port, in a thread."""
-
-    def start_server(self, reader=None, **options):
-        """Start a server; a test may start a second, and each is stopped on cleanup."""
-        exporter = pe.Exporter(reader or StaticReader())
-        server = self.server = pe.make_server(exporter, "127.0.0.1:0", **options)
-        self.port = server.server_address[1]
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.daemon = True
-        thread.start()
-
-        def stop():
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
-            self.assertFalse(thread.is_alive(), "the server's thread did not stop")
-        self.addCleanup(stop)
-
-    def request(self, method="GET", path="/metrics", headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
-
-    def raw(self, data, read=True, timeout=5):
-        """Send raw bytes; return what came back until the server closed or timed out."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
-            sock.sendall(data)
-            if not read:
-                return b""
-            chunks = []
-            try:
-                while True:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-            except (socket.timeout, ConnectionResetError):
-                pass
-            return b"".join(chunks)
-
-
-def socketless_server(reader=None, **options):
-    """What a MetricsServer holds, without a socket: all its handler reads."""
-    import types
-    return types.SimpleNamespace(**pe.server_settings(pe.Exporter(reader or StaticReader()),
-                                                      **options))
-
-
-def exchange(server, data, address="127.0.0.1"):
-    """Every byte the handler writes for the request bytes `data`, with no socket,
-    as CPython's test_httpservers does with its SocketlessRequestHandler."""
-    import io
-    handler_class = pe.http_classes()[0]
-    handler = handler_class.__new__(handler_class)
-    handler.server, handler.client_address, handler.request = server, (address, 40000), None
-    handler.rfile, handler.wfile = io.BytesIO(data), io.BytesIO()
-    handler.deadline = pe.Deadline(float("inf"))
-    handler.handle()
-    return handler.wfile.getvalue()
-
-
-def statuses(reply):
-    return [int(code) for code in re.findall(rb"^HTTP/1\.[01] (\d{3}) ", reply, re.M)]
-
-
-class SocketlessHTTPTest(unittest.TestCase, ExpositionChecks):
-
-    def setUp(self):
-        self.server = socketless_server()
-
-    def test_routes(self):
-        cases = {
-            b"GET /metrics HTTP/1.1\r\n\r\n": 200,
-            b"GET /metrics?x=1 HTTP/1.1\r\n\r\n": 200,
-            b"GET / HTTP/1.1\r\n\r\n": 200,
-            b"GET /other HTTP/1.1\r\n\r\n": 404,
-            b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n": 405,
-            b"DELETE / HTTP/1.1\r\n\r\n": 405,
-            b"GET /metrics HTTP/1.1\r\nNoColon\r\n\r\n": 400,
-            b"GET\r\n\r\n": 400,
-        }
-        for request, status in cases.items():
-            with self.subTest(request=request):
-                self.assertEqual(statuses(exchange(self.server, request)), [status])
-
-    def test_metrics_body_and_headers(self):
-        reply = exchange(self.server, b"GET /metrics HTTP/1.1\r\n\r\n")
-        head, _, body = reply.partition(b"\r\n\r\n")
-        self.assertIn(b"\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n", head)
-        self.assertIn(b"\r\nContent-Length: %d" % len(body), head)
-        self.assertNotIn(b"Python", head)
-        parse_exposition(body.decode())
-
-    def test_405_says_what_is_allowed(self):
-        reply = exchange(self.server, b"PUT /metrics HTTP/1.1\r\n\r\n")
-        self.assertIn(b"\r\nAllow: GET, HEAD\r\n", reply)
-
-    def test_keep_alive_answers_each_request(self):
-        reply = exchange(self.server, b"GET / HTTP/1.1\r\n\r\n" * 2
-                         + b"GET /x HTTP/1.1\r\n\r\n")
-        self.assertEqual(statuses(reply), [200, 200, 404])
-
-    def test_401_without_the_right_credentials(self):
-        folder = tempfile.mkdtemp(prefix="exporter-auth-")
-        self.addCleanup(shutil.rmtree, folder, True)
-        path = os.path.join(folder, "users")
-        with open(path, "w") as f:
-            f.write("prom:%s\n" % pe.hash_password("s3cret", iterations=1000))
-        server = socketless_server(auth=pe.BasicAuth(path))
-        reply = exchange(server, b"GET / HTTP/1.1\r\n\r\n")
-        self.assertEqual(statuses(reply), [401])
-        self.assertIn(b'WWW-Authenticate: Basic realm="process_exporter"', reply)
-        good = b"GET /metrics HTTP/1.1\r\nAuthorization: Basic %s\r\n\r\n" % \
-            base64.b64encode(b"prom:s3cret")
-        self.assertEqual(statuses(exchange(server, good, "10.0.0.2")), [200])
-
-    def test_503_when_every_request_slot_is_taken(self):
-        server = socketless_server(max_requests=1)
-        server.request_slots.acquire()
-        self.assertEqual(statuses(exchange(server, b"GET /metrics HTTP/1.1\r\n\r\n")), [503])
-
-
-class HTTPTest(unittest.TestCase, ServerFixture, ExpositionChecks):
-
-    def setUp(self):
-        self.start_server()
-
-    def test_metrics(self):
-        status, headers, body = self.request()
-        self.assertEqual(status, 200)
-        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
-        self.assertEqual(int(headers["Content-Length"]), len(body))
-        self.assertNotIn("Content-Encoding", headers)
-        families = self.assertValidExposition(body.decode("utf-8"))
-        self.assertEqual(samples_of(families, "process_resident_memory_bytes", pid=1), [1024])
-
-    def test_gzip_when_accepted(self):
-        status, headers, body = self.request(headers={"Accept-Encoding": "gzip"})
-        self.assertEqual((status, headers["Content-Encoding"]), (200, "gzip"))
-        text = gzip.decompress(body).decode("utf-8")
-        self.assertValidExposition(text)
-        _, _, plain = self.request()
-        self.assertEqual(parse_exposition(text).keys(), parse_exposition(plain.decode()).keys())
-
-    def test_accept_encoding_parsing(self):
-        self.assertTrue(pe.accepts_gzip("gzip"))
-        self.assertTrue(pe.accepts_gzip("identity, GZIP;q=0.5"))
-        self.assertFalse(pe.accepts_gzip("gzip;q=0"))
-        self.assertFalse(pe.accepts_gzip("gzip; q=0.000"))
-        self.assertFalse(pe.accepts_gzip("br, deflate"))
-        self.assertFalse(pe.accepts_gzip(None))
-        self.assertFalse(pe.accepts_gzip("gzip;q=nonsense"))
-
-    def test_head(self):
-        status, headers, body = self.request("HEAD")
-        self.assertEqual((status, body), (200, b""))
-        self.assertGreater(int(headers["Content-Length"]), 0)
-
-    def test_landing_page_links_metrics(self):
-        status, headers, body = self.request(path="/")
-        self.assertEqual(status, 200)
-        self.assertTrue(headers["Content-Type"].startswith("text/html"))
-        self.assertIn(b'href="/metrics"', body)
-
-    def test_query_string_is_ignored(self):
-        self.assertEqual(self.request(path="/metrics?foo=bar")[0], 200)
-
-    def test_other_paths_404(self):
-        for path in ("/metric", "/metrics/", "/favicon.ico", "/../etc/passwd"):
-            with self.subTest(path=path):
-                self.assertEqual(self.request(path=path)[0], 404)
-
-    def test_other_methods_405(self):
-        for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW"):
-            with self.subTest(method=method):
-                status, headers, _ = self.request(method)
-                self.assertEqual(status, 405)
-                self.assertEqual(headers["Allow"], "GET, HEAD")
-
-    def test_malformed_request_400_and_server_carries_on(self):
-        reply = self.raw(b"GARBAGE\r\n\r\n")
-        self.assertTrue(reply.startswith(b"HTTP/1.1 400") or reply.startswith(b"HTTP/1.0 400"),
-                        reply[:40])
-        self.assertEqual(self.request()[0], 200)
-
-    def test_keep_alive_serves_several_requests(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        self.addCleanup(conn.close)
-        for _ in range(3):
-            conn.request("GET", "/metrics")
-            response = conn.getresponse()
-            self.assertEqual(response.status, 200)
-            parse_exposition(response.read().decode())
-
-    def test_concurrent_scrapes(self):
-        results = []
-
-        def scrape():
-            results.append(self.request())
-        threads = [threading.Thread(target=scrape) for _ in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        self.assertEqual(len(results), 20)
-        bodies = {body for status, _, body in results if status == 200}
-        self.assertEqual(len([r for r in results if r[0] == 200]), 20)
-        families = [tuple(parse_exposition(body.decode())) for body in bodies]
-        self.assertEqual(len(set(families)), 1)
-
-    def test_client_hanging_up_mid_response(self):
-        for _ in range(5):
-            self.raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", read=False)
-        status, _, body = self.request()
-        self.assertEqual(status, 200)
-        parse_exposition(body.decode())
-
-
-class HTTPFailureTest(unittest.TestCase, ServerFixture):
-
-    def test_reader_failure_is_500_and_the_server_lives(self):
-        reader = StaticReader(fail=True)
-        self.start_server(reader)
-        stderr = sys.stderr
-        sys.stderr = open(os.devnull, "w")
-        try:
-            self.assertEqual(self.request()[0], 500)
-        finally:
-            sys.stderr.close()
-            sys.stderr = stderr
-        reader.fail = False
-        self.assertEqual(self.request()[0], 200)
-
-    def test_custom_telemetry_path(self):
-        self.start_server(telemetry_path="/probe")
-        self.assertEqual(self.request(path="/probe")[0], 200)
-        self.assertEqual(self.request(path="/metrics")[0], 404)
-        self.assertIn(b'href="/probe"', self.request(path="/")[2])
-
-
-@in_fast_tier
-class ListenAddressTest(unittest.TestCase):
-
-    def test_parse(self):
-        self.assertEqual(pe.parse_listen_address("127.0.0.1:9256"), ("127.0.0.1", 9256))
-        self.assertEqual(pe.parse_listen_address(":9256"), ("", 9256))
-        self.assertEqual(pe.parse_listen_address("[::1]:9256"), ("::1", 9256))
-        self.assertEqual(pe.parse_listen_address("localhost:80"), ("localhost", 80))
-        for bad in ("9256", "host:", "host:port", ":70000", "::1:9256", "[::1:9256"):
-            with self.subTest(bad=bad):
-                with self.assertRaises(ValueError):
-                    pe.parse_listen_address(bad)
-
-    def test_every_interface_means_ipv4_and_ipv6(self):
-        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
-        self.addCleanup(server.server_close)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.daemon = True
-        thread.start()
-        self.addCleanup(server.shutdown)
-        port = server.server_address[1]
-        hosts = ["127.0.0.1"] + (["::1"] if server.address_family == socket.AF_INET6 else [])
-        for host in hosts:
-            with self.subTest(host=host):
-                conn = http.client.HTTPConnection(host, port, timeout=10)
-                conn.request("GET", "/metrics")
-                self.assertEqual(conn.getresponse().status, 200)
-                conn.close()
-
-    def test_ipv6_loopback(self):
-        if not socket.has_ipv6:
-            self.skipTest("no IPv6 here")
-        try:
-            server = pe.make_server(pe.Exporter(StaticReader()), "[::1]:0")
-        except OSError as exc:
-            self.skipTest("cannot bind ::1 here: %s" % exc)
-        self.addCleanup(server.server_close)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.daemon = True
-        thread.start()
-        self.addCleanup(server.shutdown)
-        conn = http.client.HTTPConnection("::1", server.server_address[1], timeout=10)
-        conn.request("GET", "/metrics")
-        self.assertEqual(conn.getresponse().status, 200)
-        conn.close()
-
-
-# ---------------------------------------------------------------------------
-# The command line, as a user runs it
-# ---------------------------------------------------------------------------
-
-def run_script(*args, timeout=60):
-    return subprocess.run([sys.executable, SCRIPT] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=timeout)
-
-
-def start_script(*args):
-    """Start the exporter as a server on an ephemeral port; return (process, port)."""
-    proc = subprocess.Popen([sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0"]
-                            + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    lines = []
-    for _ in range(5):            # warnings, if any, come before the listening line
-        line = proc.stderr.readline().decode()
-        lines.append(line)
-        match = re.search(r"listening on .*\(port (\d+)\)", line)
-        if match or not line:
-            break
-    proc.early_stderr = lines
-    if not match:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("no listening line: %r" % lines)
-    return proc, int(match.group(1))
-
-
-class CommandLineTest(unittest.TestCase, ExpositionChecks):
-
-    @unittest.skipUnless(IS_LINUX or sys.platform == "darwin", "needs a supported platform")
-    def test_once_prints_valid_metrics_and_exits_0(self):
-        result = run_script("--once")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(result.stderr, b"")
-        text = result.stdout.decode("utf-8")
-        families = self.assertValidExposition(text)
-        self.assertIn("process_cpu_seconds_total", families)
-        self.assertGreater(samples_of(families, "process_exporter_processes")[0], 1)
-
-    def test_version(self):
-        result = run_script("--version")
-        self.assertEqual(result.returncode, 0)
-        self.assertIn("process_exporter %s" % pe.__version__, result.stdout.decode())
-
-    def test_help_lists_every_flag(self):
-        result = run_script("--help")
-        self.assertEqual(result.returncode, 0)
-        for flag in ("--web.listen-address", "--web.telemetry-path", "--once", "--version",
-                     "--path.procfs", "--web.read-timeout", "--web.max-requests",
-                     "--no-linux.keep-files-open"):
-            self.assertIn(flag, result.stdout.decode())
-
-    def test_bad_flag_one_line_exit_2(self):
-        for args in (["--no-such-flag"], ["--web.listen-address=nonsense"],
-                     ["--web.telemetry-path=metrics"], ["--web.max-requests=0"]):
-            with self.subTest(args=args):
-                result = run_script(*args)
-                self.assertEqual(result.returncode, 2)
-                self.assertEqual(result.stdout, b"")
-                lines = result.stderr.decode().strip().splitlines()
-                self.assertEqual(len(lines), 1, lines)
-                self.assertIn("error", lines[0])
-
-    def test_bad_selection_flags_exit_2(self):
-        for args in (["--include", "("], ["--exclude", "[a-"], ["--group", "x=("],
-                     ["--group", "=abc"], ["--group", "noequals"],
-                     ["--user", "no-such-user-here"], ["--group-expiry", "soon"],
-                     ["--group-by", "color"], ["--label", "shoe"],
-                     ["--group-by", "name", "--label", "user"],
-                     ["--group-by", "name", "--metrics", "process_threads"],
-                     ["--metrics", "namedprocess_namegroup_num_procs"],
-                     ["--labels", "name,path"], ["--labels", "pid,shoe"],
-                     ["--labels", "pid,user"], ["--top", "0"], ["--top", "many"],
-                     ["--min-age", "young"], ["--group-by", "name", "--top", "5"],
-                     ["--group", "a=b", "--min-age", "2s"],
-                     ["--group-by", "user", "--labels", "pid"]):
-            with self.subTest(args=args):
-                one_line_exit(self, args)       # in-process: the script's path is above
-
-    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
-    def test_labels_top_and_min_age_as_a_user_runs_them(self):
-        for args in (["--labels", "pid,name"], ["--top", "3"], ["--min-age", "1s"],
-                     ["--top", "2", "--labels", "pid", "--min-age", "1m", "--label", "user"],
-                     ["--top", "1", "--metrics", "process_cpu_seconds_total",
-                      "--include", "python"]):
-            with self.subTest(args=args):
-                result = run_script("--once", *args)
-                self.assertEqual((result.returncode, result.stderr), (0, b""))
-                families = self.assertValidExposition(result.stdout.decode())
-                self.assertGreater(samples_of(families, "process_exporter_series")[0], 0)
-        result = run_script("--once", "--labels", "pid,name", "--label", "user")
-        families = parse_exposition(result.stdout.decode())
-        for name, family in families.items():
-            if name.startswith("process_exporter_"):
-                continue
-            for labels, _ in family["samples"]:
-                expected = {"pid", "ppid", "uid", "gid", "path", "name", "user"} \
-                    if name == "process_info" else {"pid", "name"}
-                self.assertEqual(set(labels) - {"mode"}, expected, name)
-
-    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
-    def test_once_with_groups_and_filters(self):
-        result = run_script("--once", "--group-by", "name", "--group", "nothing=^zz-none$",
-                            "--include", "python", "--include", "sleep")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        families = self.assertValidExposition(result.stdout.decode())
-        self.assertFalse([name for name in families if name.startswith("process_info")])
-        groups = {labels["groupname"] for labels, _ in
-                  families["namedprocess_namegroup_num_procs"]["samples"]}
-        self.assertIn("nothing", groups)
-        self.assertTrue(any(g.startswith("python") for g in groups), groups)
-        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
-                                    groupname="nothing"), [0])
-
-    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
-    def test_once_with_user_label_and_user_filter(self):
-        result = run_script("--once", "--label", "user", "--user", "root",
-                            "--metrics", "process_info")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        families = self.assertValidExposition(result.stdout.decode())
-        users = {labels["user"] for labels, _ in families["process_info"]["samples"]}
-        self.assertEqual(users, {"root"})
-        self.assertEqual([n for n in families if not n.startswith("process_exporter")],
-                         ["process_info"])
-
-    def test_no_procfs_one_line_exit_1(self):
-        result = run_script("--once", "--path.procfs=/nonexistent/proc")
-        if not IS_LINUX:
-            self.skipTest("--path.procfs is read on Linux only")
-        self.assertEqual(result.returncode, 1)
-        self.assertNotIn(b"Traceback", result.stderr)
-        self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1, result.stderr)
-        self.assertIn(b"cannot read processes", result.stderr)
-
-    def test_port_in_use_one_line_no_traceback(self):
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen(1)
-            port = taken.getsockname()[1]
-            result = run_script("--web.listen-address=127.0.0.1:%d" % port)
-        self.assertNotEqual(result.returncode, 0)
-        stderr = result.stderr.decode()
-        self.assertNotIn("Traceback", stderr)
-        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
-        self.assertIn("cannot listen on 127.0.0.1:%d" % port, stderr)
-
-    @unittest.skipUnless(IS_LINUX or sys.platform == "darwin", "needs a supported platform")
-    def test_sigterm_and_sigint_stop_cleanly(self):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with self.subTest(signal=sig):
-                proc, port = start_script()
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                    conn.request("GET", "/metrics")
-                    self.assertEqual(conn.getresponse().status, 200)
-                    conn.close()
-                    proc.send_signal(sig)
-                    self.assertEqual(proc.wait(timeout=3), 0)
-                    self.assertNotIn(b"Traceback", proc.stderr.read())
-                finally:
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.wait()
-                    proc.stdout.close()
-                    proc.stderr.close()
-
-
-def one_line_exit(test, argv, code=2):
-    """parse_args or main on argv: exits `code` with exactly one line on stderr."""
-    stderr, sys.stderr = sys.stderr, io.StringIO()
-    try:
-        with test.assertRaises(SystemExit) as caught:
-            pe.parse_args(argv)
-    finally:
-        said, sys.stderr = sys.stderr.getvalue(), stderr
-    test.assertEqual(caught.exception.code, code)
-    test.assertEqual(len(said.splitlines()), 1, said)
-    return said
-
-
-class BadInputTest(unittest.TestCase):
-    """Odd values, odd outputs, odd moments: one line and the right exit code."""
-
-    def once(self, **popen):
-        procfs = FakeProcfs()
-        self.addCleanup(procfs.cleanup)
-        procfs.add(7, comm="caf\u00e9\u2603".encode(), exe="/opt/\u00e9t\u00e9/bin")
-        return subprocess.run([sys.executable, SCRIPT, "--once", "--path.procfs=" + procfs.root],
-                              stderr=subprocess.PIPE, timeout=30, **popen)
-
-    def test_values_that_can_never_work_are_refused(self):
-        for argv in (["--web.telemetry-path=/metrics?x=1"], ["--web.telemetry-path=/m#x"],
-                     ["--web.telemetry-path=/m\u00e9trics"], ["--web.telemetry-path=/m\udcff"],
-                     ["--web.telemetry-path=/a b"], ["--web.telemetry-path=/"],
-                     ["--web.read-timeout=nan"], ["--web.read-timeout=inf"],
-                     ["--web.read-timeout=1e300"], ["--web.write-timeout=-1"],
-                     ["--web.write-timeout=0"], ["--web.read-timeout=ten"]):
-            with self.subTest(argv=argv):
-                one_line_exit(self, argv)
-        self.assertEqual(pe.parse_args(["--web.telemetry-path=/probe/x-1.txt"]).telemetry_path,
-                         "/probe/x-1.txt")
-
-    @unittest.skipUnless(IS_LINUX, "a fake procfs")
-    def test_once_to_a_closed_pipe_is_quiet(self):
-        proc = subprocess.Popen([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        proc.stdout.close()                 # as `| head -1` does, only sooner
-        _, err = proc.communicate(timeout=30)
-        self.assertEqual((proc.returncode, err), (1, b""))
-
-    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
-    def test_once_to_a_full_disk_is_one_line(self):
-        with open("/dev/full", "wb") as full:
-            done = self.once(stdout=full)
-        self.assertEqual(done.returncode, 1)
-        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
-        self.assertIn(b"No space left", done.stderr)
-
-    @unittest.skipUnless(IS_LINUX, "a fake procfs")
-    def test_once_with_stdout_closed_is_one_line(self):
-        done = self.once(stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
-        self.assertEqual(done.returncode, 1)
-        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
-
-    @unittest.skipUnless(IS_LINUX, "a fake procfs")
-    def test_once_under_an_ascii_locale_writes_utf8(self):
-        env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
-        done = self.once(stdout=subprocess.PIPE, env=env)
-        self.assertEqual((done.returncode, done.stderr), (0, b""))
-        self.assertIn('name="caf\u00e9\u2603"'.encode("utf-8"), done.stdout)
-        parse_exposition(done.stdout.decode("utf-8"))
-
-    def test_ctrl_c_during_start_up_or_once_is_exit_130_without_traceback(self):
-        def interrupted(*args, **kwargs):
-            raise KeyboardInterrupt
-        for where, argv in (("build_exporter", ["--once"]), ("build_exporter", []),
-                            ("write_exposition", ["--once"]), ("make_server", [])):
-            with self.subTest(where=where, argv=argv):
-                real = getattr(pe, where)
-                setattr(pe, where, interrupted)
-                stderr, sys.stderr = sys.stderr, io.StringIO()
-                try:
-                    code = pe.main(argv + ["--web.listen-address=127.0.0.1:0"])
-                finally:
-                    setattr(pe, where, real)
-                    said, sys.stderr = sys.stderr.getvalue(), stderr
-                self.assertEqual(code, 130)
-                self.assertNotIn("Traceback", said)
-                self.assertLessEqual(len(said.splitlines()), 1, said)
-
-    @unittest.skipUnless(IS_LINUX, "a fake procfs")
-    def test_a_fifo_or_a_device_in_procfs_is_one_line_and_exit_1(self):
-        procfs = FakeProcfs()
-        self.addCleanup(procfs.cleanup)
-        os.remove(os.path.join(procfs.root, "uptime"))
-        os.mkfifo(os.path.join(procfs.root, "uptime"))
-        os.remove(os.path.join(procfs.root, "stat"))
-        os.symlink("/dev/zero", os.path.join(procfs.root, "stat"))
-        done = run_bounded("--once", "--path.procfs=" + procfs.root)
-        self.assertEqual(done.returncode, 1)
-        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
-
-    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
-    def test_a_log_that_cannot_be_written_does_not_stop_the_exporter(self):
-        port = free_port()
-        with open("/dev/full", "wb") as full:
-            proc = subprocess.Popen([sys.executable, SCRIPT,
-                                     "--web.listen-address=127.0.0.1:%d" % port],
-                                    stdout=subprocess.DEVNULL, stderr=full)
-        self.addCleanup(lambda: (proc.kill(), proc.wait()))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                status = scrape_port(port)[0]
-                break
-            except OSError:
-                self.assertIsNone(proc.poll(), "the exporter died at its first log line")
-                self.assertLess(time.monotonic(), deadline)
-                time.sleep(0.1)
-        self.assertEqual(status, 200)
-
-
-@in_fast_tier
-class ConfigFileTest(unittest.TestCase, ExpositionChecks):
-    """--config.file: flags in a file, the command line's winning, read again on SIGHUP."""
-
-    def setUp(self):
-        folder = tempfile.mkdtemp(prefix="process-exporter-config-")
-        self.addCleanup(shutil.rmtree, folder, True)
-        self.path = os.path.join(folder, "flags")
-
-    def write(self, *lines):
-        with open(self.path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-
-    def reload(self, exporter, argv, args):
-        """What the exporter logs as it reloads (one line)."""
-        import contextlib
-        import io
-        said = io.StringIO()
-        with contextlib.redirect_stderr(said):
-            pe.reload_config(exporter, argv, args)
-        self.assertEqual(len(said.getvalue().splitlines()), 1, said.getvalue())
-        return said.getvalue()
-
-    def test_flags_comments_and_the_command_line_winning(self):
-        self.write("# groups for the build machine", "", "--group-by=name",
-                   "--group-expiry 10m", "--group=builds=^xcodebuild$",
-                   "--web.read-timeout=3", "--no-children")
-        args = pe.parse_args(["--config.file", self.path, "--web.read-timeout=7",
-                              "--group", "web=nginx"])
-        self.assertEqual((args.group_by, args.group_expiry, args.children), ("name", 600.0, False))
-        self.assertEqual(args.read_timeout, 7.0)                  # the command line wins
-        self.assertEqual(args.declared, [("builds", "^xcodebuild$"), ("web", "nginx")])
-
-    def test_a_bad_file_is_one_line_naming_it(self):
-        for lines, says in ((["--group-by=name", "nonsense"], "line 2"),
-                            (["--no-such-flag=1"], "unrecognized"),
-                            (["--config.file=/etc/other"], "line 1")):
-            with self.subTest(lines=lines):
-                self.write(*lines)
-                result = run_script("--once", "--config.file", self.path)
-                self.assertEqual(result.returncode, 2)
-                message = result.stderr.decode().strip().splitlines()
-                self.assertEqual(len(message), 1, message)
-                self.assertIn(self.path, message[0])
-                self.assertIn(says, message[0])
-        result = run_script("--once", "--config.file", self.path + ".missing")
-        self.assertEqual((result.returncode, len(result.stderr.splitlines())), (2, 1))
-
-    def test_a_reload_applies_what_to_export_and_keeps_the_counters(self):
-        records = [proc(10, "sleep", cpu=5.0, rss=100), proc(11, "python3", cpu=1.0, rss=50)]
-        self.write("--group=sleepers=^sleep$")
-        argv = ["--config.file", self.path]
-        args = pe.parse_args(argv)
-        exporter = pe.build_exporter(args)
-        exporter.reader = StaticReader(records)
-        families = parse_exposition(exporter.scrape())
-        cpu = "namedprocess_namegroup_cpu_seconds_total"
-        self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
-        records[:] = [proc(11, "python3", cpu=1.0, rss=50)]       # the sleeper exits
-        self.write("--group=sleepers=^sleep$", "--group=py=python", "--web.read-timeout=3")
-        said = self.reload(exporter, argv, args)
-        self.assertIn("a restart applies --web.read-timeout", said)
-        exporter.reader = StaticReader(records)
-        families = parse_exposition(exporter.scrape())
-        self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
-        self.assertEqual(samples_of(families, cpu, groupname="py", mode="user"), [1.0])
-        self.write("--group=broken=(")
-        said = self.reload(exporter, argv, args)
-        self.assertIn("keeping the old settings", said)
-        families = parse_exposition(exporter.scrape())
-        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
-                                    groupname="py"), [1])
-
-    def test_a_reload_changes_labels_and_metrics(self):
-        self.write("--metrics=process_threads")
-        argv = ["--config.file", self.path]
-        args = pe.parse_args(argv)
-        exporter = pe.build_exporter(args)
-        exporter.reader = StaticReader([proc(7, "x", rss=5, threads=2)])
-        self.assertIn("process_threads", parse_exposition(exporter.scrape()))
-        self.write("--metrics=process_resident_memory_bytes", "--labels=pid")
-        self.assertIn("reloaded", self.reload(exporter, argv, args))
-        exporter.reader = StaticReader([proc(7, "x", rss=5, threads=2)])
-        families = parse_exposition(exporter.scrape())
-        self.assertNotIn("process_threads", families)
-        (labels, _), = families["process_resident_memory_bytes"]["samples"]
-        self.assertEqual(labels, {"pid": "7"})
-
-    @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
-    def test_sighup_reloads_a_running_exporter(self):
-        self.write("--group=nothing=^zz-none$")
-        exporter, port = start_script("--config.file", self.path)
-        self.addCleanup(stop_process, exporter)
-        self.write("--group=nothing=^zz-none$", "--group=also=^zz-other$")
-        exporter.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while True:
-            _, text = scrape_port(port)
-            groups = {labels["groupname"] for labels, _ in
-                      parse_exposition(text)["namedprocess_namegroup_num_procs"]["samples"]}
-            if groups == {"nothing", "also"} or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        self.assertEqual(groups, {"nothing", "also"})
-        exporter.terminate()
-        self.assertIn("reloaded " + self.path, exporter.communicate(timeout=10)[1].decode())
-
-
-# ---------------------------------------------------------------------------
-# Proof against a real Prometheus server
-# ---------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get_json(url, timeout=10):
-    """GET a JSON document from a loopback URL with http.client."""
-    match = re.match(r"http://([^/:]+):(\d+)(/.*)", url)
-    conn = http.client.HTTPConnection(match.group(1), int(match.group(2)), timeout=timeout)
-    try:
-        conn.request("GET", match.group(3))
-        return json.loads(conn.getresponse().read().decode())
-    finally:
-        conn.close()
-
-
-def stop_process(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for stream in (proc.stdout, proc.stderr):
-        if stream:
-            stream.close()
-
-
-def scrape_port(port, gzip_ok=False, path="/metrics"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
-        response = conn.getresponse()
-        body = response.read()
-        if response.getheader("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        return response.status, body.decode("utf-8")
-    finally:
-        conn.close()
-
-
-BUSY_CHILD = [sys.executable, "-c", "while True: pass"]
-DASHBOARD = os.path.join(HERE, "dashboards", "process_exporter.json")
-# What Grafana puts in place of the dashboard's variables, for a Prometheus that
-# scrapes every second.
-GRAFANA_VARIABLES = (("$__rate_interval", "5s"), ("$__interval", "5s"), ("$__range", "1m"),
-                     ("$job", ".*"), ("$instance", ".*"), ("$name", ".*"), ("$pid", ".*"),
-                     ("$groupname", ".*"))
-
-
-def dashboard_queries():
-    """(what, PromQL, macOS only) for every panel target and variable query of the
-    dashboard, with the variables as Grafana fills them in."""
-    with open(DASHBOARD, encoding="utf-8") as f:
-        dashboard = json.load(f)
-
-    def filled(expr):
-        for variable, value in GRAFANA_VARIABLES:
-            expr = expr.replace(variable, value)
-        return expr
-
-    def panels(items):
-        for panel in items:
-            yield panel
-            yield from panels(panel.get("panels", []))
-    for panel in panels(dashboard["panels"]):
-        macos_only = "macOS only" in panel.get("description", "")
-        for target in panel.get("targets", []):
-            yield "panel %r" % panel["title"], filled(target["expr"]), macos_only
-    for variable in dashboard["templating"]["list"]:
-        if variable["type"] == "query":
-            query = variable["query"]
-            query = query["query"] if isinstance(query, dict) else query
-            selector = re.match(r"label_values\((.*),\s*\w+\)$", query).group(1)
-            yield "variable %s" % variable["name"], filled(selector), False
-
-
-
-
-@unittest.skipUnless(IS_LINUX, "the end-to-end path is tested on real Linux processes")
-class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
-    """A real Prometheus server scrapes the exporter every second on loopback."""
-
-    def start_prometheus(self, target_port, extra=""):
-        prometheus = shutil.which("prometheus")
-        need(prometheus, "the prometheus server is not installed (Debian package prometheus)")
-        folder = tempfile.mkdtemp(prefix="prometheus-e2e-")
-        self.addCleanup(shutil.rmtree, folder, True)
-        config = os.path.join(folder, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write(textwrap.dedent("""\
-                global:
-                  scrape_interval: 1s
-                  scrape_timeout: 1s
-                  evaluation_interval: 1s
-                scrape_configs:
-                  - job_name: process
-                    static_configs:
-                      - targets: ["127.0.0.1:%d"]
-                """ % target_port) + extra)
-        port = free_port()
-        log = open(os.path.join(folder, "prometheus.log"), "wb")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen(
-            [prometheus, "--config.file=" + config, "--storage.tsdb.path=" + folder + "/data",
-             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(stop_process, proc)     # runs before the folder is removed
-        return "http://127.0.0.1:%d" % port, proc
-
-    def query(self, api, expr):
-        from urllib.parse import quote
-        answer = get_json(api + "/api/v1/query?query=" + quote(expr))
-        self.assertEqual(answer["status"], "success", answer)
-        return [(item["metric"], float(item["value"][1])) for item in answer["data"]["result"]]
-
-    def wait_for(self, what, check, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = check()
-            if result:
-                return result
-            time.sleep(0.5)
-        self.fail("timed out waiting for " + what)
-
-    def wait_until_up(self, api):
-        """Wait for Prometheus to call the target up, then check up == 1 by query."""
-        def target_up():
-            try:
-                targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
-            except (OSError, ValueError, KeyError):
-                return None
-            return targets and all(t["health"] == "up" for t in targets)
-        self.wait_for("every target to be up", target_up)
-        self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
-
-    def test_prometheus_scrapes_and_queries(self):
-        """One Prometheus scrapes the exporter per process (every family) and in group
-        mode; what it stored is checked, and every query the README and the dashboard
-        show runs against it."""
-        exporter, port = start_script("--metrics=all")
-        self.addCleanup(stop_process, exporter)
-        grouped, grouped_port = start_script("--group-by=name")
-        self.addCleanup(stop_process, grouped)
-        secure_port, secure_job = self.start_secure_exporter()
-        child_started = time.time()
-        child = subprocess.Popen(BUSY_CHILD)
-        self.addCleanup(stop_process, child)
-        api, prometheus = self.start_prometheus(port, extra=(
-            '  - job_name: groups\n'
-            '    static_configs:\n'
-            '      - targets: ["127.0.0.1:%d"]\n' % grouped_port) + secure_job)
-        self.wait_until_up(api)         # every target: plain, groups, and TLS with a user
-        self.assertTrue(self.query(api, 'process_exporter_processes{job="secure"}'))
-
-        # The exporter's own RSS, as Prometheus stored it and as the exporter reports it.
-        stored = self.wait_for("the exporter's RSS", lambda: self.query(
-            api, 'process_resident_memory_bytes{job="process",pid="%d"}' % exporter.pid))
-        status, text = scrape_port(port)
-        own = samples_of(parse_exposition(text), "process_resident_memory_bytes",
-                         pid=exporter.pid)
-        self.assertEqual(len(own), 1)
-        self.assertAlmostEqual(stored[0][1], own[0], delta=0.2 * own[0])
-
-        # A busy child burns CPU: its rate is above zero.
-        rate = self.wait_for("a CPU rate for the busy child", lambda: [
-            value for _, value in self.query(
-                api, 'sum(rate(process_cpu_seconds_total{job="process",pid="%d"}[5s]))'
-                % child.pid)
-            if value > 0])
-        self.assertGreater(rate[0], 0.0)
-
-        start = self.query(api, 'process_start_time_seconds{job="process",pid="%d"}'
-                           % child.pid)
-        self.assertEqual(len(start), 1)
-        self.assertAlmostEqual(start[0][1], child_started, delta=2.0)
-        self.wait_for("two samples of the groups", lambda: self.query(
-            api, "rate(namedprocess_namegroup_cpu_seconds_total[5s])"))
-        self.check_readme_queries(api)
-        self.check_dashboard(api)
-        self.assertIsNone(prometheus.poll(), "prometheus exited early")
-
-    def start_secure_exporter(self):
-        """An exporter behind mutual TLS and basic auth, and the Prometheus job that
-        scrapes it with a client certificate and a password."""
-        certs = Certificates()
-        self.addCleanup(certs.cleanup)
-        users = certs.path("users")
-        with open(users, "w") as f:
-            f.write("prom:%s\n" % pe.hash_password("scrape-pw"))
-        os.chmod(users, 0o600)
-        exporter, port = start_script(
-            "--web.tls-cert-file", certs.server_cert, "--web.tls-key-file", certs.server_key,
-            "--web.tls-client-ca-file", certs.ca, "--web.basic-auth-file", users)
-        self.addCleanup(stop_process, exporter)
-        job = textwrap.indent(textwrap.dedent("""\
-            - job_name: secure
-              scheme: https
-              basic_auth:
-                username: prom
-                password: scrape-pw
-              tls_config:
-                ca_file: %s
-                cert_file: %s
-                key_file: %s
-              static_configs:
-                - targets: ["127.0.0.1:%d"]
-            """ % (certs.ca, certs.client_cert, certs.client_key, port)), "  ")
-        return port, job
-
-    def check_readme_queries(self, api):
-        with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
-            blocks = re.findall(r"```promql\n(.*?)```", f.read(), re.S)
-        queries = [line for block in blocks for line in block.splitlines()
-                   if line.strip() and not line.startswith("#")]
-        self.assertGreater(len(queries), 10)
-        for query in queries:
-            with self.subTest(readme_query=query):
-                self.query(api, query)          # asserts status "success"
-
-    def check_dashboard(self, api):
-        """Every panel of dashboards/process_exporter.json is valid PromQL, and every
-        one that is not macOS-only has data; so does every variable's query."""
-        for what, expr, macos_only in dashboard_queries():
-            with self.subTest(dashboard=what, expr=expr):
-                result = self.query(api, expr)
-                if not macos_only:
-                    self.assertTrue(result, "no data")
-
-    def test_promtool_accepts_served_output_plain_and_gzip(self):
-        exporter, port = start_script()
-        self.addCleanup(stop_process, exporter)
-        for gzip_ok in (False, True):
-            with self.subTest(gzip=gzip_ok):
-                status, text = scrape_port(port, gzip_ok)
-                self.assertEqual(status, 200)
-                self.assertValidExposition(text)
-
-
-# ---------------------------------------------------------------------------
-# Hard to break: bad input, slow clients, load, churn, signals, a soak
-# ---------------------------------------------------------------------------
-
-class AbuseTest(unittest.TestCase, ServerFixture, ExpositionChecks):
-
-    def setUp(self):
-        # A short read timeout: a connection left open after garbage is let go soon.
-        self.start_server(read_timeout=0.3)
-
-    def assertScrapeWorks(self):
-        status, _, body = self.request()
-        self.assertEqual(status, 200)
-        parse_exposition(body.decode())
-
-    def assertRefused(self, reply):
-        """An error status, or a connection closed with nothing said."""
-        if reply:
-            status = re.match(rb"HTTP/1\.[01] (\d{3}) ", reply)
-            self.assertTrue(status, reply[:80])
-            self.assertGreaterEqual(int(status.group(1)), 400, reply[:80])
-
-    def test_garbage_on_the_socket(self):
-        import random
-        rng = random.Random(1234)
-        garbage = {
-            "random bytes": bytes(rng.randrange(256) for _ in range(4096)),
-            "random line": bytes(rng.randrange(256) for _ in range(200)) + b"\r\n\r\n",
-            "HTTP/0.9 line": b"GET /metrics\r\n\r\n",
-            "64 KiB request line": b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n\r\n",
-            "1000 headers": b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n",
-            "header without colon": b"GET /metrics HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
-            "non-ASCII path": "GET /m\u00e9trics\u2603 HTTP/1.1\r\n\r\n".encode("utf-8"),
-            "dot-dot path": b"GET /../../etc/passwd HTTP/1.1\r\n\r\n",
-            "dot-dot metrics": b"GET /x/../metrics HTTP/1.1\r\n\r\n",
-            "bad version": b"GET /metrics HTTP/9.9\r\n\r\n",
-            "NUL bytes": b"GET /\x00metrics HTTP/1.1\r\n\r\n",
-            "unfinished request": b"GET /metrics HTTP/1.1\r\nHost: x\r\n",
-        }
-        for name, data in garbage.items():
-            with self.subTest(name):
-                if name == "HTTP/0.9 line":
-                    reply = self.raw(data)          # answered (a GET), or closed
-                    self.assertTrue(reply == b"" or reply.startswith(b"HTTP/1."), reply[:80])
-                else:
-                    self.assertRefused(self.raw(data))
-                self.assertScrapeWorks()
-
-    def test_idle_connections_do_not_block_a_scrape_and_are_closed(self):
-        idle = []
-        self.addCleanup(lambda: [s.close() for s in idle])
-        for _ in range(200):
-            idle.append(socket.create_connection(("127.0.0.1", self.port), timeout=10))
-        started = time.monotonic()
-        self.assertScrapeWorks()
-        self.assertLess(time.monotonic() - started, 5.0)
-        # --web.read-timeout is 0.3 s here: every idle connection gets closed.
-        for sock in idle[:20]:
-            sock.settimeout(10)
-            self.assertEqual(sock.recv(10), b"")
-
-    def test_client_that_hangs_up_mid_response(self):
-        import io
-        baseline = threading.active_count()
-        records = [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
-                   for pid in range(1, 20001)]
-        self.start_server(StaticReader(records))          # a body of several MB
-        captured, stderr = io.StringIO(), sys.stderr
-        sys.stderr = captured
-        try:
-            for _ in range(10):
-                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
-                    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-                    sock.recv(1000)
-                    # close with a reset, mid-body
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
-            status, _, body = self.request()
-            deadline = time.monotonic() + 10
-            while threading.active_count() > baseline + 1 and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            sys.stderr = stderr
-        self.assertEqual(status, 200)
-        self.assertTrue(body.endswith(b"\n"))
-        self.assertEqual(body.count(b"\nprocess_resident_memory_bytes{"), 20000)
-        # the second server adds its own serving thread, and nothing else stays
-        self.assertLessEqual(threading.active_count(), baseline + 1)
-        self.assertEqual(captured.getvalue(), "")          # no traceback, no log spam
-
-
-def big_records(count=20000):
-    """Enough processes for an exposition of several MB."""
-    return [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
-            for pid in range(1, count + 1)]
-
-
-def closed_within(sock, seconds, trickle=None):
-    """Whether the server closed sock within `seconds`; trickle, if given, is sent a
-    byte at a time every 0.1 s meanwhile, as a slow client would."""
-    deadline = time.monotonic() + seconds
-    sock.settimeout(0.1)
-    sent = 0
-    while time.monotonic() < deadline:
-        try:
-            if not sock.recv(65536):
-                return True
-        except socket.timeout:
-            pass
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        if trickle is not None:
-            try:
-                sock.send(trickle[sent % len(trickle):][:1])
-            except (ConnectionResetError, BrokenPipeError):
-                return True
-            sent += 1
-    return False
-
-
-class HostileClientTest(unittest.TestCase, ServerFixture):
-    """Slow, idle, greedy and odd clients: each gets a bounded share, scrapes go on."""
-
-    def scrape_status(self):
-        return self.request()[0]
-
-    def connect(self, count, first=b""):
-        socks = []
-        self.addCleanup(lambda: [s.close() for s in socks])
-        for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-            if first:
-                sock.sendall(first)
-            socks.append(sock)
-        return socks
-
-    def test_a_trickled_request_is_cut_off_at_the_read_deadline(self):
-        # Each byte comes well within the timeout; the request as a whole does not.
-        self.start_server(read_timeout=1.0)
-        sock, = self.connect(1)
-        started = time.monotonic()
-        self.assertTrue(closed_within(sock, 5.0, trickle=b"GET /metrics HTTP/1.1\r\nX: "
-                                                         + b"y" * 1000))
-        self.assertLess(time.monotonic() - started, 2.5)
-
-    def test_a_slow_reader_is_cut_off_at_the_write_deadline_and_holds_no_request_slot(self):
-        self.start_server(StaticReader(big_records()), max_requests=1, write_timeout=0.5)
-        sock = socket.socket()
-        self.addCleanup(sock.close)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", self.port))
-        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        sock.settimeout(10)
-        received = len(sock.recv(1))          # its answer has begun; it reads no more
-        status, _, body = self.request()
-        self.assertEqual(status, 200)
-        time.sleep(0.7)                       # past its write deadline
-        sock.settimeout(5)
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                received += len(chunk)
-        except ConnectionResetError:
-            pass
-        self.assertLess(received, len(body))   # cut off, not waited for
-
-    def test_trickling_connections_cannot_keep_a_scrape_out(self):
-        # Far more slow connections than slots, each with half a request sent.
-        self.start_server(read_timeout=30.0, max_connections=20)
-        self.connect(60, first=b"GET /metrics HTTP/1.1\r\nX: ")
-        for _ in range(3):
-            started = time.monotonic()
-            self.assertEqual(self.scrape_status(), 200)
-            self.assertLess(time.monotonic() - started, 2.0)
-        self.assertLessEqual(len(self.server.connections), 20)
-
-    def test_a_get_with_a_body_never_has_it_read_as_the_next_request(self):
-        smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
-        server = socketless_server()
-        for framing in (b"Content-Length: %d\r\n" % len(smuggled),
-                        b"Content-Length: 100000\r\n",
-                        b"Transfer-Encoding: chunked\r\n"):
-            with self.subTest(framing=framing):
-                request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n"
-                self.assertEqual(statuses(exchange(server, request + smuggled)), [200])
-        # A small body is dropped and the connection serves the next request.
-        follow = b"GET / HTTP/1.1\r\n\r\n"
-        reply = exchange(server, b"GET /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-                         + follow)
-        self.assertEqual(statuses(reply), [200, 200])
-
-    def test_no_reverse_dns_when_listening_on_every_interface(self):
-        looked_up = []
-        real = socket.getfqdn
-        socket.getfqdn = lambda name="": looked_up.append(name) or real(name)
-        self.addCleanup(setattr, socket, "getfqdn", real)
-        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
-        server.server_close()
-        self.assertEqual(looked_up, [])
-
-    def test_a_thread_that_cannot_start_releases_its_slot(self):
-        self.start_server(max_connections=4)
-        real_start = threading.Thread.start
-        server = self.server
-
-        def failing_start(thread):
-            if getattr(thread, "_target", None) == server.process_request_thread:
-                raise RuntimeError("can't start new thread")
-            return real_start(thread)
-        stderr, sys.stderr = sys.stderr, io.StringIO()
-        threading.Thread.start = failing_start
-        try:
-            for _ in range(10):
-                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-                    sock.settimeout(5)
-                    self.assertEqual(sock.recv(10), b"")        # let go, not left hanging
-        finally:
-            threading.Thread.start = real_start
-            logged, sys.stderr = sys.stderr.getvalue(), stderr
-        self.assertEqual(len(logged.splitlines()), 1, logged)   # said once, not per connection
-        self.assertEqual(len(self.server.connections), 0)
-        self.assertEqual(self.scrape_status(), 200)
-
-    def test_accept_out_of_descriptors_backs_off_instead_of_spinning(self):
-        self.start_server()
-        calls = []
-        real_socket = self.server.socket
-
-        class Exhausted:
-            def __getattr__(self, name):
-                return getattr(real_socket, name)
-
-            def accept(self):
-                calls.append(time.monotonic())
-                raise OSError(errno.EMFILE, "Too many open files")
-        stderr, sys.stderr = sys.stderr, io.StringIO()
-        self.server.socket = Exhausted()
-        try:
-            waiting = socket.create_connection(("127.0.0.1", self.port))  # readable from now
-            self.addCleanup(waiting.close)
-            time.sleep(0.5)
-        finally:
-            self.server.socket = real_socket
-            logged, sys.stderr = sys.stderr.getvalue(), stderr
-        self.assertGreater(len(calls), 0)
-        self.assertLess(len(calls), 20)                  # a spinning loop makes thousands
-        self.assertEqual(len(logged.splitlines()), 1, logged)
-        self.assertEqual(self.scrape_status(), 200)
-
-    def test_the_connection_cap_follows_the_descriptor_limit(self):
-        self.assertEqual(pe.connection_cap(256), 256 - pe.DESCRIPTORS_KEPT)
-        self.assertEqual(pe.connection_cap(1 << 20), pe.MAX_CONNECTIONS)
-        self.assertGreaterEqual(pe.connection_cap(10), 1)
-
-    @unittest.skipUnless(IS_LINUX, "reads the exporter's CPU time from /proc")
-    def test_a_low_descriptor_limit_neither_spins_nor_keeps_scrapes_out(self):
-        def low_limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
-        proc = subprocess.Popen(
-            [sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0",
-             "--web.read-timeout=60", "--metrics=process_cpu_seconds_total"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=low_limit)
-        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
-        self.port = int(re.search(rb"\(port (\d+)\)", proc.stderr.readline()).group(1))
-        self.connect(300)                     # more than the process has descriptors for
-        cpu_before = cpu_seconds(proc.pid)
-        time.sleep(0.5)
-        self.assertLess(cpu_seconds(proc.pid) - cpu_before, 0.25)     # not spinning
-        for _ in range(3):
-            self.assertEqual(self.scrape_status(), 200)
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid, "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class ConnectionsTest(unittest.TestCase):
-    """The connection table alone, on socket pairs."""
-
-    def pair(self):
-        ours, theirs = socket.socketpair()
-        self.addCleanup(ours.close)
-        self.addCleanup(theirs.close)
-        theirs.settimeout(1)
-        return ours, theirs
-
-    def test_past_the_cap_the_longest_waiting_connection_makes_room(self):
-        table = pe.Connections(2)
-        (a, a_peer), (b, _), (c, _) = self.pair(), self.pair(), self.pair()
-        self.assertTrue(table.admit(a, "10.0.0.1"))
-        a_dropped = table.dropped(a)
-        time.sleep(0.01)
-        self.assertTrue(table.admit(b, "10.0.0.2"))
-        self.assertTrue(table.admit(c, "10.0.0.3"))
-        self.assertEqual(a_peer.recv(1), b"")            # a was hung up on
-        self.assertTrue(a_dropped.is_set())               # and its waits end
-        self.assertEqual(len(table), 2)
-
-    def test_a_connection_being_answered_is_never_cut_off(self):
-        table = pe.Connections(1)
-        (a, _), (b, _) = self.pair(), self.pair()
-        table.admit(a, "10.0.0.1")
-        table.waiting(a, False)
-        self.assertFalse(table.admit(b, "10.0.0.2"))
-        table.remove(a)
-        self.assertTrue(table.admit(b, "10.0.0.2"))
-
-    def test_one_address_gets_three_quarters_and_makes_room_among_its_own(self):
-        table = pe.Connections(8)
-        self.assertEqual(table.per_address, 6)
-        mine = [self.pair() for _ in range(7)]
-        for ours, _ in mine:
-            self.assertTrue(table.admit(ours, "10.0.0.9"))
-            time.sleep(0.002)
-        self.assertEqual(mine[0][1].recv(1), b"")         # its own oldest made room
-        others = [self.pair() for _ in range(2)]
-        for ours, _ in others:
-            self.assertTrue(table.admit(ours, "10.0.0.10"))
-        for _, peer in mine[1:]:                           # without cutting off its own
-            with self.assertRaises(socket.timeout):
-                peer.settimeout(0.01)
-                peer.recv(1)
-
-
-class SlowReader(StaticReader):
-
-    def read(self):
-        time.sleep(0.3)
-        return StaticReader.read(self)
-
-
-class LoadTest(unittest.TestCase, ServerFixture, ExpositionChecks):
-
-    def scrape_concurrently(self, count):
-        results = [None] * count
-
-        def scrape(i):
-            try:
-                results[i] = self.request()
-            except Exception as exc:           # recorded, so the test can say what
-                results[i] = exc
-        threads = [threading.Thread(target=scrape, args=(i,)) for i in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        return results
-
-    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
-    def test_50_concurrent_scrapes_valid_and_alike(self):
-        # 50 at once is over the default limit of 40 requests in flight: raise it.
-        self.start_server(pe.LinuxReader(), max_requests=64)
-        results = self.scrape_concurrently(50)
-        statuses = [r[0] if isinstance(r, tuple) else r for r in results]
-        self.assertEqual(statuses, [200] * 50)
-        family_sets = {tuple(parse_exposition(r[2].decode())) for r in results}
-        self.assertEqual(len(family_sets), 1)
-
-    def test_requests_beyond_the_limit_get_503(self):
-        self.start_server(SlowReader(), max_requests=2)
-        results = self.scrape_concurrently(8)
-        statuses = sorted(r[0] for r in results)
-        self.assertIn(200, statuses)
-        self.assertIn(503, statuses)
-        self.assertEqual(set(statuses), {200, 503})
-        self.assertEqual(self.request()[0], 200)      # and it carries on
-
-
-@unittest.skipUnless(IS_LINUX, "starts and reads real processes")
-class ChurnTest(unittest.TestCase, ServerFixture, ExpositionChecks):
-
-    def test_processes_coming_and_going_during_scrapes(self):
-        self.start_server(pe.LinuxReader())
-        stop = threading.Event()
-        spawned = []
-
-        def churn():
-            for _ in range(200):
-                if stop.is_set():
-                    break
-                child = subprocess.Popen(["sleep", "5"])
-                spawned.append(child)
-                if len(spawned) % 2 == 0:
-                    spawned[-2].kill()
-                    spawned[-2].wait()
-        thread = threading.Thread(target=churn)
-        thread.start()
-        scrapes = 0
-        try:
-            while thread.is_alive() or scrapes < 5:
-                status, _, body = self.request()
-                self.assertEqual(status, 200)
-                parse_exposition(body.decode())       # valid, no duplicate series
-                scrapes += 1
-        finally:
-            stop.set()
-            thread.join(60)
-            for child in spawned:
-                child.kill()
-                child.wait()
-        self.assertEqual(len(spawned), 200)
-        self.assertGreaterEqual(scrapes, 5)
-
-
-@unittest.skipUnless(IS_LINUX, "runs executables with odd names")
-class OddProcessTest(unittest.TestCase, ExpositionChecks):
-
-    def test_odd_executable_paths_and_names_stay_valid(self):
-        folder = tempfile.mkdtemp(prefix="odd exe \u00e9 ")
-        self.addCleanup(shutil.rmtree, folder, True)
-        sleep = os.path.realpath(shutil.which("sleep"))
-        names = [b'quote " back \\ slash', b"new\nline", b"(paren) (x) y",
-                 "caf\u00e9 \u2603".encode(), b"bad \xff\xfe utf8"]
-        children = []
-        self.addCleanup(lambda: [(c.kill(), c.wait()) for c in children])
-        expected = {}
-        for name in names:
-            path = os.path.join(os.fsencode(folder), name)
-            shutil.copy(sleep, path)
-            child = subprocess.Popen([path, "30"])
-            children.append(child)
-            expected[child.pid] = (os.fsdecode(path).encode("utf-8", "surrogateescape")
-                                   .decode("utf-8", "replace"),
-                                   name[:15].decode("utf-8", "replace"))
-        time.sleep(0.2)                      # let each exec finish before reading
-        text = pe.Exporter(pe.LinuxReader()).scrape()
-        families = self.assertValidExposition(text)
-        found = {int(labels["pid"]): (labels["path"], labels["name"])
-                 for labels, _ in families["process_resident_memory_bytes"]["samples"]}
-        for pid, (path, name) in expected.items():
-            self.assertEqual(found[pid][0], path)
-            self.assertEqual(found[pid][1], name)
-        client = client_parse(text)["process_resident_memory_bytes"]
-        client_found = {int(s.labels["pid"]): s.labels["path"] for s in client.samples}
-        for pid, (path, _) in expected.items():
-            self.assertEqual(client_found[pid], path)
-
-
-@unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
-class ServerProcessTest(unittest.TestCase):
-
-    def test_sigterm_while_scrapes_are_in_flight(self):
-        proc, port = start_script()
-        self.addCleanup(stop_process, proc)
-        stop = threading.Event()
-        counts = {"in flight": 0, "done": 0}
-        lock = threading.Lock()
-
-        def hammer():
-            while not stop.is_set():
-                with lock:
-                    counts["in flight"] += 1
-                try:
-                    scrape_port(port)
-                except (OSError, http.client.HTTPException):
-                    return
-                finally:
-                    with lock:
-                        counts["in flight"] -= 1
-                with lock:
-                    counts["done"] += 1
-        threads = [threading.Thread(target=hammer) for _ in range(8)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while counts["done"] < 16 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        with lock:      # scrapes are under way as the signal goes
-            in_flight = counts["in flight"]
-            proc.send_signal(signal.SIGTERM)
-        self.assertGreater(in_flight, 0)
-        self.assertGreaterEqual(counts["done"], 16)
-        try:
-            self.assertEqual(proc.wait(timeout=3), 0)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(10)
-        self.assertNotIn(b"Traceback", proc.stderr.read())
-
-    def test_soak_2000_scrapes_no_leak(self):
-        proc, port = start_script()
-        self.addCleanup(stop_process, proc)
-
-        def rss():
-            with open("/proc/%d/status" % proc.pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) * 1024
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.addCleanup(conn.close)
-        started = time.monotonic()
-        for i in range(2000):
-            conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
-            response = conn.getresponse()
-            self.assertEqual(response.status, 200)
-            response.read()
-            if i == 99:
-                after_100 = rss()
-        at_end = rss()
-        elapsed = time.monotonic() - started
-        sys.stderr.write("\nsoak: 2000 scrapes in %.1f s; RSS after 100 %.1f MiB, after 2000 "
-                         "%.1f MiB (%+.2f MiB) " % (elapsed, after_100 / 2**20, at_end / 2**20,
-                                                    (at_end - after_100) / 2**20))
-        self.assertLess(abs(at_end - after_100), 5 * 2**20)
-
-
-# ---------------------------------------------------------------------------
 # Security: TLS, client certificates and basic auth
 # ---------------------------------------------------------------------------
 
@@ -4619,6 +3233,1398 @@ class SecurityCommandLineTest(unittest.TestCase):
         proc, _ = start_script("--web.listen-address=0.0.0.0:0", "--web.basic-auth-file", users)
         stop_process(proc)
         self.assertFalse([line for line in proc.early_stderr if "warning" in line])
+
+
+# ---------------------------------------------------------------------------
+# HTTP: routing, keep-alive, and clients slow, idle, greedy or hostile
+# ---------------------------------------------------------------------------
+
+def socketless_server(reader=None, **options):
+    """What a MetricsServer holds, without a socket: all its handler reads."""
+    import types
+    return types.SimpleNamespace(**pe.server_settings(pe.Exporter(reader or StaticReader()),
+                                                      **options))
+
+
+def exchange(server, data, address="127.0.0.1"):
+    """Every byte the handler writes for the request bytes `data`, with no socket,
+    as CPython's test_httpservers does with its SocketlessRequestHandler."""
+    import io
+    handler_class = pe.http_classes()[0]
+    handler = handler_class.__new__(handler_class)
+    handler.server, handler.client_address, handler.request = server, (address, 40000), None
+    handler.rfile, handler.wfile = io.BytesIO(data), io.BytesIO()
+    handler.deadline = pe.Deadline(float("inf"))
+    handler.handle()
+    return handler.wfile.getvalue()
+
+
+def statuses(reply):
+    return [int(code) for code in re.findall(rb"^HTTP/1\.[01] (\d{3}) ", reply, re.M)]
+
+
+@in_fast_tier
+class SocketlessHTTPTest(unittest.TestCase, ExpositionChecks):
+
+    def setUp(self):
+        self.server = socketless_server()
+
+    def test_routes(self):
+        cases = {
+            b"GET /metrics HTTP/1.1\r\n\r\n": 200,
+            b"GET /metrics?x=1 HTTP/1.1\r\n\r\n": 200,
+            b"GET / HTTP/1.1\r\n\r\n": 200,
+            b"GET /other HTTP/1.1\r\n\r\n": 404,
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n": 405,
+            b"DELETE / HTTP/1.1\r\n\r\n": 405,
+            b"GET /metrics HTTP/1.1\r\nNoColon\r\n\r\n": 400,
+            b"GET\r\n\r\n": 400,
+        }
+        for request, status in cases.items():
+            with self.subTest(request=request):
+                self.assertEqual(statuses(exchange(self.server, request)), [status])
+
+    def test_metrics_body_and_headers(self):
+        reply = exchange(self.server, b"GET /metrics HTTP/1.1\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n", head)
+        self.assertIn(b"\r\nContent-Length: %d" % len(body), head)
+        self.assertNotIn(b"Python", head)
+        parse_exposition(body.decode())
+
+    def test_405_says_what_is_allowed(self):
+        reply = exchange(self.server, b"PUT /metrics HTTP/1.1\r\n\r\n")
+        self.assertIn(b"\r\nAllow: GET, HEAD\r\n", reply)
+
+    def test_keep_alive_answers_each_request(self):
+        reply = exchange(self.server, b"GET / HTTP/1.1\r\n\r\n" * 2
+                         + b"GET /x HTTP/1.1\r\n\r\n")
+        self.assertEqual(statuses(reply), [200, 200, 404])
+
+    def test_401_without_the_right_credentials(self):
+        folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "users")
+        with open(path, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("s3cret", iterations=1000))
+        server = socketless_server(auth=pe.BasicAuth(path))
+        reply = exchange(server, b"GET / HTTP/1.1\r\n\r\n")
+        self.assertEqual(statuses(reply), [401])
+        self.assertIn(b'WWW-Authenticate: Basic realm="process_exporter"', reply)
+        good = b"GET /metrics HTTP/1.1\r\nAuthorization: Basic %s\r\n\r\n" % \
+            base64.b64encode(b"prom:s3cret")
+        self.assertEqual(statuses(exchange(server, good, "10.0.0.2")), [200])
+
+    def test_503_when_every_request_slot_is_taken(self):
+        server = socketless_server(max_requests=1)
+        server.request_slots.acquire()
+        self.assertEqual(statuses(exchange(server, b"GET /metrics HTTP/1.1\r\n\r\n")), [503])
+
+
+class HTTPTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def setUp(self):
+        self.start_server()
+
+    def test_metrics(self):
+        status, headers, body = self.request()
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        self.assertEqual(int(headers["Content-Length"]), len(body))
+        self.assertNotIn("Content-Encoding", headers)
+        families = self.assertValidExposition(body.decode("utf-8"))
+        self.assertEqual(samples_of(families, "process_resident_memory_bytes", pid=1), [1024])
+
+    def test_gzip_when_accepted(self):
+        status, headers, body = self.request(headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((status, headers["Content-Encoding"]), (200, "gzip"))
+        text = gzip.decompress(body).decode("utf-8")
+        self.assertValidExposition(text)
+        _, _, plain = self.request()
+        self.assertEqual(parse_exposition(text).keys(), parse_exposition(plain.decode()).keys())
+
+    def test_accept_encoding_parsing(self):
+        self.assertTrue(pe.accepts_gzip("gzip"))
+        self.assertTrue(pe.accepts_gzip("identity, GZIP;q=0.5"))
+        self.assertFalse(pe.accepts_gzip("gzip;q=0"))
+        self.assertFalse(pe.accepts_gzip("gzip; q=0.000"))
+        self.assertFalse(pe.accepts_gzip("br, deflate"))
+        self.assertFalse(pe.accepts_gzip(None))
+        self.assertFalse(pe.accepts_gzip("gzip;q=nonsense"))
+
+    def test_head(self):
+        status, headers, body = self.request("HEAD")
+        self.assertEqual((status, body), (200, b""))
+        self.assertGreater(int(headers["Content-Length"]), 0)
+
+    def test_landing_page_links_metrics(self):
+        status, headers, body = self.request(path="/")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        self.assertIn(b'href="/metrics"', body)
+
+    def test_query_string_is_ignored(self):
+        self.assertEqual(self.request(path="/metrics?foo=bar")[0], 200)
+
+    def test_other_paths_404(self):
+        for path in ("/metric", "/metrics/", "/favicon.ico", "/../etc/passwd"):
+            with self.subTest(path=path):
+                self.assertEqual(self.request(path=path)[0], 404)
+
+    def test_other_methods_405(self):
+        for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW"):
+            with self.subTest(method=method):
+                status, headers, _ = self.request(method)
+                self.assertEqual(status, 405)
+                self.assertEqual(headers["Allow"], "GET, HEAD")
+
+    def test_malformed_request_400_and_server_carries_on(self):
+        reply = self.raw(b"GARBAGE\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400") or reply.startswith(b"HTTP/1.0 400"),
+                        reply[:40])
+        self.assertEqual(self.request()[0], 200)
+
+    def test_keep_alive_serves_several_requests(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(conn.close)
+        for _ in range(3):
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200)
+            parse_exposition(response.read().decode())
+
+    def test_concurrent_scrapes(self):
+        results = []
+
+        def scrape():
+            results.append(self.request())
+        threads = [threading.Thread(target=scrape) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 20)
+        bodies = {body for status, _, body in results if status == 200}
+        self.assertEqual(len([r for r in results if r[0] == 200]), 20)
+        families = [tuple(parse_exposition(body.decode())) for body in bodies]
+        self.assertEqual(len(set(families)), 1)
+
+    def test_client_hanging_up_mid_response(self):
+        for _ in range(5):
+            self.raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", read=False)
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        parse_exposition(body.decode())
+
+
+class HTTPFailureTest(unittest.TestCase, ServerFixture):
+
+    def test_reader_failure_is_500_and_the_server_lives(self):
+        reader = StaticReader(fail=True)
+        self.start_server(reader)
+        stderr = sys.stderr
+        sys.stderr = open(os.devnull, "w")
+        try:
+            self.assertEqual(self.request()[0], 500)
+        finally:
+            sys.stderr.close()
+            sys.stderr = stderr
+        reader.fail = False
+        self.assertEqual(self.request()[0], 200)
+
+    def test_custom_telemetry_path(self):
+        self.start_server(telemetry_path="/probe")
+        self.assertEqual(self.request(path="/probe")[0], 200)
+        self.assertEqual(self.request(path="/metrics")[0], 404)
+        self.assertIn(b'href="/probe"', self.request(path="/")[2])
+
+
+@in_fast_tier
+class ListenAddressTest(unittest.TestCase):
+
+    def test_parse(self):
+        self.assertEqual(pe.parse_listen_address("127.0.0.1:9256"), ("127.0.0.1", 9256))
+        self.assertEqual(pe.parse_listen_address(":9256"), ("", 9256))
+        self.assertEqual(pe.parse_listen_address("[::1]:9256"), ("::1", 9256))
+        self.assertEqual(pe.parse_listen_address("localhost:80"), ("localhost", 80))
+        for bad in ("9256", "host:", "host:port", ":70000", "::1:9256", "[::1:9256"):
+            with self.subTest(bad=bad):
+                with self.assertRaises(ValueError):
+                    pe.parse_listen_address(bad)
+
+    def test_every_interface_means_ipv4_and_ipv6(self):
+        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
+        self.addCleanup(server.server_close)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+        self.addCleanup(server.shutdown)
+        port = server.server_address[1]
+        hosts = ["127.0.0.1"] + (["::1"] if server.address_family == socket.AF_INET6 else [])
+        for host in hosts:
+            with self.subTest(host=host):
+                conn = http.client.HTTPConnection(host, port, timeout=10)
+                conn.request("GET", "/metrics")
+                self.assertEqual(conn.getresponse().status, 200)
+                conn.close()
+
+    def test_ipv6_loopback(self):
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6 here")
+        try:
+            server = pe.make_server(pe.Exporter(StaticReader()), "[::1]:0")
+        except OSError as exc:
+            self.skipTest("cannot bind ::1 here: %s" % exc)
+        self.addCleanup(server.server_close)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.daemon = True
+        thread.start()
+        self.addCleanup(server.shutdown)
+        conn = http.client.HTTPConnection("::1", server.server_address[1], timeout=10)
+        conn.request("GET", "/metrics")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
+
+class AbuseTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def setUp(self):
+        # A short read timeout: a connection left open after garbage is let go soon.
+        self.start_server(read_timeout=0.3)
+
+    def assertScrapeWorks(self):
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        parse_exposition(body.decode())
+
+    def assertRefused(self, reply):
+        """An error status, or a connection closed with nothing said."""
+        if reply:
+            status = re.match(rb"HTTP/1\.[01] (\d{3}) ", reply)
+            self.assertTrue(status, reply[:80])
+            self.assertGreaterEqual(int(status.group(1)), 400, reply[:80])
+
+    def test_garbage_on_the_socket(self):
+        import random
+        rng = random.Random(1234)
+        garbage = {
+            "random bytes": bytes(rng.randrange(256) for _ in range(4096)),
+            "random line": bytes(rng.randrange(256) for _ in range(200)) + b"\r\n\r\n",
+            "HTTP/0.9 line": b"GET /metrics\r\n\r\n",
+            "64 KiB request line": b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n\r\n",
+            "1000 headers": b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n",
+            "header without colon": b"GET /metrics HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
+            "non-ASCII path": "GET /m\u00e9trics\u2603 HTTP/1.1\r\n\r\n".encode("utf-8"),
+            "dot-dot path": b"GET /../../etc/passwd HTTP/1.1\r\n\r\n",
+            "dot-dot metrics": b"GET /x/../metrics HTTP/1.1\r\n\r\n",
+            "bad version": b"GET /metrics HTTP/9.9\r\n\r\n",
+            "NUL bytes": b"GET /\x00metrics HTTP/1.1\r\n\r\n",
+            "unfinished request": b"GET /metrics HTTP/1.1\r\nHost: x\r\n",
+        }
+        for name, data in garbage.items():
+            with self.subTest(name):
+                if name == "HTTP/0.9 line":
+                    reply = self.raw(data)          # answered (a GET), or closed
+                    self.assertTrue(reply == b"" or reply.startswith(b"HTTP/1."), reply[:80])
+                else:
+                    self.assertRefused(self.raw(data))
+                self.assertScrapeWorks()
+
+    def test_idle_connections_do_not_block_a_scrape_and_are_closed(self):
+        idle = []
+        self.addCleanup(lambda: [s.close() for s in idle])
+        for _ in range(200):
+            idle.append(socket.create_connection(("127.0.0.1", self.port), timeout=10))
+        started = time.monotonic()
+        self.assertScrapeWorks()
+        self.assertLess(time.monotonic() - started, 5.0)
+        # --web.read-timeout is 0.3 s here: every idle connection gets closed.
+        for sock in idle[:20]:
+            sock.settimeout(10)
+            self.assertEqual(sock.recv(10), b"")
+
+    def test_client_that_hangs_up_mid_response(self):
+        import io
+        baseline = threading.active_count()
+        records = [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
+                   for pid in range(1, 20001)]
+        self.start_server(StaticReader(records))          # a body of several MB
+        captured, stderr = io.StringIO(), sys.stderr
+        sys.stderr = captured
+        try:
+            for _ in range(10):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+                    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    sock.recv(1000)
+                    # close with a reset, mid-body
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            status, _, body = self.request()
+            deadline = time.monotonic() + 10
+            while threading.active_count() > baseline + 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            sys.stderr = stderr
+        self.assertEqual(status, 200)
+        self.assertTrue(body.endswith(b"\n"))
+        self.assertEqual(body.count(b"\nprocess_resident_memory_bytes{"), 20000)
+        # the second server adds its own serving thread, and nothing else stays
+        self.assertLessEqual(threading.active_count(), baseline + 1)
+        self.assertEqual(captured.getvalue(), "")          # no traceback, no log spam
+
+
+def big_records(count=20000):
+    """Enough processes for an exposition of several MB."""
+    return [pe.Process(pid, 1, 0, 0, "p%d" % pid, "/bin/p" * 20, 1.0, 2.0, 3.0, 4)
+            for pid in range(1, count + 1)]
+
+
+def closed_within(sock, seconds, trickle=None):
+    """Whether the server closed sock within `seconds`; trickle, if given, is sent a
+    byte at a time every 0.1 s meanwhile, as a slow client would."""
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.1)
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        if trickle is not None:
+            try:
+                sock.send(trickle[sent % len(trickle):][:1])
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+            sent += 1
+    return False
+
+
+class HostileClientTest(unittest.TestCase, ServerFixture):
+    """Slow, idle, greedy and odd clients: each gets a bounded share, scrapes go on."""
+
+    def scrape_status(self):
+        return self.request()[0]
+
+    def connect(self, count, first=b""):
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            if first:
+                sock.sendall(first)
+            socks.append(sock)
+        return socks
+
+    def test_a_trickled_request_is_cut_off_at_the_read_deadline(self):
+        # Each byte comes well within the timeout; the request as a whole does not.
+        self.start_server(read_timeout=1.0)
+        sock, = self.connect(1)
+        started = time.monotonic()
+        self.assertTrue(closed_within(sock, 5.0, trickle=b"GET /metrics HTTP/1.1\r\nX: "
+                                                         + b"y" * 1000))
+        self.assertLess(time.monotonic() - started, 2.5)
+
+    def test_a_slow_reader_is_cut_off_at_the_write_deadline_and_holds_no_request_slot(self):
+        self.start_server(StaticReader(big_records()), max_requests=1, write_timeout=0.5)
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", self.port))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        received = len(sock.recv(1))          # its answer has begun; it reads no more
+        status, _, body = self.request()
+        self.assertEqual(status, 200)
+        time.sleep(0.7)                       # past its write deadline
+        sock.settimeout(5)
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        self.assertLess(received, len(body))   # cut off, not waited for
+
+    def test_trickling_connections_cannot_keep_a_scrape_out(self):
+        # Far more slow connections than slots, each with half a request sent.
+        self.start_server(read_timeout=30.0, max_connections=20)
+        self.connect(60, first=b"GET /metrics HTTP/1.1\r\nX: ")
+        for _ in range(3):
+            started = time.monotonic()
+            self.assertEqual(self.scrape_status(), 200)
+            self.assertLess(time.monotonic() - started, 2.0)
+        self.assertLessEqual(len(self.server.connections), 20)
+
+    def test_a_get_with_a_body_never_has_it_read_as_the_next_request(self):
+        smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        server = socketless_server()
+        for framing in (b"Content-Length: %d\r\n" % len(smuggled),
+                        b"Content-Length: 100000\r\n",
+                        b"Transfer-Encoding: chunked\r\n"):
+            with self.subTest(framing=framing):
+                request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n"
+                self.assertEqual(statuses(exchange(server, request + smuggled)), [200])
+        # A small body is dropped and the connection serves the next request.
+        follow = b"GET / HTTP/1.1\r\n\r\n"
+        reply = exchange(server, b"GET /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                         + follow)
+        self.assertEqual(statuses(reply), [200, 200])
+
+    def test_no_reverse_dns_when_listening_on_every_interface(self):
+        looked_up = []
+        real = socket.getfqdn
+        socket.getfqdn = lambda name="": looked_up.append(name) or real(name)
+        self.addCleanup(setattr, socket, "getfqdn", real)
+        server = pe.make_server(pe.Exporter(StaticReader()), ":0")
+        server.server_close()
+        self.assertEqual(looked_up, [])
+
+    def test_a_thread_that_cannot_start_releases_its_slot(self):
+        self.start_server(max_connections=4)
+        real_start = threading.Thread.start
+        server = self.server
+
+        def failing_start(thread):
+            if getattr(thread, "_target", None) == server.process_request_thread:
+                raise RuntimeError("can't start new thread")
+            return real_start(thread)
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        threading.Thread.start = failing_start
+        try:
+            for _ in range(10):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.settimeout(5)
+                    self.assertEqual(sock.recv(10), b"")        # let go, not left hanging
+        finally:
+            threading.Thread.start = real_start
+            logged, sys.stderr = sys.stderr.getvalue(), stderr
+        self.assertEqual(len(logged.splitlines()), 1, logged)   # said once, not per connection
+        self.assertEqual(len(self.server.connections), 0)
+        self.assertEqual(self.scrape_status(), 200)
+
+    def test_accept_out_of_descriptors_backs_off_instead_of_spinning(self):
+        self.start_server()
+        calls = []
+        real_socket = self.server.socket
+
+        class Exhausted:
+            def __getattr__(self, name):
+                return getattr(real_socket, name)
+
+            def accept(self):
+                calls.append(time.monotonic())
+                raise OSError(errno.EMFILE, "Too many open files")
+        stderr, sys.stderr = sys.stderr, io.StringIO()
+        self.server.socket = Exhausted()
+        try:
+            waiting = socket.create_connection(("127.0.0.1", self.port))  # readable from now
+            self.addCleanup(waiting.close)
+            time.sleep(0.5)
+        finally:
+            self.server.socket = real_socket
+            logged, sys.stderr = sys.stderr.getvalue(), stderr
+        self.assertGreater(len(calls), 0)
+        self.assertLess(len(calls), 20)                  # a spinning loop makes thousands
+        self.assertEqual(len(logged.splitlines()), 1, logged)
+        self.assertEqual(self.scrape_status(), 200)
+
+    def test_the_connection_cap_follows_the_descriptor_limit(self):
+        self.assertEqual(pe.connection_cap(256), 256 - pe.DESCRIPTORS_KEPT)
+        self.assertEqual(pe.connection_cap(1 << 20), pe.MAX_CONNECTIONS)
+        self.assertGreaterEqual(pe.connection_cap(10), 1)
+
+    @unittest.skipUnless(IS_LINUX, "reads the exporter's CPU time from /proc")
+    def test_a_low_descriptor_limit_neither_spins_nor_keeps_scrapes_out(self):
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        proc = subprocess.Popen(
+            [sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0",
+             "--web.read-timeout=60", "--metrics=process_cpu_seconds_total"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=low_limit)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        self.port = int(re.search(rb"\(port (\d+)\)", proc.stderr.readline()).group(1))
+        self.connect(300)                     # more than the process has descriptors for
+        cpu_before = cpu_seconds(proc.pid)
+        time.sleep(0.5)
+        self.assertLess(cpu_seconds(proc.pid) - cpu_before, 0.25)     # not spinning
+        for _ in range(3):
+            self.assertEqual(self.scrape_status(), 200)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@in_fast_tier
+class ConnectionsTest(unittest.TestCase):
+    """The connection table alone, on socket pairs."""
+
+    def pair(self):
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        theirs.settimeout(1)
+        return ours, theirs
+
+    def test_past_the_cap_the_longest_waiting_connection_makes_room(self):
+        table = pe.Connections(2)
+        (a, a_peer), (b, _), (c, _) = self.pair(), self.pair(), self.pair()
+        self.assertTrue(table.admit(a, "10.0.0.1"))
+        a_dropped = table.dropped(a)
+        time.sleep(0.01)
+        self.assertTrue(table.admit(b, "10.0.0.2"))
+        self.assertTrue(table.admit(c, "10.0.0.3"))
+        self.assertEqual(a_peer.recv(1), b"")            # a was hung up on
+        self.assertTrue(a_dropped.is_set())               # and its waits end
+        self.assertEqual(len(table), 2)
+
+    def test_a_connection_being_answered_is_never_cut_off(self):
+        table = pe.Connections(1)
+        (a, _), (b, _) = self.pair(), self.pair()
+        table.admit(a, "10.0.0.1")
+        table.waiting(a, False)
+        self.assertFalse(table.admit(b, "10.0.0.2"))
+        table.remove(a)
+        self.assertTrue(table.admit(b, "10.0.0.2"))
+
+    def test_one_address_gets_three_quarters_and_makes_room_among_its_own(self):
+        table = pe.Connections(8)
+        self.assertEqual(table.per_address, 6)
+        mine = [self.pair() for _ in range(7)]
+        for ours, _ in mine:
+            self.assertTrue(table.admit(ours, "10.0.0.9"))
+            time.sleep(0.002)
+        self.assertEqual(mine[0][1].recv(1), b"")         # its own oldest made room
+        others = [self.pair() for _ in range(2)]
+        for ours, _ in others:
+            self.assertTrue(table.admit(ours, "10.0.0.10"))
+        for _, peer in mine[1:]:                           # without cutting off its own
+            with self.assertRaises(socket.timeout):
+                peer.settimeout(0.01)
+                peer.recv(1)
+
+
+class SlowReader(StaticReader):
+
+    def read(self):
+        time.sleep(0.3)
+        return StaticReader.read(self)
+
+
+class LoadTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def scrape_concurrently(self, count):
+        results = [None] * count
+
+        def scrape(i):
+            try:
+                results[i] = self.request()
+            except Exception as exc:           # recorded, so the test can say what
+                results[i] = exc
+        threads = [threading.Thread(target=scrape, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return results
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_50_concurrent_scrapes_valid_and_alike(self):
+        # 50 at once is over the default limit of 40 requests in flight: raise it.
+        self.start_server(pe.LinuxReader(), max_requests=64)
+        results = self.scrape_concurrently(50)
+        statuses = [r[0] if isinstance(r, tuple) else r for r in results]
+        self.assertEqual(statuses, [200] * 50)
+        family_sets = {tuple(parse_exposition(r[2].decode())) for r in results}
+        self.assertEqual(len(family_sets), 1)
+
+    def test_requests_beyond_the_limit_get_503(self):
+        self.start_server(SlowReader(), max_requests=2)
+        results = self.scrape_concurrently(8)
+        statuses = sorted(r[0] for r in results)
+        self.assertIn(200, statuses)
+        self.assertIn(503, statuses)
+        self.assertEqual(set(statuses), {200, 503})
+        self.assertEqual(self.request()[0], 200)      # and it carries on
+
+
+# ---------------------------------------------------------------------------
+# The command line, as a user runs it
+# ---------------------------------------------------------------------------
+
+def run_script(*args, timeout=60):
+    return subprocess.run([sys.executable, SCRIPT] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout)
+
+
+def start_script(*args):
+    """Start the exporter as a server on an ephemeral port; return (process, port)."""
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--web.listen-address=127.0.0.1:0"]
+                            + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    for _ in range(5):            # warnings, if any, come before the listening line
+        line = proc.stderr.readline().decode()
+        lines.append(line)
+        match = re.search(r"listening on .*\(port (\d+)\)", line)
+        if match or not line:
+            break
+    proc.early_stderr = lines
+    if not match:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("no listening line: %r" % lines)
+    return proc, int(match.group(1))
+
+
+class CommandLineTest(unittest.TestCase, ExpositionChecks):
+
+    @unittest.skipUnless(IS_LINUX or sys.platform == "darwin", "needs a supported platform")
+    def test_once_prints_valid_metrics_and_exits_0(self):
+        result = run_script("--once")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, b"")
+        text = result.stdout.decode("utf-8")
+        families = self.assertValidExposition(text)
+        self.assertIn("process_cpu_seconds_total", families)
+        self.assertGreater(samples_of(families, "process_exporter_processes")[0], 1)
+
+    def test_version(self):
+        result = run_script("--version")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("process_exporter %s" % pe.__version__, result.stdout.decode())
+
+    def test_help_lists_every_flag(self):
+        result = run_script("--help")
+        self.assertEqual(result.returncode, 0)
+        for flag in ("--web.listen-address", "--web.telemetry-path", "--once", "--version",
+                     "--path.procfs", "--web.read-timeout", "--web.max-requests",
+                     "--no-linux.keep-files-open"):
+            self.assertIn(flag, result.stdout.decode())
+
+    def test_bad_flag_one_line_exit_2(self):
+        for args in (["--no-such-flag"], ["--web.listen-address=nonsense"],
+                     ["--web.telemetry-path=metrics"], ["--web.max-requests=0"]):
+            with self.subTest(args=args):
+                result = run_script(*args)
+                self.assertEqual(result.returncode, 2)
+                self.assertEqual(result.stdout, b"")
+                lines = result.stderr.decode().strip().splitlines()
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn("error", lines[0])
+
+    def test_bad_selection_flags_exit_2(self):
+        for args in (["--include", "("], ["--exclude", "[a-"], ["--group", "x=("],
+                     ["--group", "=abc"], ["--group", "noequals"],
+                     ["--user", "no-such-user-here"], ["--group-expiry", "soon"],
+                     ["--group-by", "color"], ["--label", "shoe"],
+                     ["--group-by", "name", "--label", "user"],
+                     ["--group-by", "name", "--metrics", "process_threads"],
+                     ["--metrics", "namedprocess_namegroup_num_procs"],
+                     ["--labels", "name,path"], ["--labels", "pid,shoe"],
+                     ["--labels", "pid,user"], ["--top", "0"], ["--top", "many"],
+                     ["--min-age", "young"], ["--group-by", "name", "--top", "5"],
+                     ["--group", "a=b", "--min-age", "2s"],
+                     ["--group-by", "user", "--labels", "pid"]):
+            with self.subTest(args=args):
+                one_line_exit(self, args)       # in-process: the script's path is above
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_labels_top_and_min_age_as_a_user_runs_them(self):
+        for args in (["--labels", "pid,name"], ["--top", "3"], ["--min-age", "1s"],
+                     ["--top", "2", "--labels", "pid", "--min-age", "1m", "--label", "user"],
+                     ["--top", "1", "--metrics", "process_cpu_seconds_total",
+                      "--include", "python"]):
+            with self.subTest(args=args):
+                result = run_script("--once", *args)
+                self.assertEqual((result.returncode, result.stderr), (0, b""))
+                families = self.assertValidExposition(result.stdout.decode())
+                self.assertGreater(samples_of(families, "process_exporter_series")[0], 0)
+        result = run_script("--once", "--labels", "pid,name", "--label", "user")
+        families = parse_exposition(result.stdout.decode())
+        for name, family in families.items():
+            if name.startswith("process_exporter_"):
+                continue
+            for labels, _ in family["samples"]:
+                expected = {"pid", "ppid", "uid", "gid", "path", "name", "user"} \
+                    if name == "process_info" else {"pid", "name"}
+                self.assertEqual(set(labels) - {"mode"}, expected, name)
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_once_with_groups_and_filters(self):
+        result = run_script("--once", "--group-by", "name", "--group", "nothing=^zz-none$",
+                            "--include", "python", "--include", "sleep")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        families = self.assertValidExposition(result.stdout.decode())
+        self.assertFalse([name for name in families if name.startswith("process_info")])
+        groups = {labels["groupname"] for labels, _ in
+                  families["namedprocess_namegroup_num_procs"]["samples"]}
+        self.assertIn("nothing", groups)
+        self.assertTrue(any(g.startswith("python") for g in groups), groups)
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="nothing"), [0])
+
+    @unittest.skipUnless(IS_LINUX, "reads the real /proc")
+    def test_once_with_user_label_and_user_filter(self):
+        result = run_script("--once", "--label", "user", "--user", "root",
+                            "--metrics", "process_info")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        families = self.assertValidExposition(result.stdout.decode())
+        users = {labels["user"] for labels, _ in families["process_info"]["samples"]}
+        self.assertEqual(users, {"root"})
+        self.assertEqual([n for n in families if not n.startswith("process_exporter")],
+                         ["process_info"])
+
+    def test_no_procfs_one_line_exit_1(self):
+        result = run_script("--once", "--path.procfs=/nonexistent/proc")
+        if not IS_LINUX:
+            self.skipTest("--path.procfs is read on Linux only")
+        self.assertEqual(result.returncode, 1)
+        self.assertNotIn(b"Traceback", result.stderr)
+        self.assertEqual(len(result.stderr.decode().strip().splitlines()), 1, result.stderr)
+        self.assertIn(b"cannot read processes", result.stderr)
+
+    def test_port_in_use_one_line_no_traceback(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            result = run_script("--web.listen-address=127.0.0.1:%d" % port)
+        self.assertNotEqual(result.returncode, 0)
+        stderr = result.stderr.decode()
+        self.assertNotIn("Traceback", stderr)
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertIn("cannot listen on 127.0.0.1:%d" % port, stderr)
+
+    @unittest.skipUnless(IS_LINUX or sys.platform == "darwin", "needs a supported platform")
+    def test_sigterm_and_sigint_stop_cleanly(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(signal=sig):
+                proc, port = start_script()
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    conn.request("GET", "/metrics")
+                    self.assertEqual(conn.getresponse().status, 200)
+                    conn.close()
+                    proc.send_signal(sig)
+                    self.assertEqual(proc.wait(timeout=3), 0)
+                    self.assertNotIn(b"Traceback", proc.stderr.read())
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                    proc.stdout.close()
+                    proc.stderr.close()
+
+
+def one_line_exit(test, argv, code=2):
+    """parse_args or main on argv: exits `code` with exactly one line on stderr."""
+    stderr, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        with test.assertRaises(SystemExit) as caught:
+            pe.parse_args(argv)
+    finally:
+        said, sys.stderr = sys.stderr.getvalue(), stderr
+    test.assertEqual(caught.exception.code, code)
+    test.assertEqual(len(said.splitlines()), 1, said)
+    return said
+
+
+class BadInputTest(unittest.TestCase):
+    """Odd values, odd outputs, odd moments: one line and the right exit code."""
+
+    def once(self, **popen):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        procfs.add(7, comm="caf\u00e9\u2603".encode(), exe="/opt/\u00e9t\u00e9/bin")
+        return subprocess.run([sys.executable, SCRIPT, "--once", "--path.procfs=" + procfs.root],
+                              stderr=subprocess.PIPE, timeout=30, **popen)
+
+    def test_values_that_can_never_work_are_refused(self):
+        for argv in (["--web.telemetry-path=/metrics?x=1"], ["--web.telemetry-path=/m#x"],
+                     ["--web.telemetry-path=/m\u00e9trics"], ["--web.telemetry-path=/m\udcff"],
+                     ["--web.telemetry-path=/a b"], ["--web.telemetry-path=/"],
+                     ["--web.read-timeout=nan"], ["--web.read-timeout=inf"],
+                     ["--web.read-timeout=1e300"], ["--web.write-timeout=-1"],
+                     ["--web.write-timeout=0"], ["--web.read-timeout=ten"]):
+            with self.subTest(argv=argv):
+                one_line_exit(self, argv)
+        self.assertEqual(pe.parse_args(["--web.telemetry-path=/probe/x-1.txt"]).telemetry_path,
+                         "/probe/x-1.txt")
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_to_a_closed_pipe_is_quiet(self):
+        proc = subprocess.Popen([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()                 # as `| head -1` does, only sooner
+        _, err = proc.communicate(timeout=30)
+        self.assertEqual((proc.returncode, err), (1, b""))
+
+    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
+    def test_once_to_a_full_disk_is_one_line(self):
+        with open("/dev/full", "wb") as full:
+            done = self.once(stdout=full)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+        self.assertIn(b"No space left", done.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_with_stdout_closed_is_one_line(self):
+        done = self.once(stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_once_under_an_ascii_locale_writes_utf8(self):
+        env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C", PYTHONUTF8="0")
+        done = self.once(stdout=subprocess.PIPE, env=env)
+        self.assertEqual((done.returncode, done.stderr), (0, b""))
+        self.assertIn('name="caf\u00e9\u2603"'.encode("utf-8"), done.stdout)
+        parse_exposition(done.stdout.decode("utf-8"))
+
+    def test_ctrl_c_during_start_up_or_once_is_exit_130_without_traceback(self):
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        for where, argv in (("build_exporter", ["--once"]), ("build_exporter", []),
+                            ("write_exposition", ["--once"]), ("make_server", [])):
+            with self.subTest(where=where, argv=argv):
+                real = getattr(pe, where)
+                setattr(pe, where, interrupted)
+                stderr, sys.stderr = sys.stderr, io.StringIO()
+                try:
+                    code = pe.main(argv + ["--web.listen-address=127.0.0.1:0"])
+                finally:
+                    setattr(pe, where, real)
+                    said, sys.stderr = sys.stderr.getvalue(), stderr
+                self.assertEqual(code, 130)
+                self.assertNotIn("Traceback", said)
+                self.assertLessEqual(len(said.splitlines()), 1, said)
+
+    @unittest.skipUnless(IS_LINUX, "a fake procfs")
+    def test_a_fifo_or_a_device_in_procfs_is_one_line_and_exit_1(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        os.remove(os.path.join(procfs.root, "uptime"))
+        os.mkfifo(os.path.join(procfs.root, "uptime"))
+        os.remove(os.path.join(procfs.root, "stat"))
+        os.symlink("/dev/zero", os.path.join(procfs.root, "stat"))
+        done = run_bounded("--once", "--path.procfs=" + procfs.root)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+
+    @unittest.skipUnless(IS_LINUX and os.path.exists("/dev/full"), "needs /dev/full")
+    def test_a_log_that_cannot_be_written_does_not_stop_the_exporter(self):
+        port = free_port()
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.Popen([sys.executable, SCRIPT,
+                                     "--web.listen-address=127.0.0.1:%d" % port],
+                                    stdout=subprocess.DEVNULL, stderr=full)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status = scrape_port(port)[0]
+                break
+            except OSError:
+                self.assertIsNone(proc.poll(), "the exporter died at its first log line")
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.1)
+        self.assertEqual(status, 200)
+
+
+@in_fast_tier
+class ConfigFileTest(unittest.TestCase, ExpositionChecks):
+    """--config.file: flags in a file, the command line's winning, read again on SIGHUP."""
+
+    def setUp(self):
+        folder = tempfile.mkdtemp(prefix="process-exporter-config-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.path = os.path.join(folder, "flags")
+
+    def write(self, *lines):
+        with open(self.path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def reload(self, exporter, argv, args):
+        """What the exporter logs as it reloads (one line)."""
+        import contextlib
+        import io
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            pe.reload_config(exporter, argv, args)
+        self.assertEqual(len(said.getvalue().splitlines()), 1, said.getvalue())
+        return said.getvalue()
+
+    def test_flags_comments_and_the_command_line_winning(self):
+        self.write("# groups for the build machine", "", "--group-by=name",
+                   "--group-expiry 10m", "--group=builds=^xcodebuild$",
+                   "--web.read-timeout=3", "--no-children")
+        args = pe.parse_args(["--config.file", self.path, "--web.read-timeout=7",
+                              "--group", "web=nginx"])
+        self.assertEqual((args.group_by, args.group_expiry, args.children), ("name", 600.0, False))
+        self.assertEqual(args.read_timeout, 7.0)                  # the command line wins
+        self.assertEqual(args.declared, [("builds", "^xcodebuild$"), ("web", "nginx")])
+
+    def test_a_bad_file_is_one_line_naming_it(self):
+        for lines, says in ((["--group-by=name", "nonsense"], "line 2"),
+                            (["--no-such-flag=1"], "unrecognized"),
+                            (["--config.file=/etc/other"], "line 1")):
+            with self.subTest(lines=lines):
+                self.write(*lines)
+                result = run_script("--once", "--config.file", self.path)
+                self.assertEqual(result.returncode, 2)
+                message = result.stderr.decode().strip().splitlines()
+                self.assertEqual(len(message), 1, message)
+                self.assertIn(self.path, message[0])
+                self.assertIn(says, message[0])
+        result = run_script("--once", "--config.file", self.path + ".missing")
+        self.assertEqual((result.returncode, len(result.stderr.splitlines())), (2, 1))
+
+    def test_a_reload_applies_what_to_export_and_keeps_the_counters(self):
+        records = [proc(10, "sleep", cpu=5.0, rss=100), proc(11, "python3", cpu=1.0, rss=50)]
+        self.write("--group=sleepers=^sleep$")
+        argv = ["--config.file", self.path]
+        args = pe.parse_args(argv)
+        exporter = pe.build_exporter(args)
+        exporter.reader = StaticReader(records)
+        families = parse_exposition(exporter.scrape())
+        cpu = "namedprocess_namegroup_cpu_seconds_total"
+        self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
+        records[:] = [proc(11, "python3", cpu=1.0, rss=50)]       # the sleeper exits
+        self.write("--group=sleepers=^sleep$", "--group=py=python", "--web.read-timeout=3")
+        said = self.reload(exporter, argv, args)
+        self.assertIn("a restart applies --web.read-timeout", said)
+        exporter.reader = StaticReader(records)
+        families = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
+        self.assertEqual(samples_of(families, cpu, groupname="py", mode="user"), [1.0])
+        self.write("--group=broken=(")
+        said = self.reload(exporter, argv, args)
+        self.assertIn("keeping the old settings", said)
+        families = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
+                                    groupname="py"), [1])
+
+    def test_a_reload_changes_labels_and_metrics(self):
+        self.write("--metrics=process_threads")
+        argv = ["--config.file", self.path]
+        args = pe.parse_args(argv)
+        exporter = pe.build_exporter(args)
+        exporter.reader = StaticReader([proc(7, "x", rss=5, threads=2)])
+        self.assertIn("process_threads", parse_exposition(exporter.scrape()))
+        self.write("--metrics=process_resident_memory_bytes", "--labels=pid")
+        self.assertIn("reloaded", self.reload(exporter, argv, args))
+        exporter.reader = StaticReader([proc(7, "x", rss=5, threads=2)])
+        families = parse_exposition(exporter.scrape())
+        self.assertNotIn("process_threads", families)
+        (labels, _), = families["process_resident_memory_bytes"]["samples"]
+        self.assertEqual(labels, {"pid": "7"})
+
+    @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
+    def test_sighup_reloads_a_running_exporter(self):
+        self.write("--group=nothing=^zz-none$")
+        exporter, port = start_script("--config.file", self.path)
+        self.addCleanup(stop_process, exporter)
+        self.write("--group=nothing=^zz-none$", "--group=also=^zz-other$")
+        exporter.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:
+            _, text = scrape_port(port)
+            groups = {labels["groupname"] for labels, _ in
+                      parse_exposition(text)["namedprocess_namegroup_num_procs"]["samples"]}
+            if groups == {"nothing", "also"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(groups, {"nothing", "also"})
+        exporter.terminate()
+        self.assertIn("reloaded " + self.path, exporter.communicate(timeout=10)[1].decode())
+
+
+@unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
+class ServerProcessTest(unittest.TestCase):
+
+    def test_sigterm_while_scrapes_are_in_flight(self):
+        proc, port = start_script()
+        self.addCleanup(stop_process, proc)
+        stop = threading.Event()
+        counts = {"in flight": 0, "done": 0}
+        lock = threading.Lock()
+
+        def hammer():
+            while not stop.is_set():
+                with lock:
+                    counts["in flight"] += 1
+                try:
+                    scrape_port(port)
+                except (OSError, http.client.HTTPException):
+                    return
+                finally:
+                    with lock:
+                        counts["in flight"] -= 1
+                with lock:
+                    counts["done"] += 1
+        threads = [threading.Thread(target=hammer) for _ in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while counts["done"] < 16 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with lock:      # scrapes are under way as the signal goes
+            in_flight = counts["in flight"]
+            proc.send_signal(signal.SIGTERM)
+        self.assertGreater(in_flight, 0)
+        self.assertGreaterEqual(counts["done"], 16)
+        try:
+            self.assertEqual(proc.wait(timeout=3), 0)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+        self.assertNotIn(b"Traceback", proc.stderr.read())
+
+    def test_soak_2000_scrapes_no_leak(self):
+        proc, port = start_script()
+        self.addCleanup(stop_process, proc)
+
+        def rss():
+            with open("/proc/%d/status" % proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.addCleanup(conn.close)
+        started = time.monotonic()
+        for i in range(2000):
+            conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+            response = conn.getresponse()
+            self.assertEqual(response.status, 200)
+            response.read()
+            if i == 99:
+                after_100 = rss()
+        at_end = rss()
+        elapsed = time.monotonic() - started
+        sys.stderr.write("\nsoak: 2000 scrapes in %.1f s; RSS after 100 %.1f MiB, after 2000 "
+                         "%.1f MiB (%+.2f MiB) " % (elapsed, after_100 / 2**20, at_end / 2**20,
+                                                    (at_end - after_100) / 2**20))
+        self.assertLess(abs(at_end - after_100), 5 * 2**20)
+
+
+# ---------------------------------------------------------------------------
+# End to end: a real Prometheus server, processes coming and going, odd executables
+# ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url, timeout=10):
+    """GET a JSON document from a loopback URL with http.client."""
+    match = re.match(r"http://([^/:]+):(\d+)(/.*)", url)
+    conn = http.client.HTTPConnection(match.group(1), int(match.group(2)), timeout=timeout)
+    try:
+        conn.request("GET", match.group(3))
+        return json.loads(conn.getresponse().read().decode())
+    finally:
+        conn.close()
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
+def scrape_port(port, gzip_ok=False, path="/metrics"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {})
+        response = conn.getresponse()
+        body = response.read()
+        if response.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return response.status, body.decode("utf-8")
+    finally:
+        conn.close()
+
+
+BUSY_CHILD = [sys.executable, "-c", "while True: pass"]
+DASHBOARD = os.path.join(HERE, "dashboards", "process_exporter.json")
+# What Grafana puts in place of the dashboard's variables, for a Prometheus that
+# scrapes every second.
+GRAFANA_VARIABLES = (("$__rate_interval", "5s"), ("$__interval", "5s"), ("$__range", "1m"),
+                     ("$job", ".*"), ("$instance", ".*"), ("$name", ".*"), ("$pid", ".*"),
+                     ("$groupname", ".*"))
+
+
+def dashboard_queries():
+    """(what, PromQL, macOS only) for every panel target and variable query of the
+    dashboard, with the variables as Grafana fills them in."""
+    with open(DASHBOARD, encoding="utf-8") as f:
+        dashboard = json.load(f)
+
+    def filled(expr):
+        for variable, value in GRAFANA_VARIABLES:
+            expr = expr.replace(variable, value)
+        return expr
+
+    def panels(items):
+        for panel in items:
+            yield panel
+            yield from panels(panel.get("panels", []))
+    for panel in panels(dashboard["panels"]):
+        macos_only = "macOS only" in panel.get("description", "")
+        for target in panel.get("targets", []):
+            yield "panel %r" % panel["title"], filled(target["expr"]), macos_only
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = variable["query"]
+            query = query["query"] if isinstance(query, dict) else query
+            selector = re.match(r"label_values\((.*),\s*\w+\)$", query).group(1)
+            yield "variable %s" % variable["name"], filled(selector), False
+
+
+@unittest.skipUnless(IS_LINUX, "the end-to-end path is tested on real Linux processes")
+class PrometheusEndToEndTest(unittest.TestCase, ExpositionChecks):
+    """A real Prometheus server scrapes the exporter every second on loopback."""
+
+    def start_prometheus(self, target_port, extra=""):
+        prometheus = shutil.which("prometheus")
+        need(prometheus, "the prometheus server is not installed (Debian package prometheus)")
+        folder = tempfile.mkdtemp(prefix="prometheus-e2e-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        config = os.path.join(folder, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write(textwrap.dedent("""\
+                global:
+                  scrape_interval: 1s
+                  scrape_timeout: 1s
+                  evaluation_interval: 1s
+                scrape_configs:
+                  - job_name: process
+                    static_configs:
+                      - targets: ["127.0.0.1:%d"]
+                """ % target_port) + extra)
+        port = free_port()
+        log = open(os.path.join(folder, "prometheus.log"), "wb")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen(
+            [prometheus, "--config.file=" + config, "--storage.tsdb.path=" + folder + "/data",
+             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(stop_process, proc)     # runs before the folder is removed
+        return "http://127.0.0.1:%d" % port, proc
+
+    def query(self, api, expr):
+        from urllib.parse import quote
+        answer = get_json(api + "/api/v1/query?query=" + quote(expr))
+        self.assertEqual(answer["status"], "success", answer)
+        return [(item["metric"], float(item["value"][1])) for item in answer["data"]["result"]]
+
+    def wait_for(self, what, check, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = check()
+            if result:
+                return result
+            time.sleep(0.5)
+        self.fail("timed out waiting for " + what)
+
+    def wait_until_up(self, api):
+        """Wait for Prometheus to call the target up, then check up == 1 by query."""
+        def target_up():
+            try:
+                targets = get_json(api + "/api/v1/targets")["data"]["activeTargets"]
+            except (OSError, ValueError, KeyError):
+                return None
+            return targets and all(t["health"] == "up" for t in targets)
+        self.wait_for("every target to be up", target_up)
+        self.assertEqual(self.query(api, 'up{job="process"}')[0][1], 1.0)
+
+    def test_prometheus_scrapes_and_queries(self):
+        """One Prometheus scrapes the exporter per process (every family) and in group
+        mode; what it stored is checked, and every query the README and the dashboard
+        show runs against it."""
+        exporter, port = start_script("--metrics=all")
+        self.addCleanup(stop_process, exporter)
+        grouped, grouped_port = start_script("--group-by=name")
+        self.addCleanup(stop_process, grouped)
+        secure_port, secure_job = self.start_secure_exporter()
+        child_started = time.time()
+        child = subprocess.Popen(BUSY_CHILD)
+        self.addCleanup(stop_process, child)
+        api, prometheus = self.start_prometheus(port, extra=(
+            '  - job_name: groups\n'
+            '    static_configs:\n'
+            '      - targets: ["127.0.0.1:%d"]\n' % grouped_port) + secure_job)
+        self.wait_until_up(api)         # every target: plain, groups, and TLS with a user
+        self.assertTrue(self.query(api, 'process_exporter_processes{job="secure"}'))
+
+        # The exporter's own RSS, as Prometheus stored it and as the exporter reports it.
+        stored = self.wait_for("the exporter's RSS", lambda: self.query(
+            api, 'process_resident_memory_bytes{job="process",pid="%d"}' % exporter.pid))
+        status, text = scrape_port(port)
+        own = samples_of(parse_exposition(text), "process_resident_memory_bytes",
+                         pid=exporter.pid)
+        self.assertEqual(len(own), 1)
+        self.assertAlmostEqual(stored[0][1], own[0], delta=0.2 * own[0])
+
+        # A busy child burns CPU: its rate is above zero.
+        rate = self.wait_for("a CPU rate for the busy child", lambda: [
+            value for _, value in self.query(
+                api, 'sum(rate(process_cpu_seconds_total{job="process",pid="%d"}[5s]))'
+                % child.pid)
+            if value > 0])
+        self.assertGreater(rate[0], 0.0)
+
+        start = self.query(api, 'process_start_time_seconds{job="process",pid="%d"}'
+                           % child.pid)
+        self.assertEqual(len(start), 1)
+        self.assertAlmostEqual(start[0][1], child_started, delta=2.0)
+        self.wait_for("two samples of the groups", lambda: self.query(
+            api, "rate(namedprocess_namegroup_cpu_seconds_total[5s])"))
+        self.check_readme_queries(api)
+        self.check_dashboard(api)
+        self.assertIsNone(prometheus.poll(), "prometheus exited early")
+
+    def start_secure_exporter(self):
+        """An exporter behind mutual TLS and basic auth, and the Prometheus job that
+        scrapes it with a client certificate and a password."""
+        certs = Certificates()
+        self.addCleanup(certs.cleanup)
+        users = certs.path("users")
+        with open(users, "w") as f:
+            f.write("prom:%s\n" % pe.hash_password("scrape-pw"))
+        os.chmod(users, 0o600)
+        exporter, port = start_script(
+            "--web.tls-cert-file", certs.server_cert, "--web.tls-key-file", certs.server_key,
+            "--web.tls-client-ca-file", certs.ca, "--web.basic-auth-file", users)
+        self.addCleanup(stop_process, exporter)
+        job = textwrap.indent(textwrap.dedent("""\
+            - job_name: secure
+              scheme: https
+              basic_auth:
+                username: prom
+                password: scrape-pw
+              tls_config:
+                ca_file: %s
+                cert_file: %s
+                key_file: %s
+              static_configs:
+                - targets: ["127.0.0.1:%d"]
+            """ % (certs.ca, certs.client_cert, certs.client_key, port)), "  ")
+        return port, job
+
+    def check_readme_queries(self, api):
+        with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+            blocks = re.findall(r"```promql\n(.*?)```", f.read(), re.S)
+        queries = [line for block in blocks for line in block.splitlines()
+                   if line.strip() and not line.startswith("#")]
+        self.assertGreater(len(queries), 10)
+        for query in queries:
+            with self.subTest(readme_query=query):
+                self.query(api, query)          # asserts status "success"
+
+    def check_dashboard(self, api):
+        """Every panel of dashboards/process_exporter.json is valid PromQL, and every
+        one that is not macOS-only has data; so does every variable's query."""
+        for what, expr, macos_only in dashboard_queries():
+            with self.subTest(dashboard=what, expr=expr):
+                result = self.query(api, expr)
+                if not macos_only:
+                    self.assertTrue(result, "no data")
+
+    def test_promtool_accepts_served_output_plain_and_gzip(self):
+        exporter, port = start_script()
+        self.addCleanup(stop_process, exporter)
+        for gzip_ok in (False, True):
+            with self.subTest(gzip=gzip_ok):
+                status, text = scrape_port(port, gzip_ok)
+                self.assertEqual(status, 200)
+                self.assertValidExposition(text)
+
+
+@unittest.skipUnless(IS_LINUX, "starts and reads real processes")
+class ChurnTest(unittest.TestCase, ServerFixture, ExpositionChecks):
+
+    def test_processes_coming_and_going_during_scrapes(self):
+        self.start_server(pe.LinuxReader())
+        stop = threading.Event()
+        spawned = []
+
+        def churn():
+            for _ in range(200):
+                if stop.is_set():
+                    break
+                child = subprocess.Popen(["sleep", "5"])
+                spawned.append(child)
+                if len(spawned) % 2 == 0:
+                    spawned[-2].kill()
+                    spawned[-2].wait()
+        thread = threading.Thread(target=churn)
+        thread.start()
+        scrapes = 0
+        try:
+            while thread.is_alive() or scrapes < 5:
+                status, _, body = self.request()
+                self.assertEqual(status, 200)
+                parse_exposition(body.decode())       # valid, no duplicate series
+                scrapes += 1
+        finally:
+            stop.set()
+            thread.join(60)
+            for child in spawned:
+                child.kill()
+                child.wait()
+        self.assertEqual(len(spawned), 200)
+        self.assertGreaterEqual(scrapes, 5)
+
+
+@unittest.skipUnless(IS_LINUX, "runs executables with odd names")
+class OddProcessTest(unittest.TestCase, ExpositionChecks):
+
+    def test_odd_executable_paths_and_names_stay_valid(self):
+        folder = tempfile.mkdtemp(prefix="odd exe \u00e9 ")
+        self.addCleanup(shutil.rmtree, folder, True)
+        sleep = os.path.realpath(shutil.which("sleep"))
+        names = [b'quote " back \\ slash', b"new\nline", b"(paren) (x) y",
+                 "caf\u00e9 \u2603".encode(), b"bad \xff\xfe utf8"]
+        children = []
+        self.addCleanup(lambda: [(c.kill(), c.wait()) for c in children])
+        expected = {}
+        for name in names:
+            path = os.path.join(os.fsencode(folder), name)
+            shutil.copy(sleep, path)
+            child = subprocess.Popen([path, "30"])
+            children.append(child)
+            expected[child.pid] = (os.fsdecode(path).encode("utf-8", "surrogateescape")
+                                   .decode("utf-8", "replace"),
+                                   name[:15].decode("utf-8", "replace"))
+        time.sleep(0.2)                      # let each exec finish before reading
+        text = pe.Exporter(pe.LinuxReader()).scrape()
+        families = self.assertValidExposition(text)
+        found = {int(labels["pid"]): (labels["path"], labels["name"])
+                 for labels, _ in families["process_resident_memory_bytes"]["samples"]}
+        for pid, (path, name) in expected.items():
+            self.assertEqual(found[pid][0], path)
+            self.assertEqual(found[pid][1], name)
+        client = client_parse(text)["process_resident_memory_bytes"]
+        client_found = {int(s.labels["pid"]): s.labels["path"] for s in client.samples}
+        for pid, (path, _) in expected.items():
+            self.assertEqual(client_found[pid], path)
 
 
 # ---------------------------------------------------------------------------
