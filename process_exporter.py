@@ -1972,6 +1972,7 @@ class Exporter:
             self.labels_of = self.identity_labels_of if value_labels_of is None \
                 else LabelCache(value_labels_of)
         self.last_count = 0
+        self.last_duration = self.last_scrape_at = None     # for the landing page
         self._lock = threading.Lock()
 
     def select(self, records):
@@ -2005,6 +2006,7 @@ class Exporter:
                     cache.next_scrape()
             series = sum(chunk.count(b"\n") - 2 for chunk in chunks)    # less HELP, TYPE
             duration = time.perf_counter() - started
+            self.last_duration, self.last_scrape_at = duration, time.time()
             own = render_self(exported, reader.skipped, duration, reader.partial, series)
             chunks.append(own.encode("utf-8"))
             return chunks
@@ -2434,13 +2436,45 @@ def read_new_password(stream_in=None):
 # HTTP: a thin layer over http.server, imported only when serving
 # ---------------------------------------------------------------------------
 
-LANDING_PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Process Exporter</title></head>
-<body><h1>Process Exporter</h1>
-<p>Per-process metrics for Prometheus, version %(version)s.</p>
-<p><a href="%(path)s">Metrics</a></p>
-</body></html>
-"""
+PROJECT_URL = "https://github.com/example/process_exporter"
+# The README's sections a person checking the exporter reads next.
+README_SECTIONS = (("Flags", "flags"), ("Metrics", "metrics"),
+                   ("What it needs to see every process", "what-it-needs-to-see-every-process"),
+                   ("Bounding the series", "bounding-the-series"),
+                   ("Flags in a file, reloaded", "flags-in-a-file-reloaded"),
+                   ("A Grafana dashboard", "a-grafana-dashboard"),
+                   ("HTTP behaviour", "http-behaviour"))
+
+
+def landing_page(server):
+    """The page at /: version, platform, who it runs as (so what it can see), the last
+    scrape, the flags in effect and where to read on.  Flags hold no secret: a
+    password is only ever in the basic-auth file, as a hash the page never shows."""
+    import html
+    exporter = server.exporter
+    uid = os.geteuid()
+    if exporter.last_scrape_at is None:
+        last = "none yet"
+    else:
+        last = "%d processes, read and rendered in %.1f ms, %.0f s ago" % (
+            exporter.last_count, exporter.last_duration * 1e3,
+            time.time() - exporter.last_scrape_at)
+    rows = (("Version", "%s (Python %d.%d.%d, %s)" % ((__version__,) + sys.version_info[:3]
+                                                      + (sys.platform,))),
+            ("Runs as", "root: it reads every process's numbers" if uid == 0 else
+             "uid %d: other users' processes are listed without their numbers" % uid),
+            ("Last scrape", last),
+            ("Flags", " ".join(server.flags) or "none: the defaults"))
+    items = "".join("<tr><th>%s</th><td>%s</td></tr>" % (name, html.escape(value))
+                    for name, value in rows)
+    sections = "".join('<li><a href="%s#%s">%s</a></li>' % (PROJECT_URL, anchor, title)
+                       for title, anchor in README_SECTIONS)
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Process exporter"
+            "</title></head>\n<body><h1>Process exporter</h1>\n"
+            "<p>Per-process metrics for Prometheus: <a href=\"%s\">%s</a></p>\n"
+            "<table>%s</table>\n<p>Read on in the README:</p><ul>%s</ul>\n</body></html>\n"
+            % (html.escape(server.telemetry_path), html.escape(server.telemetry_path), items,
+               sections)).encode("utf-8")
 
 
 # Connections open at once (idle ones included), unless the descriptor limit
@@ -2798,7 +2832,7 @@ def define_http_classes(http_server):
                     headers.append(("Content-Encoding", "gzip"))
                 return 200, chunks, headers
             if path == "/":
-                return 200, server.landing_page, (("Content-Type", "text/html; charset=utf-8"),)
+                return 200, landing_page(server), (("Content-Type", "text/html; charset=utf-8"),)
             return 404, b"Not Found\n", ()
 
         def reply(self, status, body, headers=()):
@@ -2913,9 +2947,8 @@ def define_http_classes(http_server):
 
 def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
                     max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                    max_connections=None, max_per_address=None):
+                    max_connections=None, max_per_address=None, flags=()):
     """What a MetricsServer serves and how: the attributes its handler reads."""
-    import html
     import socket
     quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
     if tls is not None:
@@ -2924,8 +2957,7 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
     return {
         "exporter": exporter,
         "telemetry_path": telemetry_path,
-        "landing_page": (LANDING_PAGE % {"version": __version__,
-                                         "path": html.escape(telemetry_path)}).encode(),
+        "flags": list(flags),
         "read_timeout": read_timeout,
         "write_timeout": write_timeout,
         "tls": tls,
@@ -2938,7 +2970,7 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
 
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
                 read_timeout=10.0, max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                max_connections=None, max_per_address=None):
+                max_connections=None, max_per_address=None, flags=()):
     """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
 
     tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
@@ -2951,7 +2983,7 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT
     _, server_class = http_classes()
     return server_class(host, port, server_settings(
         exporter, telemetry_path, read_timeout, max_requests, tls, auth, write_timeout,
-        max_connections, max_per_address))
+        max_connections, max_per_address, flags))
 
 
 M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
@@ -3213,6 +3245,7 @@ def parse_args(argv, raise_errors=False):
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
     args = parser.parse_args(argv)
+    args.given = list(argv)           # for the landing page: the flags as given
     if args.config_file:
         try:
             in_file = read_config_file(args.config_file)
@@ -3224,6 +3257,7 @@ def parse_args(argv, raise_errors=False):
         # The file first, the command line after: a flag given twice, the last wins;
         # repeatable flags (--group, --include...) add to the file's.
         args = parser.parse_args(in_file + list(argv))
+        args.given = in_file + list(argv)
     try:
         settle_flags(args)
     except ValueError as exc:
@@ -3437,7 +3471,7 @@ def run(argv):
     try:
         server = make_server(exporter, args.listen_address, args.telemetry_path,
                              args.read_timeout, args.max_requests, tls, auth,
-                             args.write_timeout, connections)
+                             args.write_timeout, connections, flags=args.given)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc))
         return 1

@@ -3292,6 +3292,36 @@ class SocketlessHTTPTest(unittest.TestCase, ExpositionChecks):
         self.assertNotIn(b"Python", head)
         parse_exposition(body.decode())
 
+    def test_the_landing_page_says_what_a_person_checks_first(self):
+        folder = tempfile.mkdtemp(prefix="exporter-auth-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        users = os.path.join(folder, "users")
+        encoded = pe.hash_password("s3cret", iterations=1000)
+        with open(users, "w") as f:
+            f.write("prom:%s\n" % encoded)
+        server = socketless_server(auth=pe.BasicAuth(users),
+                                   flags=["--web.basic-auth-file=" + users, "--top=5"])
+        authorized = b"Authorization: Basic %s\r\n" % base64.b64encode(b"prom:s3cret")
+        before = exchange(server, b"GET / HTTP/1.1\r\n" + authorized + b"\r\n")
+        self.assertIn(b"Last scrape</th><td>none yet", before)
+        server.exporter.scrape()
+        page = exchange(server, b"GET / HTTP/1.1\r\n" + authorized + b"\r\n").decode()
+        self.assertIn("<title>Process exporter</title>", page)
+        self.assertIn(pe.__version__, page)
+        self.assertIn(sys.platform, page)
+        self.assertIn("uid %d" % os.geteuid() if os.geteuid() else "root", page)
+        self.assertRegex(page, r"3 processes, read and rendered in [0-9.]+ ms")
+        self.assertIn("--top=5", page)
+        self.assertIn('<a href="/metrics">/metrics</a>', page)
+        self.assertIn("#what-it-needs-to-see-every-process", page)
+        self.assertNotIn(encoded.split("$")[-1], page)      # never the hash, nor any of it
+        self.assertNotIn("s3cret", page)
+        with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+            headings = {re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower())
+                        .replace(" ", "-") for line in f if line.startswith("#")}
+        for _, anchor in pe.README_SECTIONS:
+            self.assertIn(anchor, headings)                 # the links lead somewhere
+
     def test_405_says_what_is_allowed(self):
         reply = exchange(self.server, b"PUT /metrics HTTP/1.1\r\n\r\n")
         self.assertIn(b"\r\nAllow: GET, HEAD\r\n", reply)
