@@ -4651,10 +4651,13 @@ class OddProcessTest(unittest.TestCase, ExpositionChecks):
         for pid, (path, name) in expected.items():
             self.assertEqual(found[pid][0], path)
             self.assertEqual(found[pid][1], name)
-        client = client_parse(text)["process_resident_memory_bytes"]
-        client_found = {int(s.labels["pid"]): s.labels["path"] for s in client.samples}
-        for pid, (path, _) in expected.items():
-            self.assertEqual(client_found[pid], path)
+        # A second opinion, reported on its own: a missing prometheus_client skips
+        # this part only, not the checks above.
+        with self.subTest("prometheus_client reads the same paths"):
+            client = client_parse(text)["process_resident_memory_bytes"]
+            client_found = {int(s.labels["pid"]): s.labels["path"] for s in client.samples}
+            for pid, (path, _) in expected.items():
+                self.assertEqual(client_found[pid], path)
 
 
 # ---------------------------------------------------------------------------
