@@ -2,8 +2,8 @@
 """process_exporter.py: a Prometheus exporter of per-process metrics for macOS and Linux.
 
 One file, standard library only, for the Mac's own /usr/bin/python3 (3.8 and later).
-On macOS it reads libproc through ctypes (what `ps` and Activity Monitor show); on
-Linux it reads /proc.  Run it and let Prometheus scrape it:
+On macOS it reads the kernel's process table (sysctl KERN_PROC_ALL, as `ps` does) and
+libproc through ctypes; on Linux it reads /proc.  Run it and let Prometheus scrape it:
 
     python3 process_exporter.py                      # serves http://127.0.0.1:9256/metrics
     python3 process_exporter.py --once               # prints one exposition and exits
@@ -1571,13 +1571,13 @@ class TopConsumers:
         self.gauges = sorted({attribute for family in families
                               if family.type == "gauge" and not family.identity
                               for attribute in family.fields} - {"start_time"})
-        self.rest_counters = dict.fromkeys(self.counters, 0)
+        self.rest_counters = dict.fromkeys(self.counters)   # None until a number is known
         self._last = {}        # (pid, start_time) -> counter values at the last scrape
 
     def adopt(self, older):
         """Keep an older TopConsumers' running sums (a reload), so they never go down."""
         for field in self.counters:
-            self.rest_counters[field] = older.rest_counters.get(field, 0)
+            self.rest_counters[field] = older.rest_counters.get(field)
         if older.counters == self.counters:
             self._last = older._last
 
@@ -1599,7 +1599,8 @@ class TopConsumers:
             for field, now, then in zip(self.counters, values,
                                         before or (None,) * len(values)):
                 if now is not None:       # a process new to us counts whole
-                    self.rest_counters[field] += max(now - (then or 0), 0)
+                    self.rest_counters[field] = (self.rest_counters[field] or 0) \
+                        + max(now - (then or 0), 0)
             for field in self.gauges:
                 value = getattr(record, field)
                 if value is not None:
@@ -1785,7 +1786,7 @@ GROUP_FAMILIES = (
 
 def select_families(names, table=PROCESS_FAMILIES):
     """The families of `table` named, in the table's order; 'default' names those
-    exported without --metrics (all of them for None), 'all' every one.  ValueError
+    exported without --metrics (the default set for None), 'all' every one.  ValueError
     for a stranger."""
     names = set(["default"] if names is None else names)
     known = [family.name for family in table]
@@ -1854,7 +1855,8 @@ def labeler(names, user_names=None):
     return labels
 
 
-# The label set shared by every series of one process, as the seed exports it.
+# Every identity label a process has: process_info's, and the value series' unless
+# --labels trims them.
 process_labels = labeler(PROCESS_LABELS)
 
 
@@ -3018,8 +3020,10 @@ def serve(server, on_hangup=None, on_ready=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if on_hangup is not None:
-        signal.signal(signal.SIGHUP, lambda signum, frame: on_hangup())
+    # SIGHUP reloads the config file; without one there is nothing to reload, and a
+    # hang-up must not end the exporter.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN if on_hangup is None
+                  else (lambda signum, frame: on_hangup()))
     if on_ready is not None:
         on_ready()
     try:
@@ -3236,7 +3240,8 @@ def parse_args(argv, raise_errors=False):
                        help="procfs mount point (default %(default)s)")
     linux.add_argument("--linux.keep-files-open", dest="keep_open", action="store_true",
                        default=True,
-                       help="keep each process's stat, status and io open between scrapes: "
+                       help="keep each process's stat, status, io and schedstat (those "
+                            "read) open between scrapes: "
                             "cheaper scrapes for about 4 KiB of kernel memory per file "
                             "(default)")
     linux.add_argument("--no-linux.keep-files-open", dest="keep_open", action="store_false",
@@ -3312,6 +3317,9 @@ def descriptor_limit(ceiling=65536):
     return soft
 
 
+FILES_HEADROOM = 192     # descriptors left over for files read now and then (reloads, fd/)
+
+
 def descriptor_budget(args):
     """(connections, kept files): the descriptors the server may hold and the /proc
     files the Linux reader may keep open between scrapes, from the descriptor limit
@@ -3322,7 +3330,7 @@ def descriptor_budget(args):
     connections = connection_cap(soft)
     if not args.keep_open or not sys.platform.startswith("linux"):
         return connections, 0
-    return connections, max(0, soft - connections - DESCRIPTORS_KEPT - 192)
+    return connections, max(0, soft - connections - DESCRIPTORS_KEPT - FILES_HEADROOM)
 
 
 def build_exporter(args, kept_files=0):
@@ -3386,7 +3394,7 @@ RESTART_FLAGS = (("--web.listen-address", "listen_address"),
                  ("--linux.keep-files-open", "keep_open"))
 
 
-def reload_config(exporter, argv, running):
+def reload_config(exporter, argv, running, server=None):
     """SIGHUP: read --config.file again and apply filters, groups, labels and metric
     choices; a file that no longer parses leaves the old settings, in one log line."""
     try:
@@ -3395,6 +3403,8 @@ def reload_config(exporter, argv, running):
     except (OSError, ValueError) as exc:
         log("keeping the old settings: %s" % exc)
         return
+    if server is not None:
+        server.flags = list(args.given)       # what the landing page shows
     later = [flag for flag, name in RESTART_FLAGS
              if getattr(args, name) != getattr(running, name)]
     log("reloaded %s%s" % (running.config_file, "; a restart applies " + ", ".join(later)
@@ -3489,8 +3499,8 @@ def run(argv):
                 "their numbers%s" % (partial, exporter.last_count,
                                      "" if os.geteuid() == 0 else
                                      "; run as root to read other users' processes"))
-    serve(server, (lambda: reload_config(exporter, argv, args)) if args.config_file else None,
-          ready)
+    serve(server, (lambda: reload_config(exporter, argv, args, server))
+          if args.config_file else None, ready)
     log("stopped")
     return 0
 
