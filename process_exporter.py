@@ -1300,21 +1300,25 @@ def resolve_user(user):
 
 
 class Remembered:
-    """A question about a process, answered once per process lifetime.
+    """A question about a process, answered once while what it depends on stays.
 
-    Keyed by pid, start time, name and path (exec changes the last two): a regex
-    runs once per process, not on every scrape, so an executable path crafted to
-    make it slow costs that once, and an outsider cannot multiply it.  Only the
-    answers for the processes of the last scrape are kept.
+    By default that is its pid, start time, name and path (exec changes the last
+    two): a regex runs once per process, not on every scrape, so an executable path
+    crafted to make it slow costs that once, and an outsider cannot multiply it.
+    Only the answers for the processes of the last scrape are kept.
     """
 
+    depends_on = ("pid", "start_time", "name", "path")
+
     def __init__(self, question):
+        import operator
         self.question = question
+        self._key = operator.attrgetter(*self.depends_on)
         self._last = {}
         self._now = {}
 
     def __call__(self, record):
-        key = (record.pid, record.start_time, record.name, record.path)
+        key = self._key(record)
         try:
             return self._now[key]
         except KeyError:
@@ -1871,7 +1875,7 @@ def render_families(items, families, labels_of=process_labels, identity_labels_o
     The identity family (process_info) takes its labels from identity_labels_of,
     when given: every label a process has, where the others may carry fewer."""
     labelled = [(labels_of(item), item) for item in items]
-    identified = labelled if identity_labels_of is None else \
+    identified = labelled if identity_labels_of in (None, labels_of) else \
         [(identity_labels_of(item), item) for item in items]
     for family in families:
         lines = [family_header(family)]
@@ -1924,28 +1928,10 @@ def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, parti
         len(records), skipped or {}, duration, partial)
 
 
-class LabelCache:
-    """A process's label text, built once while its labels stay the same.
+class LabelCache(Remembered):
+    """A process's label text, built once while its labels stay the same."""
 
-    Remembers only what the last scrape used, so it never outgrows the
-    processes alive.
-    """
-
-    def __init__(self, labels_of):
-        self.labels_of = labels_of
-        self._last = {}
-        self._now = {}
-
-    def __call__(self, record):
-        key = (record.pid, record.ppid, record.uid, record.gid, record.name, record.path)
-        labels = self._last.get(key)
-        if labels is None:
-            labels = self.labels_of(record)
-        self._now[key] = labels
-        return labels
-
-    def next_scrape(self):
-        self._last, self._now = self._now, {}
+    depends_on = ("pid", "ppid", "uid", "gid", "name", "path")
 
 
 class Exporter:
@@ -2060,24 +2046,33 @@ def hash_password(password, iterations=PBKDF2_ITERATIONS, salt=None):
     return "%s$%d$%s$%s" % (PBKDF2, iterations, b64(salt), b64(derived))
 
 
-def verify_password(password, encoded):
-    """Whether password matches an encoded hash; compared in constant time.
-
-    Knows pbkdf2-sha256$ITERATIONS$SALT$HASH and, where hashlib has it,
-    scrypt$N$R$P$SALT$HASH.  A malformed hash matches nothing.
-    """
+def parse_hash(encoded):
+    """(scheme, cost numbers, salt, digest) of an encoded hash, pbkdf2-sha256$ITERATIONS
+    $SALT$HASH or scrypt$N$R$P$SALT$HASH; ValueError if it is neither."""
     import base64
+    parts = encoded.split("$")
+    fields = {PBKDF2: PBKDF2_FIELDS, SCRYPT: SCRYPT_FIELDS}.get(parts[0])
+    if fields is None or len(parts) != fields:
+        raise ValueError("not a hash of a known scheme")
+    try:
+        cost = tuple(int(number) for number in parts[1:-2])
+        salt, digest = (base64.b64decode(part, validate=True) for part in parts[-2:])
+    except (ValueError, TypeError):
+        raise ValueError("a hash with a malformed field") from None
+    return parts[0], cost, salt, digest
+
+
+def verify_password(password, encoded):
+    """Whether password matches an encoded hash (see parse_hash); compared in constant
+    time.  A malformed hash, or scrypt where hashlib has none, matches nothing."""
     import hashlib
     import hmac
-    parts = encoded.split("$")
     try:
-        if parts[0] == PBKDF2 and len(parts) == PBKDF2_FIELDS:
-            salt, expected = base64.b64decode(parts[2]), base64.b64decode(parts[3])
-            derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt,
-                                          int(parts[1]))
-        elif parts[0] == SCRYPT and len(parts) == SCRYPT_FIELDS and hasattr(hashlib, "scrypt"):
-            salt, expected = base64.b64decode(parts[4]), base64.b64decode(parts[5])
-            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+        scheme, cost, salt, expected = parse_hash(encoded)
+        if scheme == PBKDF2:
+            derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, cost[0])
+        elif hasattr(hashlib, "scrypt"):
+            n, r, p = cost
             derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
                                      maxmem=256 * 1024 * 1024, dklen=len(expected))
         else:
@@ -2392,22 +2387,17 @@ def check_user_name(user):
 
 def check_hash(encoded):
     """ValueError unless encoded is a hash that verify_password can check."""
-    import base64
     import hashlib
-    parts = encoded.split("$")
     try:
-        if parts[0] == PBKDF2 and len(parts) == PBKDF2_FIELDS:
-            good = int(parts[1]) > 0
-        elif parts[0] == SCRYPT and len(parts) == SCRYPT_FIELDS:
-            if not hasattr(hashlib, "scrypt"):
-                raise ValueError("this Python's hashlib has no scrypt")
-            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
-            good = n > 1 and n & (n - 1) == 0 and r > 0 and p > 0
-        else:
-            good = False
-        good = good and all(base64.b64decode(part, validate=True) for part in parts[-2:])
-    except (ValueError, TypeError):
+        scheme, cost, salt, digest = parse_hash(encoded)
+    except ValueError:
         good = False
+    else:
+        if scheme == SCRYPT and not hasattr(hashlib, "scrypt"):
+            raise ValueError("this Python's hashlib has no scrypt")
+        n = cost[0]
+        good = bool(salt and digest) and (cost[0] > 0 if scheme == PBKDF2 else
+                                          n > 1 and n & (n - 1) == 0 and min(cost[1:]) > 0)
     if not good:
         raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH or "
                          "scrypt$N$R$P$SALT$HASH (make one with --hash-password)")
