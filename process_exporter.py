@@ -26,6 +26,7 @@ See README.md for every flag and metric.
 import ctypes
 import errno
 import io
+import operator
 import os
 import re
 import sys
@@ -90,13 +91,20 @@ VALUE_FIELDS = (
     "start_time", "cpu_user", "cpu_system", "resident_bytes", "virtual_bytes",
     "footprint_bytes", "threads", "open_fds", "disk_read_bytes", "disk_written_bytes",
     "major_faults", "minor_faults", "context_switches", "instructions", "cycles",
-    "energy_joules",
+    "energy_joules", "voluntary_switches", "nonvoluntary_switches", "swapped_bytes",
+    "fd_limit", "state",
 )
-# Numbers exported only when asked for (--metrics): a record holds them only then.
+# Numbers exported only when asked for (--metrics, --threads, --gather-smaps): a
+# record holds them only then.
 EXTRA_FIELDS = (
     "idle_wakeups", "interrupt_wakeups", "cpu_user_performance", "cpu_system_performance",
-    "cpu_wait", "wired_bytes", "footprint_peak_bytes",
+    "cpu_wait", "wired_bytes", "footprint_peak_bytes", "proportional_resident_bytes",
+    "proportional_swapped_bytes", "wchan", "thread_list",
 )
+
+# A process's state, in the reference exporter's words: Linux's R, S, D, Z and the
+# rest; macOS's from its process table and running threads (see DarwinReader).
+STATES = ("Running", "Sleeping", "Waiting", "Zombie", "Other")
 
 
 class Process:
@@ -117,13 +125,18 @@ class Process:
     cpu_user_performance = cpu_system_performance = None    # seconds on P-cores
     cpu_wait = None                   # seconds runnable, waiting for a CPU
     wired_bytes = footprint_peak_bytes = None               # macOS
+    proportional_resident_bytes = proportional_swapped_bytes = None    # Linux: PSS
+    wchan = None                      # Linux: the kernel function it sleeps in
+    thread_list = None                # [Thread], for processes of two threads or more
+    kernel_thread = False             # Linux: a kernel thread, not a program
 
     def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
                  cpu_system=None, resident_bytes=None, virtual_bytes=None,
                  footprint_bytes=None, threads=None, open_fds=None, disk_read_bytes=None,
                  disk_written_bytes=None, major_faults=None, minor_faults=None,
                  context_switches=None, instructions=None, cycles=None, energy_joules=None,
-                 **extras):
+                 voluntary_switches=None, nonvoluntary_switches=None, swapped_bytes=None,
+                 fd_limit=None, state=None, **extras):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
@@ -146,6 +159,13 @@ class Process:
         self.instructions = instructions  # macOS: CPU counters, absent in VMs
         self.cycles = cycles
         self.energy_joules = energy_joules        # macOS 13+ on Apple Silicon
+        # Linux splits the context switches (and has no total that counts every
+        # thread); macOS has the total only.
+        self.voluntary_switches = voluntary_switches
+        self.nonvoluntary_switches = nonvoluntary_switches
+        self.swapped_bytes = swapped_bytes        # Linux: VmSwap
+        self.fd_limit = fd_limit                  # the soft limit on open descriptors
+        self.state = state                        # one of STATES, None if not known
         if extras:
             self.__dict__.update(extras)
 
@@ -154,6 +174,30 @@ class Process:
             "%s=%r" % (field, getattr(self, field))
             for field in self.__slots__[:-1] + EXTRA_FIELDS
             if getattr(self, field) is not None)
+
+
+class Thread:
+    """One thread of a process, for the per-thread families (--threads): its name and
+    what it used.  A number the kernel does not give per thread stays None."""
+
+    __slots__ = ("tid", "name", "cpu_user", "cpu_system", "read_bytes", "written_bytes",
+                 "major_faults", "minor_faults", "voluntary_switches",
+                 "nonvoluntary_switches", "wchan")
+
+    def __init__(self, tid, name, cpu_user=None, cpu_system=None, read_bytes=None,
+                 written_bytes=None, major_faults=None, minor_faults=None,
+                 voluntary_switches=None, nonvoluntary_switches=None, wchan=None):
+        self.tid = tid                  # unique in the process while the thread lives
+        self.name = name
+        self.cpu_user = cpu_user
+        self.cpu_system = cpu_system
+        self.read_bytes = read_bytes
+        self.written_bytes = written_bytes
+        self.major_faults = major_faults
+        self.minor_faults = minor_faults
+        self.voluntary_switches = voluntary_switches
+        self.nonvoluntary_switches = nonvoluntary_switches
+        self.wchan = wchan
 
 
 class Known:
@@ -166,7 +210,8 @@ class Known:
     """
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
-                 "minor_faults", "switches", "pageins", "task_times")
+                 "minor_faults", "switches", "pageins", "task_times", "thread_switches",
+                 "gone_switches")
 
     def __init__(self, comm, name, path):
         self.comm = comm
@@ -174,6 +219,10 @@ class Known:
         self.path = path
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = 0
+        # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
+        # of those of threads gone, so that the process's sum never goes down.
+        self.thread_switches = {}
+        self.gone_switches = (0, 0)
 
 
 # Why a process listed by the kernel did not make it into the exposition.
@@ -202,6 +251,8 @@ class Reader:
     After each read(), `skipped` counts processes left out by reason and
     `partial` those exported without some numbers the kernel refused to give.
     """
+
+    states_told = STATES      # the states this platform tells apart
 
     def __init__(self, fields=None):
         self.fields = frozenset(VALUE_FIELDS + EXTRA_FIELDS if fields is None else fields)
@@ -236,7 +287,15 @@ PROC_PIDPATHINFO_MAXSIZE = 4096     # 4 * MAXPATHLEN; proc_pidpath refuses more
 MAXCOMLEN = 16
 RUSAGE_INFO_V4 = 4
 RUSAGE_INFO_V6 = 6
+SIDL = 1                # p_stat: being created
+SRUN = 2                # alive: xnu never sets SSLEEP, so running or not is the threads'
+SSTOP = 4
 SZOMB = 5
+PROC_PIDTHREADINFO = 5
+PROC_PIDLISTTHREADS = 6
+TH_STATE_RUNNING = 1
+TH_STATE_UNINTERRUPTIBLE = 4
+MAXTHREADNAMESIZE = 64
 PROC_PIDTASKALLINFO_SIZE = 232
 CTL_KERN = 1
 KERN_PROC = 14
@@ -395,6 +454,22 @@ class rusage_info_v6(ctypes.Structure):
     ]
 
 
+class proc_threadinfo(ctypes.Structure):
+    _fields_ = [
+        ("pth_user_time", c_uint64),         # nanoseconds, unlike the task's ticks
+        ("pth_system_time", c_uint64),
+        ("pth_cpu_usage", c_int32),
+        ("pth_policy", c_int32),
+        ("pth_run_state", c_int32),          # TH_STATE_RUNNING 1 ... HALTED 5
+        ("pth_flags", c_int32),
+        ("pth_sleep_time", c_int32),
+        ("pth_curpri", c_int32),
+        ("pth_priority", c_int32),
+        ("pth_maxpriority", c_int32),
+        ("pth_name", ctypes.c_char * MAXTHREADNAMESIZE),
+    ]
+
+
 class mach_timebase_info(ctypes.Structure):
     _fields_ = [
         ("numer", c_uint32),
@@ -525,7 +600,7 @@ TASK_VALUES = unpacker(proc_taskallinfo, (
     "pbsd.pbi_name", "pbsd.pbi_nfiles", "pbsd.pbi_start_tvsec", "pbsd.pbi_start_tvusec",
     "ptinfo.pti_virtual_size", "ptinfo.pti_resident_size", "ptinfo.pti_total_user",
     "ptinfo.pti_total_system", "ptinfo.pti_faults", "ptinfo.pti_pageins", "ptinfo.pti_csw",
-    "ptinfo.pti_threadnum"))
+    "ptinfo.pti_threadnum", "ptinfo.pti_numrunning"))
 
 # And from proc_pid_rusage; V6 adds performance-core time and energy.
 RUSAGE_V4_NAMES = (
@@ -606,6 +681,24 @@ def text_before_nul(raw):
 
 
 # The numbers proc_pid_rusage gives (major faults are its 64-bit page-ins).
+# The numbers of the rusage buffer exported only when asked for.
+RUSAGE_EXTRAS = ("idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
+                 "cpu_system_performance", "cpu_wait", "wired_bytes", "footprint_peak_bytes")
+
+
+def darwin_state(p_stat, running_threads):
+    """A process's state from its p_stat and, for a live one, how many of its threads
+    run now (None when the kernel would not say: then a live process's state is not
+    known).  Uninterruptible waits are not told apart from sleep: no Waiting."""
+    if p_stat == SZOMB:
+        return "Zombie"
+    if p_stat in (SSTOP, SIDL):
+        return "Other"
+    if running_threads is None:
+        return None
+    return "Running" if running_threads > 0 else "Sleeping"
+
+
 RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
                  "major_faults", "instructions", "cycles", "energy_joules",
                  "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
@@ -630,6 +723,8 @@ class DarwinReader(Reader):
     times are then known only for processes whose task info is readable.
     """
 
+    states_told = ("Running", "Sleeping", "Zombie", "Other")    # no Waiting: see darwin_state
+
     def __init__(self, lib=None, fields=None):
         Reader.__init__(self, fields)
         self.lib = lib if lib is not None else load_libsystem()
@@ -640,7 +735,10 @@ class DarwinReader(Reader):
         self.has_performance_cores = (sysctl_number(self.lib, b"hw.nperflevels",
                                                     ctypes.c_int32) or 0) >= 2
         self.listing = "process table"      # or "proc_listallpids", once refused
-        self.with_extras = self.wants(*EXTRA_FIELDS)
+        self.with_extras = self.wants(*RUSAGE_EXTRAS)
+        self.with_threads = self.wants("thread_list")
+        self._thread_info = proc_threadinfo()
+        self._thread_handles = (ctypes.c_uint64 * 64)()
         # One buffer of each kind, reused for every pid of every scrape.
         self._mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROC, KERN_PROC_ALL)
         self._table = ctypes.create_string_buffer(0)
@@ -755,13 +853,14 @@ class DarwinReader(Reader):
             if err == errno.EPERM:       # another user's process, and we are not root
                 self.partial += 1
                 this = self.remember(pid, start, comm, known)
-                return Process(pid, ppid, uid, gid, this.name, this.path, start)
+                return Process(pid, ppid, uid, gid, this.name, this.path, start,
+                               state=darwin_state(state, None))
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
                 return self.read_zombie(row, start, known)
             self.skipped[failure_reason(err)] += 1
             return None
         (kernel_name, table_slots, task_sec, task_usec, virtual, resident, user, system,
-         faults, pageins, switches, threads) = TASK_VALUES.unpack_from(self._info)
+         faults, pageins, switches, threads, running) = TASK_VALUES.unpack_from(self._info)
         if start is None:                # listed without the process table
             start = task_sec + task_usec / 1e6
         elif task_sec != start_sec or task_usec != start_usec:
@@ -801,7 +900,10 @@ class DarwinReader(Reader):
             None, None, None, None,                             # fds, disk, major: below
             minor,                                              # minor_faults
             switches,                                           # context_switches
+            state=darwin_state(state, running),
         )
+        if self.with_threads and threads > 1:
+            record.thread_list = self.read_threads(pid, threads, this.name)
         refused = False
         if with_rusage:
             refused = self.read_rusage(pid, record, this) == errno.EPERM
@@ -819,7 +921,7 @@ class DarwinReader(Reader):
         if start is None:
             start = self._known_starts.get(pid)
         this = self.remember(pid, start, comm, known, need_path=False)
-        record = Process(pid, ppid, uid, gid, this.name, this.path, start)
+        record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie")
         err = self.read_rusage(pid, record, this)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
@@ -899,6 +1001,33 @@ class DarwinReader(Reader):
                 record.cpu_system_performance = values[14] * numer / denom
         return 0
 
+    def read_threads(self, pid, count, process_name):
+        """Each thread (--threads) as a Thread with its CPU time; None when the kernel
+        refuses the list.  A thread is named by its pthread's address, so the threads
+        that have none (handle 0) are one to the kernel: the first is read.  One that
+        ends between the list and its reading is left out; an unnamed thread takes the
+        process's name, as a Linux thread does."""
+        if count + 16 > len(self._thread_handles):
+            self._thread_handles = (ctypes.c_uint64 * (count + 64))()
+        handles = self._thread_handles
+        used = self._proc_pidinfo(pid, PROC_PIDLISTTHREADS, 0, handles,
+                                  ctypes.sizeof(handles))
+        if used <= 0:
+            return None
+        info, size = self._thread_info, ctypes.sizeof(self._thread_info)
+        threads, seen = [], set()
+        for handle in handles[:used // 8]:
+            if handle in seen:
+                continue
+            seen.add(handle)
+            if self._proc_pidinfo(pid, PROC_PIDTHREADINFO, handle, ctypes.byref(info),
+                                  size) != size:
+                continue
+            name = decode(text_before_nul(info.pth_name)) or process_name
+            threads.append(Thread(handle, name, info.pth_user_time / 1e9,
+                                  info.pth_system_time / 1e9))
+        return threads
+
     def read_open_fds(self, pid, table_slots, record):
         """Count open descriptors with PROC_PIDLISTFDS; return its errno, or 0.
 
@@ -944,6 +1073,7 @@ DELETED = " (deleted)"           # what readlink adds to the exe of a replaced b
 # The columns of /proc/<pid>/stat after its name, as indexes into what follows the
 # name's closing parenthesis; man 5 proc numbers them from 1 (pid), so each index
 # is the manual's number less 3.
+STAT_STATE = 0           # (3) state
 STAT_PPID = 1            # (4) ppid
 STAT_FLAGS = 6           # (9) flags
 STAT_MINFLT = 7          # (10) minflt
@@ -954,6 +1084,10 @@ STAT_NUM_THREADS = 17    # (20) num_threads
 STAT_STARTTIME = 19      # (22) starttime, in clock ticks since boot
 STAT_VSIZE = 20          # (23) vsize, in bytes
 STAT_RSS = 21            # (24) rss, in pages
+
+# stat's state letters as the reference exporter counts them; any other is "Other"
+# (T stopped, t traced, I idle kernel thread, X dead...).
+LINUX_STATES = {b"R": "Running", b"S": "Sleeping", b"D": "Waiting", b"Z": "Zombie"}
 
 
 class ProcFiles:
@@ -1037,8 +1171,14 @@ class LinuxReader(Reader):
         self.fd_dir_size_counts = fd_dir_size_counts(procfs)
         self.with_fds = self.wants("open_fds")
         self.with_io = self.wants("disk_read_bytes", "disk_written_bytes")
-        self.with_switches = self.wants("context_switches")
+        self.with_switches = self.wants("voluntary_switches", "nonvoluntary_switches")
+        self.with_status = self.with_switches or self.wants("swapped_bytes")
         self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
+        self.with_limits = self.wants("fd_limit")
+        self.with_wchan = self.wants("wchan")
+        self.with_smaps = self.wants("proportional_resident_bytes",
+                                     "proportional_swapped_bytes")
+        self.with_threads = self.wants("thread_list")
         self._now = clock()
         self._known = {}             # (pid, start ticks) -> Known, live processes only
 
@@ -1100,7 +1240,7 @@ class LinuxReader(Reader):
         """One process as a record; an OSError (it vanished, say) or a ValueError (a
         /proc file not as documented) for the caller to count."""
         directory = "%s/%s/" % (self.procfs, entry or pid)
-        if self.with_switches:          # status will tell the owner
+        if self.with_status:            # status will tell the owner
             stat, stat_owner = self.files.read(directory, pid, "stat"), None
         else:
             stat, stat_owner = self.files.read(directory, pid, "stat", with_owner=True)
@@ -1110,10 +1250,14 @@ class LinuxReader(Reader):
         columns = stat[name_end + 2:].split()
         start_ticks = int(columns[STAT_STARTTIME])      # a short stat fails here
         program = self.program(pid, start_ticks, comm, directory, last_scrape)
-        switches = None
-        if self.with_switches:
+        threads = int(columns[STAT_NUM_THREADS])
+        voluntary = nonvoluntary = swapped = None
+        if self.with_status:
             status = self.files.read(directory, pid, "status", 16384)
-            uid, gid, switches = parse_status(status, True)
+            uid, gid, leader_switches, swapped = parse_status(status)
+            if self.with_switches:
+                voluntary, nonvoluntary = self.switches(
+                    directory, pid, program, threads, leader_switches)
         else:
             uid, gid = self.effective_ids(pid, directory, stat_owner, columns, program)
         ticks = self.clock_ticks
@@ -1126,12 +1270,18 @@ class LinuxReader(Reader):
             int(columns[STAT_RSS]) * self.page_size,        # resident (= statm's)
             int(columns[STAT_VSIZE]),                       # virtual_bytes
             None,                                           # footprint: none on Linux
-            int(columns[STAT_NUM_THREADS]),                 # threads
+            threads,                                        # threads
             None, None, None,                               # fds and io, below
             int(columns[STAT_MAJFLT]),                      # major_faults
             int(columns[STAT_MINFLT]),                      # minor_faults
-            switches,                                       # context_switches
+            None,                                           # no total: the split
+            None, None, None,                               # macOS's counters, energy
+            voluntary, nonvoluntary, swapped,
+            None,                                           # fd_limit, below
+            LINUX_STATES.get(columns[STAT_STATE], "Other"),
         )
+        if int(columns[STAT_FLAGS]) & PF_KTHREAD:
+            record.kernel_thread = True
         refused = False
         if self.with_fds:
             refused = self.read_open_fds(directory, record) or refused
@@ -1139,6 +1289,14 @@ class LinuxReader(Reader):
             refused = self.read_io(directory, pid, record) or refused
         if self.with_wait:
             self.read_wait(directory, pid, record)
+        if self.with_limits:
+            self.read_fd_limit(directory, pid, record)
+        if self.with_wchan:
+            record.wchan = self.read_wchan(directory, pid)
+        if self.with_smaps:
+            refused = self.read_smaps(directory, pid, record) or refused
+        if self.with_threads and threads > 1:
+            record.thread_list = self.read_threads(directory, pid, program)
         if refused:
             self.partial += 1
         return record
@@ -1152,8 +1310,12 @@ class LinuxReader(Reader):
         program = known
         if program is None or program.comm != comm:      # new to us, or it has exec'd
             program = Known(comm, decode(comm), self.executable(directory))
-            program.start_time = self.boot_time + start_ticks / self.clock_ticks \
-                if known is None else known.start_time
+            if known is None:
+                program.start_time = self.boot_time + start_ticks / self.clock_ticks
+            else:       # the same process: its start time and switch counts go on
+                program.start_time = known.start_time
+                program.thread_switches = known.thread_switches
+                program.gone_switches = known.gone_switches
         self._known[key] = program
         return program
 
@@ -1199,6 +1361,109 @@ class LinuxReader(Reader):
         except (OSError, ValueError, IndexError):     # no CONFIG_SCHED_INFO
             pass
 
+    def read_fd_limit(self, directory, pid, record):
+        """The soft limit on open descriptors, from limits (any user may read it);
+        an unlimited one is no limit to compare with, and stays None."""
+        try:
+            limits = self.files.read(directory, pid, "limits")
+            soft = limits[limits.index(b"\nMax open files") + 15:].split(None, 1)[0]
+            record.fd_limit = int(soft) if soft.isdigit() else None
+        except (OSError, ValueError):
+            pass
+
+    def read_wchan(self, directory, pid, task=""):
+        """The kernel function the process (or thread) sleeps in; None when running,
+        or when the kernel hides it ("0": recent kernels, or no permission)."""
+        try:
+            wchan = decode(self.files.read(directory, pid, task + "wchan", 256).strip())
+        except OSError:
+            return None
+        return None if wchan in ("", "0") else wchan
+
+    def read_smaps(self, directory, pid, record):
+        """Proportional resident and swapped memory from smaps_rollup (--gather-smaps):
+        the kernel walks every page table for it, so it costs real time; another
+        user's needs root."""
+        try:
+            rollup = self.files.read(directory, pid, "smaps_rollup", 8192)
+            record.proportional_resident_bytes = number_after(rollup, b"\nPss:", 0) * 1024
+            if b"\nSwapPss:" in rollup:
+                record.proportional_swapped_bytes = number_after(rollup, b"\nSwapPss:", 0) * 1024
+        except (OSError, ValueError) as exc:
+            return failure_reason(exc) == "permission_denied"
+        return False
+
+    # A process's context switches are its threads': status counts one thread (the
+    # main one in /proc/<pid>/status), and a thread's counts leave with it.
+
+    def switches(self, directory, pid, program, threads, leader_switches):
+        """Voluntary and nonvoluntary switches summed over the process's threads, the
+        exited ones included since we first saw the process; (None, None) when the
+        kernel's status has none."""
+        if leader_switches is None:
+            return None, None
+        if threads > 1:
+            current = self.thread_switches(directory, pid, leader_switches)
+        else:
+            current = {pid: leader_switches}
+        return sum_switches(program, current)
+
+    def thread_switches(self, directory, pid, leader_switches):
+        """{tid: (voluntary, nonvoluntary)} for each thread alive now."""
+        current = {pid: leader_switches}
+        try:
+            tids = os.listdir(directory + "task")
+        except OSError:
+            return current
+        for tid in tids:
+            if tid.isdigit() and int(tid) != pid:
+                try:
+                    status = self.files.read(directory, pid, "task/%s/status" % tid, 16384)
+                    _, _, switches, _ = parse_status(status)
+                except (OSError, ValueError):
+                    continue            # it ended while we looked
+                if switches is not None:
+                    current[int(tid)] = switches
+        return current
+
+    def read_threads(self, directory, pid, program):
+        """Each thread of the process (--threads) as a Thread; one that ends while we
+        read is left out."""
+        threads = []
+        try:
+            tids = os.listdir(directory + "task")
+        except OSError:
+            return None
+        ticks = self.clock_ticks
+        for tid in tids:
+            if not tid.isdigit():
+                continue
+            task = "task/%s/" % tid
+            try:
+                stat = self.files.read(directory, pid, task + "stat")
+                name_end = stat.rindex(b")")
+                columns = stat[name_end + 2:].split()
+                thread = Thread(int(tid), decode(stat[stat.index(b"(") + 1:name_end]),
+                                int(columns[STAT_UTIME]) / ticks,
+                                int(columns[STAT_STIME]) / ticks,
+                                major_faults=int(columns[STAT_MAJFLT]),
+                                minor_faults=int(columns[STAT_MINFLT]))
+            except (OSError, ValueError, IndexError):
+                continue
+            switches = program.thread_switches.get(int(tid))
+            if switches is not None:
+                thread.voluntary_switches, thread.nonvoluntary_switches = switches
+            try:        # another user's needs root
+                io = self.files.read(directory, pid, task + "io")
+                thread.read_bytes = number_after(io, b"\nread_bytes:")
+                thread.written_bytes = number_after(io, b"\nwrite_bytes:")
+            except (OSError, ValueError):
+                pass
+            if self.with_wchan:
+                thread.wchan = self.read_wchan(directory, pid, task)
+            threads.append(thread)
+        return threads
+
     def effective_ids(self, pid, directory, stat_owner, columns, program):
         """Effective uid and gid, without reading status where the kernel allows.
 
@@ -1216,27 +1481,50 @@ class LinuxReader(Reader):
         if program.checked_at is None or \
                 self._now - program.checked_at >= STATUS_RECHECK_SECONDS:
             status = self.files.read(directory, pid, "status", 16384)
-            program.uid, program.gid, _ = parse_status(status, False)
+            program.uid, program.gid, _, _ = parse_status(status)
             program.checked_at = self._now
         return program.uid, program.gid
 
 
-def number_after(text, label, column=0):
-    """A number on the line that `label` starts in /proc text (column counts from 0)."""
+def number_after(text, label, column=None):
+    """A number on the line that `label` starts in /proc text: the whole rest of the
+    line, or its column (counting from 0) when given."""
     start = text.index(label) + len(label)
     end = text.index(b"\n", start)
-    return int(text[start:end].split()[column] if column else text[start:end])
+    return int(text[start:end] if column is None else text[start:end].split()[column])
 
 
-def parse_status(status, with_switches):
-    """Effective uid and gid (the second columns of Uid: and Gid:), context switches."""
+def parse_status(status):
+    """Effective uid and gid (the second columns of Uid: and Gid:); this thread's
+    (voluntary, nonvoluntary) context switches, None if the kernel does not say; and
+    VmSwap in bytes, None for a process with no memory of its own (kernel threads,
+    zombies)."""
     uid = number_after(status, b"\nUid:", 1)
     gid = number_after(status, b"\nGid:", 1)
-    switches = None
-    if with_switches and b"\nnonvoluntary_ctxt_switches:" in status:
-        switches = (number_after(status, b"\nvoluntary_ctxt_switches:")
-                    + number_after(status, b"\nnonvoluntary_ctxt_switches:"))
-    return uid, gid, switches
+    switches = swapped = None
+    if b"\nnonvoluntary_ctxt_switches:" in status:
+        switches = (number_after(status, b"\nvoluntary_ctxt_switches:"),
+                    number_after(status, b"\nnonvoluntary_ctxt_switches:"))
+    if b"\nVmSwap:" in status:
+        swapped = number_after(status, b"\nVmSwap:", 0) * 1024
+    return uid, gid, switches, swapped
+
+
+def sum_switches(program, current):
+    """The process's (voluntary, nonvoluntary) switches: `current` ({tid: counts} of
+    the threads alive now) plus what the threads gone since the last scrape had (a
+    tid whose counts went down is a new thread with a reused tid).  Kept in `program`,
+    the Known of this process."""
+    gone_voluntary, gone_nonvoluntary = program.gone_switches
+    for tid, (voluntary, nonvoluntary) in program.thread_switches.items():
+        now = current.get(tid)
+        if now is None or now[0] < voluntary or now[1] < nonvoluntary:
+            gone_voluntary += voluntary
+            gone_nonvoluntary += nonvoluntary
+    program.gone_switches = (gone_voluntary, gone_nonvoluntary)
+    program.thread_switches = current
+    return (gone_voluntary + sum(counts[0] for counts in current.values()),
+            gone_nonvoluntary + sum(counts[1] for counts in current.values()))
 
 
 def fd_dir_size_counts(procfs):
@@ -1311,7 +1599,6 @@ class Remembered:
     depends_on = ("pid", "start_time", "name", "path")
 
     def __init__(self, question):
-        import operator
         self.question = question
         self._key = operator.attrgetter(*self.depends_on)
         self._last = {}
@@ -1368,8 +1655,16 @@ def matches_any(patterns, record):
 # What a group sums over its members.  Counters keep what exited members used;
 # gauges are the live members' sum; the start time is the oldest.
 GROUP_COUNTERS = ("cpu_user", "cpu_system", "disk_read_bytes", "disk_written_bytes",
-                  "major_faults", "minor_faults", "context_switches")
-GROUP_GAUGES = ("resident_bytes", "virtual_bytes", "footprint_bytes", "threads", "open_fds")
+                  "major_faults", "minor_faults", "context_switches", "voluntary_switches",
+                  "nonvoluntary_switches")
+GROUP_GAUGES = ("resident_bytes", "virtual_bytes", "footprint_bytes", "swapped_bytes",
+                "proportional_resident_bytes", "proportional_swapped_bytes", "threads",
+                "open_fds")
+# What the per-thread families sum over the threads of one name in a group.
+THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "major_faults",
+                   "minor_faults", "voluntary_switches", "nonvoluntary_switches")
+# --group-by name puts every Linux kernel thread here by default (--kernel-threads).
+KERNEL_THREADS_GROUP = "kernel threads"
 
 
 def add_values(total, values):
@@ -1377,19 +1672,78 @@ def add_values(total, values):
     return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
 
 
-class Group:
-    """One group's numbers in one scrape, with the attribute names a Process has."""
+def never_lower(values, last):
+    """This scrape's counters, each kept at its last value if it is unread now or lower
+    (a saturated macOS count, a thread gone from the sum)."""
+    if last is None:
+        return values
+    return [old if new is None or (old is not None and new < old) else new
+            for new, old in zip(values, last)]
 
-    def __init__(self, name, members, counters):
+
+def fd_ratio(record):
+    if record.open_fds is None or not record.fd_limit:
+        return None
+    return record.open_fds / record.fd_limit
+
+
+class Group:
+    """One group's numbers in one scrape, with the attribute names a Process has.
+
+    A group with no live member has 0 for the gauges the platform gives (`known`,
+    the gauges some grouped process had this scrape): it uses no memory, and a
+    dashboard draws a zero line, not a gap.  What the platform never gives stays
+    None.  States the reader cannot tell (`states_told`) stay None too.
+    """
+
+    def __init__(self, name, members, counters, known=frozenset(), states_told=STATES,
+                 joins=None, threads=None):
         self.name = name
         self.num_procs = len(members)
+        self.joins = joins
         for field, value in zip(GROUP_COUNTERS, counters):
             setattr(self, field, value)
-        for field in GROUP_GAUGES:
-            values = [getattr(m, field) for m in members if getattr(m, field) is not None]
-            setattr(self, field, sum(values) if values else None)
+        for field in GROUP_GAUGES + ("worst_fd_ratio",):
+            values = [value for value in map(fd_ratio if field == "worst_fd_ratio"
+                                              else operator.attrgetter(field), members)
+                      if value is not None]
+            total = (max if field == "worst_fd_ratio" else sum)(values) if values else None
+            if not members and field in known:
+                total = 0
+            setattr(self, field, total)
         starts = [m.start_time for m in members if m.start_time is not None]
         self.start_time = min(starts) if starts else None
+        self._count_states(members, states_told)
+        self.wchans = self._count_wchans(members)
+        self.threads_by_name = threads or {}
+
+    def _count_states(self, members, states_told):
+        states = [m.state for m in members if m.state is not None]
+        for state in STATES:
+            told = state in states_told and (states or not members)
+            setattr(self, "state_" + state.lower(), states.count(state) if told else None)
+
+    @staticmethod
+    def _count_wchans(members):
+        """Threads waiting in each kernel function: each thread's where the threads were
+        read (--threads), else the process's."""
+        wchans = {}
+        for member in members:
+            where = [t.wchan for t in member.thread_list] if member.thread_list \
+                else [member.wchan]
+            for wchan in where:
+                if wchan is not None:
+                    wchans[wchan] = wchans.get(wchan, 0) + 1
+        return wchans
+
+
+class ThreadTotals:
+    """The threads of one name in one group: how many live, and their counters."""
+
+    def __init__(self, count, values):
+        self.count = count
+        for field, value in zip(THREAD_COUNTERS, values):
+            setattr(self, field, value)
 
 
 # However many groups come and go, at most this many empty ones are remembered.
@@ -1401,24 +1755,33 @@ class Grouper:
 
     A process joins the first declared group (--group NAME=REGEX) whose regex
     matches its name or path, else the group of its --group-by key, else (with
-    --children) the group of its nearest grouped ancestor, else none.
+    --children) the group of its nearest grouped ancestor, else none.  With
+    --group-by name, Linux kernel threads go to one group, to none, or each to
+    the group of its own name (`kernel_threads`: "group", "none", "name").
 
     Per group it remembers its live members' last counters, keyed by pid and start
-    time so a reused pid is a new member, and the sum of what exited members used.
-    A group empty for `expiry` seconds is forgotten; declared groups never are.
+    time so a reused pid is a new member, and the sum of what exited members used;
+    the same for the threads of each name (--threads); and how many processes joined
+    it since the first scrape.  A group empty for `expiry` seconds is forgotten;
+    declared groups never are.
     """
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
-                 user_names=None):
+                 user_names=None, kernel_threads="group"):
         self.group_by = group_by
         self.declared = [(name, re.compile(pattern)) for name, pattern in declared]
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
+        self.kernel_threads = kernel_threads
         self._declared_group = Remembered(self._first_declared_match)
         self.members = {}       # group -> {(pid, start_time): [counter values]}
         self.exited = {}        # group -> [counter sums of members gone]
         self.empty_since = {}   # group -> when it last lost its last member
+        self.joins = {}         # group -> processes that joined it after the first scrape
+        self.thread_members = {}    # group -> {(pid, start, tid): (name, [values])}
+        self.thread_exited = {}     # group -> {thread name: [sums of threads gone]}
+        self.scrapes = 0
 
     def own_group(self, record):
         """The group a process names by itself, or None."""
@@ -1427,6 +1790,8 @@ class Grouper:
             if declared is not None:
                 return declared
         if self.group_by == "name":
+            if record.kernel_thread and self.kernel_threads != "name":
+                return KERNEL_THREADS_GROUP if self.kernel_threads == "group" else None
             return record.name or None
         if self.group_by == "path":
             return record.path or None
@@ -1486,50 +1851,100 @@ class Grouper:
             inherited[pid] = group
         return group
 
-    def update(self, records, everyone=None, now=None):
+    def update(self, records, everyone=None, now=None, states_told=STATES):
         """This scrape's groups, sorted by name, with history folded into the counters."""
         now = time.monotonic() if now is None else now
         assigned = self.assign(records, everyone)
-        empty_counters = [None] * len(GROUP_COUNTERS)
+        # The gauges this platform gives, by whether any process read has them: an
+        # empty group has 0 for those (any() stops at the first that has it).
+        known = {field for field in GROUP_GAUGES + ("worst_fd_ratio",) if any(
+            getattr(record, "fd_limit" if field == "worst_fd_ratio" else field) is not None
+            for record in records)}
         names = set(assigned) | set(self.members) | {name for name, _ in self.declared}
         groups = []
         for name in sorted(names):
             live = assigned.get(name, [])
-            previous = self.members.get(name, {})
-            current = {}
-            for record in live:
-                key = (record.pid, record.start_time)
-                values = [getattr(record, field) for field in GROUP_COUNTERS]
-                last = previous.get(key)
-                if last is not None:     # unread this time, or lower: its last value stays
-                    values = [old if new is None or (old is not None and new < old) else new
-                              for new, old in zip(values, last)]
-                current[key] = values
-            exited = self.exited.get(name, empty_counters)
-            for key, values in previous.items():
-                if key not in current:
-                    exited = add_values(exited, values)
-            self.members[name] = current
-            self.exited[name] = exited
+            totals = self._count_members(name, live)
             if live:
                 self.empty_since.pop(name, None)
             else:
                 self.empty_since.setdefault(name, now)
-            totals = exited
-            for values in current.values():
-                totals = add_values(totals, values)
-            groups.append(Group(name, live, totals))
+            threads = self._count_threads(name, live)
+            groups.append(Group(name, live, totals, known, states_told,
+                                self.joins[name], threads))
+        self.scrapes += 1
         self._forget(now)
         return [group for group in groups if group.name in self.members]
+
+    def _count_members(self, name, live):
+        """The group's counters: its live members' (never lower than they were) and
+        those of members gone; and the processes new to it since the first scrape."""
+        previous = self.members.get(name, {})
+        current = {}
+        joined = self.joins.get(name, 0)
+        for record in live:
+            key = (record.pid, record.start_time)
+            values = [getattr(record, field) for field in GROUP_COUNTERS]
+            last = previous.get(key)
+            if last is None and self.scrapes:
+                joined += 1
+            current[key] = never_lower(values, last)
+        exited = self.exited.get(name, [None] * len(GROUP_COUNTERS))
+        for key, values in previous.items():
+            if key not in current:
+                exited = add_values(exited, values)
+        self.members[name] = current
+        self.exited[name] = exited
+        self.joins[name] = joined
+        totals = exited
+        for values in current.values():
+            totals = add_values(totals, values)
+        return totals
+
+    def _count_threads(self, name, live):
+        """{thread name: ThreadTotals} over the group's threads (--threads): a name's
+        counters keep what its threads gone used for as long as one of that name
+        lives in the group."""
+        previous = self.thread_members.get(name, {})
+        current = {}
+        for record in live:
+            for thread in record.thread_list or ():
+                key = (record.pid, record.start_time, thread.tid)
+                values = [getattr(thread, field) for field in THREAD_COUNTERS]
+                last = previous.get(key)
+                same = last is not None and last[0] == thread.name
+                current[key] = (thread.name, never_lower(values, last[1] if same else None))
+        if not current and not previous:
+            return None
+        exited = self.thread_exited.get(name, {})
+        for key, (thread_name, values) in previous.items():
+            now = current.get(key)
+            if now is None or now[0] != thread_name:
+                exited[thread_name] = add_values(
+                    exited.get(thread_name, [None] * len(THREAD_COUNTERS)), values)
+        totals = {}
+        for thread_name, values in current.values():
+            count, sums = totals.get(thread_name, (0, exited.get(thread_name)))
+            totals[thread_name] = (count + 1, values if sums is None
+                                   else add_values(sums, values))
+        self.thread_members[name] = current
+        self.thread_exited[name] = {thread_name: sums for thread_name, sums in exited.items()
+                                    if thread_name in totals}
+        return {thread_name: ThreadTotals(count, sums)
+                for thread_name, (count, sums) in totals.items()}
 
     def adopt(self, older):
         """Keep the history of an older Grouper (a reload): every group, if groups are
         still made the same way; else the declared groups still declared."""
         keep = set(older.members) if older.group_by == self.group_by else \
             {name for name, _ in self.declared} & {name for name, _ in older.declared}
+        self.scrapes = older.scrapes
         for name in keep:
             for mine, theirs in ((self.members, older.members), (self.exited, older.exited),
-                                 (self.empty_since, older.empty_since)):
+                                 (self.empty_since, older.empty_since),
+                                 (self.joins, older.joins),
+                                 (self.thread_members, older.thread_members),
+                                 (self.thread_exited, older.thread_exited)):
                 if name in theirs:
                     mine[name] = theirs[name]
 
@@ -1542,9 +1957,9 @@ class Grouper:
                        if name not in declared)
         stale.extend(name for _, name in empty[:max(0, len(empty) - MAX_EMPTY_GROUPS)])
         for name in stale:
-            self.members.pop(name, None)
-            self.exited.pop(name, None)
-            self.empty_since.pop(name, None)
+            for history in (self.members, self.exited, self.empty_since, self.joins,
+                            self.thread_members, self.thread_exited):
+                history.pop(name, None)
 
 
 class OtherProcesses(Process):
@@ -1572,8 +1987,10 @@ class TopConsumers:
         self.count = count
         self.counters = sorted({attribute for family in families if family.type == "counter"
                                 for attribute in family.fields})
+        # Gauges with a label from the data (process_state) are no number to sum.
         self.gauges = sorted({attribute for family in families
                               if family.type == "gauge" and not family.identity
+                              and family.each is None
                               for attribute in family.fields} - {"start_time"})
         self.rest_counters = dict.fromkeys(self.counters)   # None until a number is known
         self._last = {}        # (pid, start_time) -> counter values at the last scrape
@@ -1646,26 +2063,41 @@ class Family:
     """One metric family: its name, type, help, and where each sample's value comes from.
 
     `samples` pairs the extra label text of a sample (or "") with the Process
-    attribute that holds its value.
+    attribute that holds its value.  A family whose label values come from the data
+    (a state, a thread's name) has `each` instead: a function of a process or group
+    giving its (extra label text, value) pairs, reading the attributes `needs` names.
     """
 
-    __slots__ = ("name", "type", "help", "samples", "default", "identity")
+    __slots__ = ("name", "type", "help", "samples", "default", "identity", "each", "needs")
 
-    def __init__(self, name, type, help, samples=(), default=True, identity=False):
+    def __init__(self, name, type, help, samples=(), default=True, identity=False,
+                 each=None, needs=()):
         self.name = name
         self.type = type
         self.help = help
         self.samples = samples
         self.default = default      # exported without --metrics
         self.identity = identity    # carries every identity label, whatever --labels says
+        self.each = each
+        self.needs = needs
 
     @property
     def fields(self):
-        return {attribute for _, attribute in self.samples}
+        return {attribute for _, attribute in self.samples} | set(self.needs)
 
 
 def one(attribute):
     return (("", attribute),)
+
+
+# The context switches: split where the kernel splits them (Linux), else the sum.
+SWITCH_SAMPLES = (('ctxswitchtype="voluntary"', "voluntary_switches"),
+                  ('ctxswitchtype="nonvoluntary"', "nonvoluntary_switches"),
+                  ("", "context_switches"))
+
+
+def state_sample(record):
+    return (('state="%s"' % record.state, 1),) if record.state else ()
 
 
 PROCESS_FAMILIES = (
@@ -1698,7 +2130,13 @@ PROCESS_FAMILIES = (
     Family("process_minor_page_faults_total", "counter",
            "Page faults served without reading from storage.", one("minor_faults")),
     Family("process_context_switches_total", "counter",
-           "Context switches, voluntary and involuntary.", one("context_switches")),
+           "Context switches of every thread, by ctxswitchtype (Linux: voluntary, "
+           "nonvoluntary); macOS gives only their sum, without the label.",
+           SWITCH_SAMPLES),
+    Family("process_state", "gauge",
+           "1 for the state the process is in now (Running, Sleeping, Waiting, Zombie or "
+           "Other), labelled state; one series per process.",
+           each=state_sample, needs=("state",)),
     Family("process_instructions_total", "counter",
            "CPU instructions retired (macOS; absent where the CPU counters are not kept).",
            one("instructions")),
@@ -1752,7 +2190,28 @@ SELF_FAMILIES = (
 PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
 # With --group-by or --group: the families of the Linux reference process exporter
-# (ncabatoff/process-exporter), so that its Grafana dashboards work unchanged.
+# (ncabatoff/process-exporter), with its names, types, labels and label values, so
+# that its Grafana dashboards work unchanged.
+def wchan_samples(group):
+    return [('wchan="%s"' % escape_label_value(wchan), count)
+            for wchan, count in sorted(group.wchans.items())]
+
+
+def thread_samples(*pairs):
+    """An `each` for a per-thread family: per thread name, a sample for each
+    (extra label text, ThreadTotals attribute) pair whose value is known."""
+    def samples(group):
+        result = []
+        for name, totals in sorted(group.threads_by_name.items()):
+            label = 'threadname="%s"' % escape_label_value(name)
+            for extra, attribute in pairs:
+                value = getattr(totals, attribute)
+                if value is not None:
+                    result.append((label + ("," + extra if extra else ""), value))
+        return result
+    return samples
+
+
 GROUP_FAMILIES = (
     Family("namedprocess_namegroup_num_procs", "gauge",
            "Number of processes in this group.", one("num_procs")),
@@ -1760,8 +2219,12 @@ GROUP_FAMILIES = (
            "CPU seconds used by the group's processes, exited ones included.",
            (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
     Family("namedprocess_namegroup_memory_bytes", "gauge",
-           "Memory of the group's processes, in bytes, by memtype.",
+           "Memory of the group's processes, in bytes, by memtype (proportionalResident "
+           "and proportionalSwapped with --gather-smaps).",
            (('memtype="resident"', "resident_bytes"), ('memtype="virtual"', "virtual_bytes"),
+            ('memtype="swapped"', "swapped_bytes"),
+            ('memtype="proportionalResident"', "proportional_resident_bytes"),
+            ('memtype="proportionalSwapped"', "proportional_swapped_bytes"),
             ('memtype="footprint"', "footprint_bytes"))),
     Family("namedprocess_namegroup_oldest_start_time_seconds", "gauge",
            "Start time of the oldest process in the group since unix epoch in seconds.",
@@ -1770,6 +2233,10 @@ GROUP_FAMILIES = (
            "Number of threads in the group's processes.", one("threads")),
     Family("namedprocess_namegroup_open_filedesc", "gauge",
            "Number of open file descriptors in the group's processes.", one("open_fds")),
+    Family("namedprocess_namegroup_worst_fd_ratio", "gauge",
+           "The worst (closest to 1) ratio between open descriptors and their soft limit "
+           "among the group's processes.", one("worst_fd_ratio"),
+           needs=("open_fds", "fd_limit")),
     Family("namedprocess_namegroup_read_bytes_total", "counter",
            "Bytes read from storage by the group's processes, exited ones included.",
            one("disk_read_bytes")),
@@ -1783,8 +2250,59 @@ GROUP_FAMILIES = (
            "Minor page faults of the group's processes, exited ones included.",
            one("minor_faults")),
     Family("namedprocess_namegroup_context_switches_total", "counter",
-           "Context switches of the group's processes, exited ones included.",
-           one("context_switches")),
+           "Context switches of the group's processes, exited ones included, by "
+           "ctxswitchtype (Linux); macOS gives only their sum, without the label.",
+           SWITCH_SAMPLES),
+    Family("namedprocess_namegroup_states", "gauge",
+           "Number of processes in states Running, Sleeping, Waiting, Zombie, or Other.",
+           tuple(('state="%s"' % state, "state_" + state.lower()) for state in STATES),
+           needs=("state",)),
+    Family("namedprocess_namegroup_threads_wchan", "gauge",
+           "Number of threads in this group waiting on each wchan (Linux, where the "
+           "kernel shows it).", each=wchan_samples, needs=("wchan",)),
+    Family("process_exporter_group_joins_total", "counter",
+           "Processes that joined the group since the exporter's first scrape (a "
+           "restart is one): this exporter's own, not a reference family.",
+           one("joins")),
+    # Only with --threads: per thread name, as the reference's -threads.
+    Family("namedprocess_namegroup_thread_count", "gauge",
+           "Number of threads in this group with the same threadname.",
+           each=thread_samples(("", "count")), needs=("thread_list",), default=False),
+    Family("namedprocess_namegroup_thread_cpu_seconds_total", "counter",
+           "CPU user/system usage in seconds of the threads of this threadname.",
+           each=thread_samples(('mode="user"', "cpu_user"), ('mode="system"', "cpu_system")),
+           needs=("thread_list",), default=False),
+    Family("namedprocess_namegroup_thread_io_bytes_total", "counter",
+           "Bytes read/written by the threads of this threadname (Linux).",
+           each=thread_samples(('iomode="read"', "read_bytes"),
+                               ('iomode="write"', "written_bytes")),
+           needs=("thread_list",), default=False),
+    Family("namedprocess_namegroup_thread_major_page_faults_total", "counter",
+           "Major page faults of the threads of this threadname (Linux).",
+           each=thread_samples(("", "major_faults")), needs=("thread_list",),
+           default=False),
+    Family("namedprocess_namegroup_thread_minor_page_faults_total", "counter",
+           "Minor page faults of the threads of this threadname (Linux).",
+           each=thread_samples(("", "minor_faults")), needs=("thread_list",),
+           default=False),
+    Family("namedprocess_namegroup_thread_context_switches_total", "counter",
+           "Context switches of the threads of this threadname (Linux).",
+           each=thread_samples(('ctxswitchtype="voluntary"', "voluntary_switches"),
+                               ('ctxswitchtype="nonvoluntary"', "nonvoluntary_switches")),
+           needs=("thread_list",), default=False),
+)
+THREAD_FAMILIES = tuple(family.name for family in GROUP_FAMILIES if "thread_list" in family.needs)
+
+# The reference's scrape counters, in group mode: its author's dashboards take their
+# instance variable from them.  Counters since the exporter started.
+GROUP_SCRAPE_FAMILIES = (
+    Family("namedprocess_scrape_errors", "counter",
+           "Scrapes that read no process at all (the listing failed)."),
+    Family("namedprocess_scrape_procread_errors", "counter",
+           "Processes listed but not read (refused or failed; not those that exited)."),
+    Family("namedprocess_scrape_partial_errors", "counter",
+           "Processes read without some of their numbers (refused, e.g. another "
+           "user's I/O)."),
 )
 
 
@@ -1880,6 +2398,11 @@ def render_families(items, families, labels_of=process_labels, identity_labels_o
     for family in families:
         lines = [family_header(family)]
         append = lines.append
+        if family.each is not None:
+            start = family.name + "{"
+            for labels, item in labelled:
+                for extra, value in family.each(item):
+                    append("%s%s,%s} %s\n" % (start, labels, extra, format_value(value)))
         for extra, attribute in family.samples:
             start = family.name + "{"
             end = ("," + extra if extra else "") + "} "
@@ -1961,6 +2484,9 @@ class Exporter:
                 else LabelCache(value_labels_of)
         self.last_count = 0
         self.last_duration = self.last_scrape_at = None     # for the landing page
+        # The reference's scrape counters (group mode), since the exporter started.
+        self.errors = dict.fromkeys(family.name for family in GROUP_SCRAPE_FAMILIES)
+        self.errors.update(dict.fromkeys(self.errors, 0))
         self._lock = threading.Lock()
 
     def select(self, records):
@@ -1979,10 +2505,14 @@ class Exporter:
         with self._lock:
             started = time.perf_counter()
             reader = self.reader
-            everyone = reader.read()
+            try:
+                everyone = reader.read()
+            except Exception:
+                self.errors["namedprocess_scrape_errors"] += 1
+                raise
             records = self.filter.apply(everyone)
             if self.grouper:
-                items = self.grouper.update(records, everyone)
+                items = self.grouper.update(records, everyone, states_told=reader.states_told)
                 exported = sum(group.num_procs for group in items)
             else:
                 items, exported = self.select(records)
@@ -1997,7 +2527,18 @@ class Exporter:
             self.last_duration, self.last_scrape_at = duration, time.time()
             own = render_self(exported, reader.skipped, duration, reader.partial, series)
             chunks.append(own.encode("utf-8"))
+            if self.grouper:
+                chunks.append(self.render_scrape_errors(reader).encode("utf-8"))
             return chunks
+
+    def render_scrape_errors(self, reader):
+        """The reference's scrape counters, with this scrape's failures added."""
+        errors = self.errors
+        errors["namedprocess_scrape_procread_errors"] += \
+            reader.skipped.get("permission_denied", 0) + reader.skipped.get("error", 0)
+        errors["namedprocess_scrape_partial_errors"] += reader.partial
+        return "".join("%s%s %d\n" % (family_header(family), family.name, errors[family.name])
+                       for family in GROUP_SCRAPE_FAMILIES)
 
     def scrape(self):
         """The exposition text of this moment."""
@@ -3224,6 +3765,18 @@ def parse_args(argv, raise_errors=False):
     groups.add_argument("--group-expiry", dest="group_expiry", default="5m",
                         metavar="DURATION", type=duration,
                         help="forget a group empty for this long (default %(default)s)")
+    groups.add_argument("--kernel-threads", dest="kernel_threads", default="group",
+                        choices=["group", "name", "none"],
+                        help="with --group-by name, Linux kernel threads go to one group "
+                             "named 'kernel threads' (group), each to its own name's (name, "
+                             "as the reference does: kworkers churn), or to none (default "
+                             "%(default)s)")
+    groups.add_argument("--threads", action="store_true",
+                        help="add the reference's per-thread families, by thread name "
+                             "(reads every thread of every process: see the README's cost)")
+    groups.add_argument("--gather-smaps", dest="gather_smaps", action="store_true",
+                        help="add memtype proportionalResident and proportionalSwapped, "
+                             "from each process's smaps_rollup (Linux; costs real time)")
 
     linux = parser.add_argument_group("Linux")
     linux.add_argument("--path.procfs", dest="procfs", default="/proc", metavar="DIR",
@@ -3286,8 +3839,19 @@ def settle_flags(args):
         if "pid" not in args.labels:
             raise ValueError("--labels must include pid, which keeps each process's "
                              "series apart")
-    args.families = select_families(args.metrics,
+    group_only = [flag for flag, given in (("--threads", args.threads),
+                                           ("--gather-smaps", args.gather_smaps)) if given]
+    if group_only and not args.grouped:
+        raise ValueError("%s add to the group families: use them with --group-by or --group"
+                         % " and ".join(group_only))
+    metrics = args.metrics
+    if args.threads:
+        metrics = list(metrics or ["default"]) + list(THREAD_FAMILIES)
+    args.families = select_families(metrics,
                                     GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
+    args.fields = fields_of(args.families)
+    if not args.gather_smaps:       # smaps_rollup is read only when asked for by name
+        args.fields -= {"proportional_resident_bytes", "proportional_swapped_bytes"}
 
 
 def descriptor_limit(ceiling=65536):
@@ -3329,12 +3893,12 @@ def build_exporter(args, kept_files=0):
     grouper = None
     if args.grouped:
         grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
-                          user_names)
+                          user_names, args.kernel_threads)
     labels_of = labeler(args.identity_labels, user_names)
     value_labels_of = None if args.labels is None else labeler(
         [label for label in args.identity_labels if label in args.labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
-    reader = make_reader(args.procfs, fields_of(args.families), kept_files=kept_files)
+    reader = make_reader(args.procfs, args.fields, kept_files=kept_files)
     return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
                     grouper, labels_of, value_labels_of, args.min_age, top)
 
