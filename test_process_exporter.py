@@ -5794,6 +5794,82 @@ def bench_one(extra, rounds, floor_c, reference, reference_config, say):
     return figures
 
 
+# A program of eight threads that wait for ever: what the thread families read.
+THREADED_C = r"""
+#include <pthread.h>
+#include <unistd.h>
+static void *wait_for_ever(void *arg) { (void)arg; for (;;) pause(); return 0; }
+int main(void) {
+    pthread_t thread;
+    for (int i = 0; i < 7; i++) pthread_create(&thread, 0, wait_for_ever, 0);
+    for (;;) pause();
+}
+"""
+
+
+def bench_groups_and_threads(processes=200, rounds=15, out=sys.stdout):
+    """What the per-thread switch sums, --threads and --gather-smaps cost: scrapes over
+    HTTP with `processes` extra programs of eight threads each, every variant taking its
+    turn in every round; wall time and the exporter's own CPU per scrape."""
+    say = lambda *parts: (out.write(" ".join(str(p) for p in parts) + "\n"),  # noqa: E731
+                          out.flush())
+    compiler = shutil.which("cc")
+    if not compiler:
+        say("no C compiler: the threads benchmark needs one")
+        return {}
+    folder = tempfile.mkdtemp(prefix="process-exporter-threads-")
+    program = os.path.join(folder, "threaded")
+    with open(program + ".c", "w") as f:
+        f.write(THREADED_C)
+    subprocess.run([compiler, "-O2", "-pthread", "-o", program, program + ".c"], check=True)
+    no_switches = ",".join(family.name for family in pe.PROCESS_FAMILIES
+                           if family.default and family.name != "process_context_switches_total")
+    variants = (("per process, without context switches", ["--metrics", no_switches]),
+                ("per process, default (switches summed over threads)", []),
+                ("--group-by name", ["--group-by=name"]),
+                ("--group-by name --threads", ["--group-by=name", "--threads"]),
+                ("--group-by name --gather-smaps", ["--group-by=name", "--gather-smaps"]))
+    children = [subprocess.Popen([program]) for _ in range(processes)]
+    targets = {}
+    try:
+        time.sleep(0.5)                     # every thread started
+        pids = pids_now()
+        threads = sum(len(os.listdir("/proc/%s/task" % pid)) for pid in pids
+                      if os.path.isdir("/proc/%s/task" % pid))
+        for title, args in variants:
+            port = free_port()
+            targets[title] = ScrapeTarget([sys.executable, SCRIPT,
+                                           "--web.listen-address=127.0.0.1:%d" % port] + args,
+                                          port)
+        cpu_before = {title: cpu_seconds(t.proc.pid) for title, t in targets.items()}
+        wall, _ = interleaved_medians({title: t.scrape for title, t in targets.items()}, rounds)
+        cpu = {title: (cpu_seconds(t.proc.pid) - cpu_before[title]) / rounds
+               for title, t in targets.items()}
+    finally:
+        for target in targets.values():
+            target.stop()
+        for child in children:
+            child.kill()
+        for child in children:
+            child.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    say("")
+    say("== %d processes, %d threads (%d programs of 8 threads added) ==" % (
+        len(pids), threads, processes))
+    say("%-54s %9s %9s %11s" % ("", "median ms", "CPU ms", "us/process"))
+    for title, _ in variants:
+        say("%-54s %9.2f %9.2f %11.1f" % (title, wall[title] * 1e3, cpu[title] * 1e3,
+                                           cpu[title] / len(pids) * 1e6))
+    base = variants[0][0]
+    say("context switches summed over threads: +%.1f us of CPU per thread"
+        % ((cpu[variants[1][0]] - cpu[base]) / threads * 1e6))
+    groups = variants[2][0]
+    say("--threads: +%.1f us of CPU per thread; --gather-smaps: +%.1f us per process"
+        % ((cpu[variants[3][0]] - cpu[groups]) / threads * 1e6,
+           (cpu[variants[4][0]] - cpu[groups]) / len(pids) * 1e6))
+    return {"wall": wall, "cpu": cpu, "processes": len(pids), "threads": threads}
+
+
 def bench_darwin_standin(count=3000, rounds=15, out=sys.stdout):
     """Python-side cost per process of DarwinReader over the stand-in, against a bare
     loop of the same calls it makes in a steady state (the path is asked for once per
@@ -5871,12 +5947,14 @@ class Benchmark(unittest.TestCase):
                                                  "0,1000,3000").split(",")]
         sys.stdout.write("\n")
         run_benchmark(counts)
+        bench_groups_and_threads()
         bench_darwin_standin()
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["bench"]:
         run_benchmark([int(n) for n in sys.argv[2:]] or (0, 1000, 3000))
+        bench_groups_and_threads()
         bench_darwin_standin()
         tearDownModule()
     else:
