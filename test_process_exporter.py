@@ -1908,6 +1908,40 @@ class MacOSSystemTest(unittest.TestCase):
         self.assertGreater(me.footprint_bytes, 0)
         self.assertEqual(me.name, os.path.basename(me.path))
 
+    def test_states_of_a_sleeping_a_stopped_and_a_zombie_child(self):
+        sleeping = subprocess.Popen(["sleep", "60"])
+        stopped = subprocess.Popen(["sleep", "60"])
+        zombie = subprocess.Popen(["true"])
+        self.addCleanup(lambda: [(c.kill(), c.wait()) for c in (sleeping, stopped, zombie)])
+        os.kill(stopped.pid, signal.SIGSTOP)
+        wanted = {os.getpid(): "Running", sleeping.pid: "Sleeping", stopped.pid: "Other",
+                  zombie.pid: "Zombie"}
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            records = self.read()[0]
+            states = {pid: records[pid].state for pid in wanted if pid in records}
+            if states == wanted:
+                break
+            time.sleep(0.1)
+        self.assertEqual(states, wanted)
+
+    def test_threads_of_this_process(self):
+        done = threading.Event()
+        workers = [threading.Thread(target=done.wait, name="waiter") for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        self.addCleanup(lambda: (done.set(), [worker.join() for worker in workers]))
+        busy(0.3)
+        reader = pe.DarwinReader(fields={"thread_list", "threads", "cpu_user", "cpu_system"})
+        me = self.read(reader)[0][os.getpid()]
+        self.assertGreaterEqual(len(me.thread_list), 4)
+        self.assertEqual(len({thread.tid for thread in me.thread_list}),
+                         len(me.thread_list))
+        threads_cpu = sum(t.cpu_user + t.cpu_system for t in me.thread_list)
+        # the task's time includes threads that have exited; its live threads' cannot be more
+        self.assertLessEqual(threads_cpu, me.cpu_user + me.cpu_system + 0.05)
+        self.assertGreater(threads_cpu, 0.2)
+
     def test_cpu_seconds_follow_a_busy_loop(self):
         """hw.tbfrequency (or the timebase) turns Mach ticks into the right seconds."""
         reader = pe.DarwinReader()
