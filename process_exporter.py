@@ -293,8 +293,6 @@ SSTOP = 4
 SZOMB = 5
 PROC_PIDTHREADINFO = 5
 PROC_PIDLISTTHREADS = 6
-TH_STATE_RUNNING = 1
-TH_STATE_UNINTERRUPTIBLE = 4
 MAXTHREADNAMESIZE = 64
 PROC_PIDTASKALLINFO_SIZE = 232
 CTL_KERN = 1
@@ -1403,10 +1401,15 @@ class LinuxReader(Reader):
         if leader_switches is None:
             return None, None
         if threads > 1:
-            current = self.thread_switches(directory, pid, leader_switches)
-        else:
-            current = {pid: leader_switches}
-        return sum_switches(program, current)
+            return sum_switches(program, self.thread_switches(directory, pid, leader_switches))
+        last = program.thread_switches.get(pid)
+        if len(program.thread_switches) == 1 and last is not None and \
+                last[0] <= leader_switches[0] and last[1] <= leader_switches[1]:
+            # One thread, the same as last time: nothing gone (the common case, made cheap)
+            program.thread_switches[pid] = leader_switches
+            gone = program.gone_switches
+            return gone[0] + leader_switches[0], gone[1] + leader_switches[1]
+        return sum_switches(program, {pid: leader_switches})
 
     def thread_switches(self, directory, pid, leader_switches):
         """{tid: (voluntary, nonvoluntary)} for each thread alive now."""
@@ -1498,15 +1501,23 @@ def parse_status(status):
     """Effective uid and gid (the second columns of Uid: and Gid:); this thread's
     (voluntary, nonvoluntary) context switches, None if the kernel does not say; and
     VmSwap in bytes, None for a process with no memory of its own (kernel threads,
-    zombies)."""
-    uid = number_after(status, b"\nUid:", 1)
-    gid = number_after(status, b"\nGid:", 1)
+    zombies).  The lines come in this order: each search starts where the last ended."""
+    start = status.index(b"\nUid:") + 5
+    end = status.index(b"\n", start)
+    uid = int(status[start:end].split()[1])
+    start = status.index(b"\nGid:", end) + 5
+    end = status.index(b"\n", start)
+    gid = int(status[start:end].split()[1])
     switches = swapped = None
-    if b"\nnonvoluntary_ctxt_switches:" in status:
-        switches = (number_after(status, b"\nvoluntary_ctxt_switches:"),
-                    number_after(status, b"\nnonvoluntary_ctxt_switches:"))
-    if b"\nVmSwap:" in status:
-        swapped = number_after(status, b"\nVmSwap:", 0) * 1024
+    start = status.find(b"\nVmSwap:", end)
+    if start >= 0:
+        end = status.index(b"\n", start + 8)
+        swapped = int(status[start + 8:end].split()[0]) * 1024
+    start = status.find(b"\nvoluntary_ctxt_switches:", end)
+    if start >= 0:
+        end = status.index(b"\n", start + 25)
+        other = status.index(b"\nnonvoluntary_ctxt_switches:", end) + 28
+        switches = (int(status[start + 25:end]), int(status[other:status.index(b"\n", other)]))
     return uid, gid, switches, swapped
 
 
