@@ -1870,7 +1870,7 @@ class Grouper:
         # empty group has 0 for those (any() stops at the first that has it).
         known = {field for field in GROUP_GAUGES + ("worst_fd_ratio",) if any(
             getattr(record, "fd_limit" if field == "worst_fd_ratio" else field) is not None
-            for record in records)}
+            for record in (records if everyone is None else everyone))}
         names = set(assigned) | set(self.members) | {name for name, _ in self.declared}
         groups = []
         for name in sorted(names):

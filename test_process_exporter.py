@@ -2615,6 +2615,9 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         self.assertIsNone(db.start_time)
         self.assertEqual((db.state_running, db.state_sleeping), (0, 0))
         self.assertEqual(groups["vim"].worst_fd_ratio, 5 / 1024)
+        # every process filtered out (--include): what was read still tells the platform
+        (db,) = pe.Grouper(declared=[("db", "^postgres$")]).update([], live, now=0)
+        self.assertEqual((db.resident_bytes, db.threads), (0, 0))
         text = render_series(groups.values(), pe.GROUP_FAMILIES, pe.group_labels)
         self.assertIn('namedprocess_namegroup_memory_bytes{groupname="db",memtype="resident"} 0',
                       text)
