@@ -97,6 +97,11 @@ EXTRA_FIELDS = (
     "idle_wakeups", "interrupt_wakeups", "cpu_user_performance", "cpu_system_performance",
     "cpu_wait", "wired_bytes", "footprint_peak_bytes",
 )
+# Not a number: a reader reads command lines only when `fields` hold this (a rule
+# on `cmdline:` or --label cmdline asks for it), once per program run.
+CMDLINE = "cmdline"
+# At most this much of a command line is kept: a rule sees no further.
+CMDLINE_BYTES = 65536
 
 
 class Process:
@@ -117,6 +122,7 @@ class Process:
     cpu_user_performance = cpu_system_performance = None    # seconds on P-cores
     cpu_wait = None                   # seconds runnable, waiting for a CPU
     wired_bytes = footprint_peak_bytes = None               # macOS
+    cmdline = None        # the arguments joined by spaces, when asked for and readable
 
     def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
                  cpu_system=None, resident_bytes=None, virtual_bytes=None,
@@ -166,12 +172,13 @@ class Known:
     """
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
-                 "minor_faults", "switches", "pageins", "task_times")
+                 "minor_faults", "switches", "pageins", "task_times", "cmdline")
 
     def __init__(self, comm, name, path):
         self.comm = comm
         self.name = name
         self.path = path
+        self.cmdline = None        # read once, when asked for (arguments do not change)
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = 0
 
@@ -194,6 +201,12 @@ def failure_reason(failure):
 def decode(raw):
     """Kernel bytes (a path, a name) as text that is always valid UTF-8."""
     return raw.decode("utf-8", "replace")
+
+
+def joined_arguments(arguments):
+    """Arguments (bytes) as one line of text: joined by single spaces, at most
+    CMDLINE_BYTES of it."""
+    return decode(b" ".join(arguments)[:CMDLINE_BYTES])
 
 
 class Reader:
@@ -241,6 +254,7 @@ PROC_PIDTASKALLINFO_SIZE = 232
 CTL_KERN = 1
 KERN_PROC = 14
 KERN_PROC_ALL = 0
+KERN_PROCARGS2 = 49
 INT32_MAX = 2 ** 31 - 1
 GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
 GONE_BAD_64 = 2 ** 64
@@ -605,6 +619,29 @@ def text_before_nul(raw):
     return raw.split(b"\0", 1)[0]
 
 
+def procargs_arguments(raw):
+    """The arguments in what sysctl(KERN_PROCARGS2) gives, or None if it is not
+    that: a native int argc, the exec path, NUL padding, argc NUL-terminated
+    arguments, then the environment, which is never looked at."""
+    if len(raw) < 4:
+        return None
+    argc = int.from_bytes(raw[:4], sys.byteorder, signed=True)
+    end = raw.find(b"\0", 4)
+    if argc < 0 or end < 0:
+        return None
+    position = end
+    while position < len(raw) and raw[position] == 0:     # past the padding
+        position += 1
+    arguments = []
+    while len(arguments) < argc and position < len(raw):
+        end = raw.find(b"\0", position)
+        if end < 0:            # cut short: what there is of the last one
+            end = len(raw)
+        arguments.append(raw[position:end])
+        position = end + 1
+    return arguments
+
+
 # The numbers proc_pid_rusage gives (major faults are its 64-bit page-ins).
 RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
                  "major_faults", "instructions", "cycles", "energy_joules",
@@ -641,6 +678,11 @@ class DarwinReader(Reader):
                                                     ctypes.c_int32) or 0) >= 2
         self.listing = "process table"      # or "proc_listallpids", once refused
         self.with_extras = self.wants(*EXTRA_FIELDS)
+        self._args = self._args_mib = None
+        if self.wants(CMDLINE):        # a buffer of kern.argmax bytes, only then
+            argmax = sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32) or 1 << 20
+            self._args = ctypes.create_string_buffer(argmax)
+            self._args_mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROCARGS2, 0)
         # One buffer of each kind, reused for every pid of every scrape.
         self._mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROC, KERN_PROC_ALL)
         self._table = ctypes.create_string_buffer(0)
@@ -755,7 +797,10 @@ class DarwinReader(Reader):
             if err == errno.EPERM:       # another user's process, and we are not root
                 self.partial += 1
                 this = self.remember(pid, start, comm, known)
-                return Process(pid, ppid, uid, gid, this.name, this.path, start)
+                record = Process(pid, ppid, uid, gid, this.name, this.path, start)
+                if this.cmdline is not None:     # root's, say, when we run as root
+                    record.cmdline = this.cmdline
+                return record
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
                 return self.read_zombie(row, start, known)
             self.skipped[failure_reason(err)] += 1
@@ -802,6 +847,8 @@ class DarwinReader(Reader):
             minor,                                              # minor_faults
             switches,                                           # context_switches
         )
+        if this.cmdline is not None:
+            record.cmdline = this.cmdline
         refused = False
         if with_rusage:
             refused = self.read_rusage(pid, record, this) == errno.EPERM
@@ -820,6 +867,8 @@ class DarwinReader(Reader):
             start = self._known_starts.get(pid)
         this = self.remember(pid, start, comm, known, need_path=False)
         record = Process(pid, ppid, uid, gid, this.name, this.path, start)
+        if this.cmdline is not None:         # what it had alive: a zombie's is refused
+            record.cmdline = this.cmdline
         err = self.read_rusage(pid, record, this)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
@@ -842,7 +891,8 @@ class DarwinReader(Reader):
 
         A new pid and start time, or a new kernel name for them (an exec), is a
         new program: its path is asked for then, and only then (the kernel may
-        log a line for each time another user's path is asked for)."""
+        log a line for each time another user's path is asked for); so is its
+        command line, when wanted."""
         key = (pid, start)
         this = known.get(key)
         if this is None or this.comm != comm:
@@ -850,8 +900,20 @@ class DarwinReader(Reader):
             short_name = decode(text_before_nul(comm))
             name = decode(text_before_nul(kernel_name or b"")) or short_name
             this = Known(comm, program_name(path, name, short_name), path)
+            if self._args is not None and need_path:
+                this.cmdline = self.read_cmdline(pid)
         self._known[key] = this
         return this
+
+    def read_cmdline(self, pid):
+        """The arguments joined by spaces, or None: the kernel gives them for our
+        own processes (any to root), and EINVAL for the rest, zombies and pid 0."""
+        self._args_mib[2] = pid
+        size = ctypes.c_size_t(len(self._args))
+        if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0:
+            return None
+        arguments = procargs_arguments(ctypes.string_at(self._args, size.value))
+        return None if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
         """The executable's path; "" for pid 0, a zombie (ESRCH) or a deleted executable
@@ -1039,6 +1101,7 @@ class LinuxReader(Reader):
         self.with_io = self.wants("disk_read_bytes", "disk_written_bytes")
         self.with_switches = self.wants("context_switches")
         self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
+        self.with_cmdline = self.wants(CMDLINE)      # cmdline, once per program run
         self._now = clock()
         self._known = {}             # (pid, start ticks) -> Known, live processes only
 
@@ -1132,6 +1195,8 @@ class LinuxReader(Reader):
             int(columns[STAT_MINFLT]),                      # minor_faults
             switches,                                       # context_switches
         )
+        if program.cmdline is not None:
+            record.cmdline = program.cmdline
         refused = False
         if self.with_fds:
             refused = self.read_open_fds(directory, record) or refused
@@ -1154,8 +1219,23 @@ class LinuxReader(Reader):
             program = Known(comm, decode(comm), self.executable(directory))
             program.start_time = self.boot_time + start_ticks / self.clock_ticks \
                 if known is None else known.start_time
+            if self.with_cmdline:
+                program.cmdline = self.command_line(directory)
         self._known[key] = program
         return program
+
+    @staticmethod
+    def command_line(directory):
+        """The arguments joined by spaces (its first CMDLINE_BYTES), "" for a kernel
+        thread or a zombie, None where the kernel will not say (hidepid)."""
+        try:
+            raw = read_start_of(directory + "cmdline", CMDLINE_BYTES)
+        except OSError:
+            return None
+        arguments = raw.split(b"\0")
+        if raw.endswith(b"\0"):
+            arguments.pop()
+        return joined_arguments(arguments)
 
     @staticmethod
     def executable(directory):
@@ -1219,6 +1299,23 @@ class LinuxReader(Reader):
             program.uid, program.gid, _ = parse_status(status, False)
             program.checked_at = self._now
         return program.uid, program.gid
+
+
+def read_start_of(path, limit):
+    """At most `limit` bytes from the start of a file (a /proc file may be longer
+    and is read in pieces); a FIFO neither blocks the open nor the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        chunks, size = [], 0
+        while size < limit:
+            chunk = os.read(fd, limit - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def number_after(text, label, column=0):

@@ -405,7 +405,8 @@ class StructLayoutTest(unittest.TestCase):
 # mach_timebase_info and sysctlbyname with Apple's conventions: 0 (or -1) with
 # errno on failure, counts versus bytes, size checks on buffers, EPERM for
 # another user's task data but not for the short info, zombies found only by the
-# short info with a non-zero arg and by rusage.  It is stricter than Apple in
+# short info with a non-zero arg and by rusage; sysctl(KERN_PROCARGS2) as
+# xnu's sysctl_procargsx, refusing with EINVAL alone.  It is stricter than Apple in
 # one way: a non-zero `arg` to the other flavours is refused, since it can only
 # be a caller's 64-bit bug.
 # ---------------------------------------------------------------------------
@@ -427,6 +428,9 @@ STANDIN_C = r"""
 #define CTL_KERN 1
 #define KERN_PROC 14
 #define KERN_PROC_ALL 0
+#define KERN_ARGMAX 8
+#define KERN_PROCARGS2 49
+#define ARG_MAX (1024 * 1024)
 #define SRUN 2
 #define SZOMB 5
 
@@ -543,6 +547,8 @@ struct fake_proc {
     struct rusage_info_v6 ru;
     char path[PROC_PIDPATHINFO_MAXSIZE];
     int path_len;
+    int argc;             /* exec's argc; the strings sit in arg_arena */
+    size_t args_at, args_len;   /* exec path, padding, argv, environment; 0: none set */
 };
 
 static struct fake_proc procs[MAX_PROCS];
@@ -558,9 +564,13 @@ static uint32_t tb_numer = 1, tb_denom = 1;
 static int64_t tb_frequency;         /* 0: no hw.tbfrequency */
 static int32_t perf_levels;          /* 0: no hw.nperflevels (Intel before macOS 12) */
 /* calls: listallpids, taskallinfo, pidpath, sysctlbyname, shortbsdinfo, listfds,
-   rusage V6, rusage V4, kern.proc.all */
-static long calls[9];
+   rusage V6, rusage V4, kern.proc.all, kern.procargs2 */
+static long calls[10];
 static int hint;
+/* What exec copied to the top of each process's stack: the strings of every
+   process, one after another (a process's are never freed: tests are short). */
+static char arg_arena[1 << 22];
+static size_t arena_used;
 
 void standin_reset(void) {
     nprocs = 0;
@@ -574,6 +584,7 @@ void standin_reset(void) {
     perf_levels = 0;
     memset(calls, 0, sizeof calls);
     hint = 0;
+    arena_used = 0;
 }
 
 void standin_timebase(uint32_t numer, uint32_t denom, int64_t frequency) {
@@ -695,6 +706,19 @@ int standin_exec(int pid, const char *name, const char *path, int path_len) {
     set_names(p, name, name);
     memcpy(p->path, path, (size_t)path_len);
     p->path_len = path_len;
+    return 0;
+}
+
+/* exec's strings: the area as the kernel keeps it above the stack (exec path,
+   NUL padding, argc arguments, the environment), and argc. */
+int standin_set_args(int pid, int argc, const char *area, size_t len) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL || len == 0 || arena_used + len > sizeof arg_arena) return -1;
+    memcpy(arg_arena + arena_used, area, len);
+    p->argc = argc;
+    p->args_at = arena_used;
+    p->args_len = len;
+    arena_used += len;
     return 0;
 }
 
@@ -835,10 +859,65 @@ static void add_clone_of_last(void) {
     nprocs++;
 }
 
+/* sysctl_procargsx() with argc_yes: int argc, then the strings exec left above the
+   stack.  Every refusal is EINVAL: a buffer of no room or more than ARG_MAX, no
+   such process, a zombie or pid 0 (no user stack), another user's process unless
+   the caller is root.  Without a buffer, the size, asked of anyone.  A buffer too
+   small for the strings gets their last bytes, as xnu's copy does. */
+static int procargs2(int pid, void *oldp, size_t *oldlenp) {
+    calls[9]++;
+    if (oldlenp == NULL) { errno = EFAULT; return -1; }
+    size_t buflen = oldp != NULL ? *oldlenp - sizeof(int) : 0;
+    if (oldp != NULL && (*oldlenp <= sizeof(int) || buflen > ARG_MAX)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct fake_proc *p = find(pid);
+    if (p == NULL || p->zombie || p->vanishes || pid == 0) { errno = EINVAL; return -1; }
+    /* exec always leaves the path and argv[0]; a fake told nothing has its comm */
+    char own[PROC_PIDPATHINFO_MAXSIZE + MAXCOMLEN + 16];
+    const char *area = own;
+    size_t len;
+    int argc = 1;
+    if (p->args_len) {
+        area = arg_arena + p->args_at;
+        len = p->args_len;
+        argc = p->argc;
+    } else {
+        memset(own, 0, sizeof own);
+        memcpy(own, p->path, (size_t)p->path_len);
+        len = ((size_t)p->path_len / 8 + 1) * 8;
+        strcpy(own + len, p->p_comm);
+        len += strlen(p->p_comm) + 1;
+    }
+    if (oldp == NULL) { *oldlenp = len + sizeof(int); return 0; }
+    if (!may_read(p)) { errno = EINVAL; return -1; }     /* not EPERM */
+    if (buflen < len) {
+        area += len - buflen;
+        len = buflen;
+    }
+    memcpy(oldp, &argc, sizeof argc);
+    memcpy((char *)oldp + sizeof(int), area, len);
+    *oldlenp = len + sizeof(int);
+    return 0;
+}
+
 int sysctl(int *name, unsigned int namelen, void *oldp, size_t *oldlenp,
            void *newp, size_t newlen) {
-    calls[8]++;
     (void)newp; (void)newlen;
+    if (namelen == 3 && name[0] == CTL_KERN && name[1] == KERN_PROCARGS2)
+        return procargs2(name[2], oldp, oldlenp);
+    calls[8]++;
+    if (namelen == 2 && name[0] == CTL_KERN && name[1] == KERN_ARGMAX) {
+        int argmax = ARG_MAX;
+        if (oldlenp == NULL || oldp == NULL || *oldlenp < sizeof argmax) {
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(oldp, &argmax, sizeof argmax);
+        *oldlenp = sizeof argmax;
+        return 0;
+    }
     if (namelen != 3 || name[0] != CTL_KERN || name[1] != KERN_PROC
         || name[2] != KERN_PROC_ALL) { errno = ENOTSUP; return -1; }
     if (table_errno) { errno = table_errno; return -1; }
@@ -983,7 +1062,11 @@ int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp, size
     (void)newp; (void)newlen;
     const void *value;
     size_t size;
-    if (strcmp(name, "hw.tbfrequency") == 0 && tb_frequency != 0) {
+    static const int argmax = ARG_MAX;
+    if (strcmp(name, "kern.argmax") == 0) {
+        value = &argmax;
+        size = sizeof argmax;
+    } else if (strcmp(name, "hw.tbfrequency") == 0 && tb_frequency != 0) {
         value = &tb_frequency;
         size = sizeof tb_frequency;
     } else if (strcmp(name, "hw.nperflevels") == 0 && perf_levels != 0) {
@@ -1001,7 +1084,7 @@ int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 """
 
 CALL_LISTALLPIDS, CALL_TASKALLINFO, CALL_PIDPATH, CALL_SYSCTLBYNAME, CALL_SHORTINFO, \
-    CALL_LISTFDS, CALL_RUSAGE_V6, CALL_RUSAGE_V4, CALL_PROCESS_TABLE = range(9)
+    CALL_LISTFDS, CALL_RUSAGE_V6, CALL_RUSAGE_V4, CALL_PROCESS_TABLE, CALL_PROCARGS2 = range(10)
 
 
 def rusage_structs(layout):
@@ -1080,6 +1163,7 @@ def standin_library():
     lib.standin_begin_exit.argtypes = [c.c_int]
     lib.standin_reuse_after_listing.argtypes = [c.c_int, c.c_int64]
     lib.standin_exec.argtypes = [c.c_int, c.c_char_p, c.c_char_p, c.c_int]
+    lib.standin_set_args.argtypes = [c.c_int, c.c_int, c.c_char_p, c.c_size_t]
     lib.standin_timebase.argtypes = [c.c_uint32, c.c_uint32, c.c_int64]
     lib.standin_caller_uid.argtypes = [c.c_uint32]
     lib.standin_macos_major.argtypes = [c.c_int]
@@ -1109,6 +1193,15 @@ def add_fake(lib, pid, ppid=1, uid=501, gid=20, comm=b"proc", name=None, start=(
     assert lib.standin_add(pid, ppid, uid, gid, comm, name, start[0], start[1],
                            ticks[0], ticks[1], resident, virtual, path, len(path),
                            int(vanishes), path_errno) == 0
+
+
+def set_fake_args(lib, pid, args, path=None, environment=(b"HOME=/Users/me",)):
+    """What exec leaves of a fake process's command line: its path, NUL padding to
+    8 bytes, the arguments and the environment, each NUL-terminated."""
+    path = args[0] if path is None else path
+    area = path + b"\0" * (8 - len(path) % 8)
+    area += b"".join(arg + b"\0" for arg in list(args) + list(environment))
+    assert lib.standin_set_args(pid, len(args), area, len(area)) == 0
 
 
 ODD_PATH = b'/Applications/My "Odd" App\\x.app/Contents/Mac\nOS/b\xff\xfein'
@@ -1669,6 +1762,74 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
                                     groupname="Safari"), [1])
         (labels, _), = families["process_exporter_build_info"]["samples"]
         self.assertEqual(labels["platform"], "darwin")
+
+
+@in_fast_tier
+class DarwinCommandLineTest(unittest.TestCase):
+    """Command lines through sysctl(KERN_PROCARGS2), as the stand-in's kernel gives
+    them: our own processes' (any to root), EINVAL for the rest."""
+
+    def setUp(self):
+        self.lib = standin_library()
+        self.lib.standin_reset()
+        add_fake(self.lib, 0, ppid=0, uid=0, gid=0, comm=b"kernel_task", name=b"",
+                 path_errno=errno.ESRCH)
+        add_fake(self.lib, 40, uid=0, comm=b"sshd", path=b"/usr/sbin/sshd", start=(5, 0))
+        set_fake_args(self.lib, 40, [b"/usr/sbin/sshd", b"-D"])
+        add_fake(self.lib, 500, comm=b"java", path=b"/usr/bin/java", start=(7, 0))
+        set_fake_args(self.lib, 500, [b"java", b"-jar", b"/opt/kafka.jar", b"--x="],
+                      environment=(b"SECRET_TOKEN=hunter2", b"PATH=/bin"))
+
+    def read(self, reader):
+        return {record.pid: record for record in reader.read()}
+
+    def test_own_processes_arguments_without_the_environment(self):
+        reader = pe.DarwinReader(self.lib, fields=pe.VALUE_FIELDS + (pe.CMDLINE,))
+        records = self.read(reader)
+        self.assertEqual(records[500].cmdline, "java -jar /opt/kafka.jar --x=")
+        self.assertIsNone(records[40].cmdline)          # root's: EINVAL to user 501
+        self.assertIsNone(records[0].cmdline)           # pid 0: EINVAL
+        self.assertNotIn("hunter2", repr(records))
+        self.lib.standin_caller_uid(ROOT)
+        records = self.read(pe.DarwinReader(self.lib, fields=(pe.CMDLINE,)))
+        self.assertEqual(records[40].cmdline, "/usr/sbin/sshd -D")
+
+    def test_read_once_per_process_and_again_after_an_exec(self):
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        for _ in range(3):
+            self.read(reader)
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), 3)     # 0, 40, 500 once
+        self.lib.standin_exec(500, b"python3", b"/usr/bin/python3", 16)
+        set_fake_args(self.lib, 500, [b"python3", b"serve.py"])
+        self.assertEqual(self.read(reader)[500].cmdline, "python3 serve.py")
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), 4)
+
+    def test_not_read_unless_asked_for(self):
+        records = self.read(pe.DarwinReader(self.lib))
+        self.assertIsNone(records[500].cmdline)
+        self.assertNotIn("cmdline", records[500].__dict__)
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), 0)
+
+    def test_a_zombie_keeps_what_it_had_alive_and_a_new_one_has_none(self):
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        self.read(reader)
+        add_fake(self.lib, 600, comm=b"sleep", path=b"/bin/sleep", start=(9, 0))
+        self.lib.standin_make_zombie(500)
+        self.lib.standin_make_zombie(600)
+        records = self.read(reader)
+        self.assertEqual(records[500].cmdline, "java -jar /opt/kafka.jar --x=")
+        self.assertIsNone(records[600].cmdline)
+
+    def test_odd_areas_parse_or_give_nothing(self):
+        argc = (2).to_bytes(4, sys.byteorder)
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0\0a\0b\0ENV=1\0"),
+                         [b"a", b"b"])
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0a\0b"), [b"a", b"b"])
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0"), [])
+        self.assertIsNone(pe.procargs_arguments(b"\1\0"))
+        self.assertIsNone(pe.procargs_arguments(argc + b"/bin/a"))
+        self.assertIsNone(pe.procargs_arguments((-1).to_bytes(4, sys.byteorder, signed=True)
+                                                + b"/a\0b\0"))
 
 
 # ---------------------------------------------------------------------------
