@@ -1428,14 +1428,75 @@ class Remembered:
         self._last, self._now = self._now, {}
 
 
-class Filter:
-    """Which processes to export: --include, --exclude (regexes on name or path), --user."""
+# The fields a rule (--include, --exclude, --group) may name: `FIELD:REGEX`.
+RULE_FIELDS = ("name", "path", "cmdline", "user")
 
-    def __init__(self, include=(), exclude=(), uids=()):
-        self.include = [re.compile(pattern) for pattern in include]
-        self.exclude = [re.compile(pattern) for pattern in exclude]
+
+def split_rule(text):
+    """A rule as (field, regex text); field None (no prefix) is name or path.  A
+    leading lowercase word and a colon is a prefix: an unknown one is a ValueError."""
+    prefix = re.match(r"([a-z]+):", text)
+    if prefix is None:
+        return None, text
+    if prefix.group(1) not in RULE_FIELDS:
+        raise ValueError("unknown field %r in %r: there are %s (a name or path with a "
+                         "colon: write it as \\:)"
+                         % (prefix.group(1), text, ", ".join(RULE_FIELDS)))
+    return prefix.group(1), text[prefix.end():]
+
+
+class Rule:
+    """A regex on one field of a process: its name, path, cmdline (the arguments
+    joined by spaces) or user (name); with no prefix, its name or else its path.
+    A field not known for a process (another user's command line on macOS) matches
+    nothing."""
+
+    __slots__ = ("field", "regex")
+
+    def __init__(self, text):
+        self.field, pattern = split_rule(text)
+        self.regex = re.compile(pattern)
+
+    def search(self, record, user_names):
+        """The match object, or None."""
+        regex, field = self.regex, self.field
+        if field is None:
+            return regex.search(record.name) or regex.search(record.path)
+        if field == "user":
+            value = user_names(record.uid) if record.uid != "" else None
+        else:
+            value = getattr(record, field)
+        return None if value is None else regex.search(value)
+
+
+def needs_cmdline(rules):
+    return any(split_rule(text)[0] == CMDLINE for text in rules)
+
+
+class RememberedMatch(Remembered):
+    """A rule's answer, asked again also when the user changes (a setuid without
+    exec) or the command line is first known."""
+
+    depends_on = Remembered.depends_on + ("uid", "cmdline")
+
+
+def remembered_match(question, rules):
+    """Remembered, or RememberedMatch where a rule looks at the user or command line."""
+    if any(rule.field in ("user", CMDLINE) for rule in rules):
+        return RememberedMatch(question)
+    return Remembered(question)
+
+
+class Filter:
+    """Which processes to export: --include, --exclude (Rules), --user."""
+
+    def __init__(self, include=(), exclude=(), uids=(), user_names=None):
+        self.include = [Rule(text) for text in include]
+        self.exclude = [Rule(text) for text in exclude]
         self.uids = frozenset(uids)
-        self._selected = Remembered(self._selected_by_patterns)
+        self.user_names = user_names or UserNames()
+        self._selected = remembered_match(self._selected_by_patterns,
+                                          self.include + self.exclude)
 
     def __bool__(self):
         return bool(self.include or self.exclude or self.uids)
@@ -1446,9 +1507,9 @@ class Filter:
         return self._selected(record)
 
     def _selected_by_patterns(self, record):
-        if self.include and not matches_any(self.include, record):
+        if self.include and not matches_any(self.include, record, self.user_names):
             return False
-        return not matches_any(self.exclude, record)
+        return not matches_any(self.exclude, record, self.user_names)
 
     def apply(self, records):
         if not self:
@@ -1458,8 +1519,48 @@ class Filter:
         return kept
 
 
-def matches_any(patterns, record):
-    return any(p.search(record.name) or p.search(record.path) for p in patterns)
+def matches_any(rules, record, user_names):
+    return any(rule.search(record, user_names) for rule in rules)
+
+
+# {name}, {path}, {user} or a named group of the rule's regex, in a --group name.
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PLACEHOLDER_FIELDS = ("name", "path", "user")
+
+
+def check_template(name, pattern):
+    """A ValueError unless every brace in a --group name is a placeholder the rule
+    can fill."""
+    regex = re.compile(split_rule(pattern)[1])
+    if "{" in PLACEHOLDER.sub("", name) or "}" in PLACEHOLDER.sub("", name):
+        raise ValueError("bad group name %r: braces only around a placeholder such as "
+                         "{name}" % name)
+    for field in PLACEHOLDER.findall(name):
+        if field not in PLACEHOLDER_FIELDS and field not in regex.groupindex:
+            raise ValueError("bad group name %r: no {%s} (there are {name}, {path}, "
+                             "{user} and the regex's named groups)" % (name, field))
+
+
+def filled_template(template, match, record, user_names):
+    """A --group name with its placeholders filled from the match and the process;
+    None if any of them comes out empty (the rule then does not apply)."""
+    captured = match.groupdict()
+
+    def value(placeholder):
+        field = placeholder.group(1)
+        if field in captured:
+            text = captured[field]
+        elif field == "user":
+            text = user_names(record.uid) if record.uid != "" else ""
+        else:
+            text = getattr(record, field)
+        if not text:
+            raise LookupError(field)
+        return text
+    try:
+        return PLACEHOLDER.sub(value, template)
+    except LookupError:
+        return None
 
 
 # What a group sums over its members.  Counters keep what exited members used;
@@ -1496,9 +1597,11 @@ MAX_EMPTY_GROUPS = 1000
 class Grouper:
     """Puts processes into named groups and keeps each group's counters monotonic.
 
-    A process joins the first declared group (--group NAME=REGEX) whose regex
-    matches its name or path, else the group of its --group-by key, else (with
-    --children) the group of its nearest grouped ancestor, else none.
+    A process joins the first declared group (--group NAME=RULE) whose rule
+    matches it, else the group of its --group-by key, else (with --children) the
+    group of its nearest grouped ancestor, else none.  A declared name with
+    placeholders ({app}) is filled from the match: one group per value, made only
+    when a process matches.
 
     Per group it remembers its live members' last counters, keyed by pid and start
     time so a reused pid is a new member, and the sum of what exited members used.
@@ -1506,13 +1609,18 @@ class Grouper:
     """
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
-                 user_names=None):
+                 user_names=None, app_names=None):
         self.group_by = group_by
-        self.declared = [(name, re.compile(pattern)) for name, pattern in declared]
+        self.declared = [(name, Rule(pattern)) for name, pattern in declared]
+        # Groups exported even when empty, and never forgotten: those of fixed name.
+        self.fixed_names = {name for name, _ in self.declared
+                            if not PLACEHOLDER.search(name)}
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
-        self._declared_group = Remembered(self._first_declared_match)
+        self._declared_group = remembered_match(self._first_declared_match,
+                                                [rule for _, rule in self.declared])
+        self._app = Remembered(app_names) if group_by == "app" else None
         self.members = {}       # group -> {(pid, start_time): [counter values]}
         self.exited = {}        # group -> [counter sums of members gone]
         self.empty_since = {}   # group -> when it last lost its last member
@@ -1529,12 +1637,19 @@ class Grouper:
             return record.path or None
         if self.group_by == "user":
             return self.user_names(record.uid)
+        if self._app is not None:
+            return self._app(record) or record.name or None
         return None
 
     def _first_declared_match(self, record):
-        for name, pattern in self.declared:
-            if pattern.search(record.name) or pattern.search(record.path):
-                return name
+        for name, rule in self.declared:
+            match = rule.search(record, self.user_names)
+            if match is not None:
+                if name in self.fixed_names:
+                    return name
+                name = filled_template(name, match, record, self.user_names)
+                if name:
+                    return name
         return None
 
     def assign(self, records, everyone=None):
@@ -1557,6 +1672,8 @@ class Grouper:
             if group is not None:
                 groups.setdefault(group, []).append(record)
         self._declared_group.next_scrape()
+        if self._app is not None:
+            self._app.next_scrape()
         return groups
 
     @staticmethod
@@ -1588,7 +1705,7 @@ class Grouper:
         now = time.monotonic() if now is None else now
         assigned = self.assign(records, everyone)
         empty_counters = [None] * len(GROUP_COUNTERS)
-        names = set(assigned) | set(self.members) | {name for name, _ in self.declared}
+        names = set(assigned) | set(self.members) | self.fixed_names
         groups = []
         for name in sorted(names):
             live = assigned.get(name, [])
@@ -1623,7 +1740,7 @@ class Grouper:
         """Keep the history of an older Grouper (a reload): every group, if groups are
         still made the same way; else the declared groups still declared."""
         keep = set(older.members) if older.group_by == self.group_by else \
-            {name for name, _ in self.declared} & {name for name, _ in older.declared}
+            self.fixed_names & older.fixed_names
         for name in keep:
             for mine, theirs in ((self.members, older.members), (self.exited, older.exited),
                                  (self.empty_since, older.empty_since)):
@@ -1632,7 +1749,7 @@ class Grouper:
 
     def _forget(self, now):
         """Drop groups empty for longer than the expiry, and the oldest past the cap."""
-        declared = {name for name, _ in self.declared}
+        declared = self.fixed_names
         stale = [name for name, since in self.empty_since.items()
                  if name not in declared and now - since >= self.expiry]
         empty = sorted((since, name) for name, since in self.empty_since.items()
@@ -1938,6 +2055,83 @@ def family_header(family):
         family.name, escape_help(family.help), family.name, family.type)
 
 
+# --label cmdline: a command line as a label of process_info, its secrets hidden
+# and cut to this many characters (then marked by CUT_MARK).
+CMDLINE_LABEL_CHARS = 200
+CUT_MARK = "..."
+HIDDEN = "***"
+# What in the name of an option or variable says its value is a secret.
+SECRET_NAME = re.compile(
+    r"password|passwd|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|"
+    r"private[-_]?key|credential|cookie|pass(?:in|out)?(?![a-z0-9])|"
+    r"(?:^|[-_.])key$", re.IGNORECASE)
+NAME_AND_VALUE = re.compile(r"(-{1,2}[\w.-]+|[A-Za-z_][\w.-]*)=(.+)", re.DOTALL)
+OPTION = re.compile(r"-{1,2}[\w.-]+\Z")
+URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^/@\s:]*):[^@\s]*@")
+QUERY_PARAMETER = re.compile(r"([?&;])([^=&;\s]+)=([^&;\s]+)")
+# Options whose next argument is a secret by one program's convention.
+SECRET_NEXT = {
+    "curl": ("-u", "--user", "-U", "--proxy-user"),     # user:password: the password
+    "redis-cli": ("-a",),
+    "sshpass": ("-p",),
+    "login": ("-p",),           # docker, podman, helm, nerdctl ... login -p
+}
+
+
+def hidden_query(match):
+    name = match.group(2)
+    return match.group(0) if not SECRET_NAME.search(name) else \
+        "%s%s=%s" % (match.group(1), name, HIDDEN)
+
+
+def hide_value(word):
+    """A `user:password` keeps its user; anything else is hidden whole."""
+    user, colon, _ = word.partition(":")
+    return user + ":" + HIDDEN if colon and user else HIDDEN
+
+
+def redacted_cmdline(cmdline):
+    """A command line with the values of secrets hidden (see README, "Command lines
+    as labels"), cut to CMDLINE_LABEL_CHARS.  Words are what spaces part: the
+    arguments, or pieces of one that holds spaces (a conninfo string, say)."""
+    words = cmdline.split(" ")
+    program = words[0].rpartition("/")[2]
+    mysql = program.startswith(("mysql", "mariadb"))
+    login_at = words.index("login") if "login" in words else len(words)
+    hide_next = False
+    for i, word in enumerate(words):
+        lowered = word.lower()
+        if hide_next:
+            hide_next = lowered in ("bearer", "basic")       # the scheme; then the secret
+            if hide_next or word and not word.startswith("--"):
+                words[i] = word if hide_next else hide_value(word)
+                continue
+        named = NAME_AND_VALUE.match(word)
+        if named and SECRET_NAME.search(named.group(1)):
+            words[i] = named.group(1) + "=" + HIDDEN
+        elif OPTION.match(word) and SECRET_NAME.search(word):
+            hide_next = True
+        elif word in SECRET_NEXT.get(program, ()) or (i > login_at
+                                                      and word in SECRET_NEXT["login"]):
+            hide_next = True
+        elif mysql and word.startswith("-p") and len(word) > 2:
+            words[i] = "-p" + HIDDEN                  # mysql -pSECRET; -p alone prompts
+        elif program == "sshpass" and word.startswith("-p") and len(word) > 2:
+            words[i] = "-p" + HIDDEN
+        elif program == "curl" and word.startswith("-u") and len(word) > 2:
+            words[i] = "-u" + hide_value(word[2:])
+        elif lowered in ("bearer", "basic", "authorization:", "token") or \
+                (i and words[i - 1] == "set" and SECRET_NAME.search(word)):
+            hide_next = True                # a header's credentials; aws configure set
+        else:
+            word = URL_PASSWORD.sub("\\1:" + HIDDEN + "@", word)
+            words[i] = QUERY_PARAMETER.sub(hidden_query, word)
+    text = " ".join(words)
+    if len(text) > CMDLINE_LABEL_CHARS:
+        text = text[:CMDLINE_LABEL_CHARS] + CUT_MARK
+    return text
+
+
 def labeler(names, user_names=None):
     """A function giving a process's label text for these labels, in this order;
     `user` is the name of its uid (--label user).  Its output is cached per
@@ -1949,6 +2143,9 @@ def labeler(names, user_names=None):
         for name in names:
             if name == "user":
                 value = user_names(record.uid) if record.uid != "" else ""
+            elif name == "cmdline":
+                cmdline = record.cmdline
+                value = "" if cmdline is None else redacted_cmdline(cmdline)
             else:
                 value = getattr(record, name)
             values.append(escape_label_value(value) if isinstance(value, str) else value)
@@ -3152,12 +3349,20 @@ def checked_regex(text):
     return text
 
 
+def checked_rule(text):
+    """A rule: a regex, after a field prefix (name:, path:, cmdline:, user:) or not."""
+    checked_regex(split_rule(text)[1])
+    return text
+
+
 def parse_group_declaration(text):
-    """--group NAME=REGEX as (name, regex)."""
+    """--group NAME=RULE as (name, rule); NAME may hold placeholders ({app})."""
     name, sep, pattern = text.partition("=")
     if not sep or not name:
         raise ValueError("takes NAME=REGEX, not %r" % text)
-    return name, checked_regex(pattern)
+    checked_rule(pattern)
+    check_template(name, pattern)
+    return name, pattern
 
 
 def positive_integer(text):
@@ -3225,7 +3430,7 @@ def parse_args(argv, raise_errors=False):
 
     user_name, listen_address, telemetry_path, regex, uid_of, group_declaration, \
         duration, at_least_one = (flag_type(check) for check in (
-            check_user_name, checked_listen_address, checked_telemetry_path, checked_regex,
+            check_user_name, checked_listen_address, checked_telemetry_path, checked_rule,
             resolve_user, parse_group_declaration, parse_duration, positive_integer))
 
     def comma_list(text):
@@ -3283,14 +3488,19 @@ def parse_args(argv, raise_errors=False):
                            "set, 'all' every family; what is not exported is not read "
                            "(default: default)")
     what.add_argument("--include", action="append", default=[], metavar="REGEX", type=regex,
-                      help="export only processes whose name or path matches (repeatable)")
+                      help="export only processes whose name or path matches (repeatable); "
+                           "name:, path:, cmdline: or user: before the regex matches that "
+                           "field alone")
     what.add_argument("--exclude", action="append", default=[], metavar="REGEX", type=regex,
-                      help="leave out processes whose name or path matches (repeatable)")
+                      help="leave out processes whose name or path matches (repeatable; "
+                           "field prefixes as --include)")
     what.add_argument("--user", dest="uids", action="append", default=[],
                       metavar="NAME_OR_UID", type=uid_of,
                       help="export only processes of this user (repeatable)")
-    what.add_argument("--label", action="append", default=[], choices=["user"],
-                      help="add a label to per-process series: 'user', the user name")
+    what.add_argument("--label", action="append", default=[], choices=["user", "cmdline"],
+                      help="add a label to per-process series: 'user', the user name; "
+                           "'cmdline', the command line with secrets hidden, cut at %d "
+                           "characters, on process_info only" % CMDLINE_LABEL_CHARS)
     what.add_argument("--labels", dest="labels", metavar="LABEL,...", type=comma_list,
                       help="the identity labels the value series carry (pid required); "
                            "process_info always carries all of them (default: "
@@ -3311,8 +3521,10 @@ def parse_args(argv, raise_errors=False):
                         help="group processes by name, executable path or user")
     groups.add_argument("--group", dest="declared", action="append", default=[],
                         metavar="NAME=REGEX", type=group_declaration,
-                        help="declare a group of the processes matching REGEX, exported "
-                             "even when none runs (repeatable; first match wins)")
+                        help="declare a group of the processes matching REGEX (field "
+                             "prefixes as --include), exported even when none runs "
+                             "(repeatable; first match wins); {name}, {path}, {user} or a "
+                             "named group (?P<app>...) in NAME make one group per value")
     groups.add_argument("--children", action="store_true", default=True,
                         help="a process in no group joins its nearest grouped ancestor's "
                              "(default)")
@@ -3374,7 +3586,10 @@ def settle_flags(args):
     if args.grouped and per_process:
         raise ValueError("%s bound per-process series; groups are already bounded"
                          % " and ".join(per_process))
-    args.identity_labels = PROCESS_LABELS + (("user",) if "user" in args.label else ())
+    args.identity_labels = PROCESS_LABELS + tuple(
+        label for label in ("user", "cmdline") if label in args.label)
+    if args.labels is not None and "cmdline" in args.labels:
+        raise ValueError("--labels: cmdline labels process_info only, never the values")
     if args.labels is not None:
         unknown = [label for label in args.labels if label not in args.identity_labels]
         if unknown:
@@ -3428,11 +3643,19 @@ def build_exporter(args, kept_files=0):
         grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
                           user_names)
     labels_of = labeler(args.identity_labels, user_names)
-    value_labels_of = None if args.labels is None else labeler(
-        [label for label in args.identity_labels if label in args.labels], user_names)
+    value_labels = args.labels
+    if value_labels is None and "cmdline" in args.identity_labels:
+        value_labels = [label for label in args.identity_labels if label != "cmdline"]
+    value_labels_of = None if value_labels is None else labeler(
+        [label for label in args.identity_labels if label in value_labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
-    reader = make_reader(args.procfs, fields_of(args.families), kept_files=kept_files)
-    return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
+    fields = set(fields_of(args.families))
+    if "cmdline" in args.identity_labels or needs_cmdline(
+            args.include + args.exclude + [rule for _, rule in args.declared]):
+        fields.add(CMDLINE)
+    reader = make_reader(args.procfs, fields, kept_files=kept_files)
+    return Exporter(reader, args.families,
+                    Filter(args.include, args.exclude, args.uids, user_names),
                     grouper, labels_of, value_labels_of, args.min_age, top)
 
 

@@ -2102,6 +2102,92 @@ class LinuxRealProcTest(unittest.TestCase):
         self.assertEqual(len(pids), len(set(pids)))
 
 
+@unittest.skipUnless(IS_LINUX, "reads the real /proc")
+class LinuxCommandLineTest(unittest.TestCase, ExpositionChecks):
+    """Rules and labels on the command lines of real processes."""
+
+    def start(self, *arguments, code="import sys, time; sys.stdin.read(1); time.sleep(60)"):
+        child = subprocess.Popen([sys.executable, "-c", code] + list(arguments),
+                                 stdin=subprocess.PIPE)
+        self.addCleanup(child.stdin.close)
+        self.addCleanup(child.wait)
+        self.addCleanup(child.kill)
+        return child
+
+    def scrape(self, exporter):
+        return self.assertValidExposition(exporter.scrape(), promtool=False)
+
+    def test_two_pythons_told_apart_by_their_arguments(self):
+        alpha, beta = self.start("pe-test-alpha"), self.start("pe-test-beta")
+        exporter = pe.build_exporter(pe.parse_args(["--include=cmdline:pe-test-alpha"]))
+        pids = {labels["pid"] for labels, _ in self.scrape(exporter)["process_info"]["samples"]}
+        self.assertEqual(pids, {str(alpha.pid)})
+        exporter = pe.build_exporter(pe.parse_args(
+            ["--include=name:^python", "--exclude=cmdline:pe-test-alpha"]))
+        pids = {labels["pid"] for labels, _ in self.scrape(exporter)["process_info"]["samples"]}
+        self.assertIn(str(beta.pid), pids)
+        self.assertNotIn(str(alpha.pid), pids)
+
+    def test_one_group_per_captured_argument(self):
+        for job in ("red", "red", "blue"):
+            self.start("pe-test-job=" + job)
+        exporter = pe.build_exporter(pe.parse_args(
+            ["--group={job}=cmdline:pe-test-job=(?P<job>\\w+)", "--no-children"]))
+        families = self.scrape(exporter)
+        counts = {labels["groupname"]: value for labels, value in
+                  families["namedprocess_namegroup_num_procs"]["samples"]}
+        self.assertEqual(counts, {"red": 2, "blue": 1})
+
+    def test_a_secret_argument_is_in_no_byte_of_any_output(self):
+        secret = "pe-Secret-%d" % os.getpid()
+        child = self.start("--password=" + secret, "--token", secret)
+        for argv in (["--label=cmdline"], ["--label=cmdline", "--metrics=all"], [],
+                     ["--include=cmdline:pe-Secret"], ["--group=g=cmdline:pe-Secret"]):
+            with self.subTest(argv=argv):
+                text = pe.build_exporter(pe.parse_args(argv)).scrape()
+                self.assertNotIn(secret, text)
+                self.assertNotIn(secret[3:], text)
+        info = self.scrape(pe.build_exporter(pe.parse_args(["--label=cmdline"])))
+        shown = [labels["cmdline"] for labels, _ in info["process_info"]["samples"]
+                 if labels["pid"] == str(child.pid)]
+        self.assertEqual(shown, [sys.executable + " -c " + " ".join(
+            child.args[2].split(" ")) + " --password=*** --token ***"])
+
+    def test_a_process_that_execs_is_matched_again(self):
+        child = self.start("pe-test-before", code=(
+            "import os, sys; sys.stdin.read(1); "
+            "os.execv('/bin/sh', ['sh', '-c', 'sleep 60; :', 'pe-test-' + 'after'])"))
+        exporter = pe.build_exporter(pe.parse_args(
+            ["--group=before=cmdline:pe-test-before", "--group=after=cmdline:pe-test-after",
+             "--no-children"]))
+
+        def members():
+            families = self.scrape(exporter)
+            return {labels["groupname"]: value for labels, value in
+                    families["namedprocess_namegroup_num_procs"]["samples"]}
+        self.assertEqual(members(), {"before": 1, "after": 0})
+        child.stdin.write(b"x")
+        child.stdin.flush()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open("/proc/%d/comm" % child.pid) as f:
+                if f.read().strip() == "sh":
+                    break
+            time.sleep(0.02)
+        self.assertEqual(members(), {"before": 0, "after": 1})
+
+    def test_read_only_when_a_flag_needs_them(self):
+        me = [r for r in pe.build_exporter(pe.parse_args([])).reader.read()
+              if r.pid == os.getpid()]
+        self.assertIsNone(me[0].cmdline)
+        reader = pe.build_exporter(pe.parse_args(["--exclude=cmdline:x"])).reader
+        me = [r for r in reader.read() if r.pid == os.getpid()][0]
+        with open("/proc/self/cmdline", "rb") as f:
+            self.assertEqual(me.cmdline, f.read().rstrip(b"\0").replace(b"\0", b" ").decode())
+        kernel_threads = [r for r in reader.read() if r.ppid == 2]
+        self.assertTrue(all(r.cmdline == "" for r in kernel_threads))
+
+
 class FakeProcfs:
     """A procfs tree in a temporary folder, with whatever processes a test writes."""
 
@@ -2377,7 +2463,7 @@ class FilterTest(unittest.TestCase):
         records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
         searches = CountingPattern("a+b")
         selection = pe.Filter(include=["x"])
-        selection.include = [searches]
+        selection.include[0].regex = searches
         for _ in range(5):
             selection.apply(records)
         self.assertEqual(searches.calls, 2 * 50)          # name and path, once each
@@ -2447,7 +2533,7 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
         grouper = pe.Grouper(declared=[("g", "x")])
         searches = CountingPattern("a+b")
-        grouper.declared = [("g", searches)]
+        grouper.declared[0][1].regex = searches
         for _ in range(5):
             grouper.update(records, now=0.0)
         self.assertEqual(searches.calls, 2 * 50)
@@ -2555,6 +2641,164 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         for bad in ("", "5 minutes", "-1s", "m"):
             with self.assertRaises(ValueError):
                 pe.parse_duration(bad)
+
+
+def with_cmdline(record, cmdline):
+    record.cmdline = cmdline
+    return record
+
+
+@in_fast_tier
+class RuleTest(unittest.TestCase, ExpositionChecks):
+    """Rules on one field (name:, path:, cmdline:, user:) and group names filled
+    from the match."""
+
+    def records(self):
+        return [with_cmdline(proc(1, "java", path="/usr/bin/java"),
+                             "java -Xmx1g -jar /opt/kafka/kafka.jar"),
+                with_cmdline(proc(2, "java", path="/usr/bin/java"),
+                             "java -jar /srv/billing.jar --port=8080"),
+                with_cmdline(proc(3, "python3", uid=0), "python3 -m http.server"),
+                proc(4, "java", uid=0),                 # another user's: no command line
+                with_cmdline(proc(5, "node"), "node /srv/app/server.js")]
+
+    def pick(self, **rules):
+        return [r.pid for r in pe.Filter(**rules).apply(self.records())]
+
+    def test_each_field_alone_and_no_prefix_is_name_or_path(self):
+        self.assertEqual(self.pick(include=["cmdline:kafka"]), [1])
+        self.assertEqual(self.pick(include=["name:^java$"]), [1, 2, 4])
+        self.assertEqual(self.pick(include=["path:^/usr/bin/"]), [1, 2])
+        self.assertEqual(self.pick(include=["user:^root$"]), [3, 4])
+        self.assertEqual(self.pick(include=["java"]), [1, 2, 4])
+        self.assertEqual(self.pick(include=["usr/bin/java"]), [1, 2])
+        self.assertEqual(self.pick(exclude=["cmdline:--port="]), [1, 3, 4, 5])
+        self.assertEqual(self.pick(include=["cmdline:."]), [1, 2, 3, 5])     # 4: unknown
+        self.assertEqual(self.pick(include=["name:cmdline"]), [])
+
+    def test_an_unknown_field_is_refused_and_a_colon_can_be_escaped(self):
+        with self.assertRaisesRegex(ValueError, "unknown field 'args'"):
+            pe.Rule("args:x")
+        self.assertEqual(pe.Rule("args\\:x").field, None)
+        self.assertEqual(pe.Rule("(?:a)").field, None)
+        self.assertEqual(pe.Rule("Name:x").field, None)        # a prefix is lowercase
+
+    def test_a_cmdline_rule_runs_once_per_process(self):
+        records = self.records()
+        selection = pe.Filter(include=["cmdline:x"])
+        searches = CountingPattern("kafka")
+        selection.include[0].regex = searches
+        for _ in range(4):
+            self.assertEqual([r.pid for r in selection.apply(records)], [1])
+        self.assertEqual(searches.calls, 4)             # 4 has none: never searched
+
+    def groups(self, declared, records=None):
+        grouper = pe.Grouper(declared=declared, children=False)
+        assigned = grouper.assign(self.records() if records is None else records)
+        return {name: [r.pid for r in members] for name, members in assigned.items()}
+
+    def test_one_group_per_captured_value(self):
+        jar = ("{app}", r"cmdline:-jar (?:\S*/)?(?P<app>[^ /]+)\.jar")
+        self.assertEqual(self.groups([jar]), {"kafka": [1], "billing": [2]})
+        self.assertEqual(self.groups([("{user}-{name}", "cmdline:.")]),
+                         {"root-python3": [3], pe.UserNames()(501) + "-java": [1, 2],
+                          pe.UserNames()(501) + "-node": [5]})
+
+    def test_an_empty_placeholder_leaves_the_process_to_the_next_rule(self):
+        declared = [("jvm-{opt}", r"cmdline:^java(?: (?P<opt>-X\S+))?"),
+                    ("other-java", "name:java"), ("{name}", "")]
+        self.assertEqual(self.groups(declared), {
+            "jvm--Xmx1g": [1], "other-java": [2, 4], "python3": [3], "node": [5]})
+
+    def test_templated_groups_are_not_exported_empty_but_fixed_ones_are(self):
+        grouper = pe.Grouper(declared=[("{name}", "cmdline:nothing-runs-this"),
+                                       ("kafka", "cmdline:kafka-not-here")])
+        groups = grouper.update(self.records(), now=0.0)
+        self.assertEqual([g.name for g in groups], ["kafka"])
+        grouper = pe.Grouper(declared=[("{name}", "name:^node$")], expiry=10)
+        self.assertEqual([g.name for g in grouper.update(self.records(), now=0.0)],
+                         ["node"])
+        self.assertEqual([g.name for g in grouper.update([], now=5.0)], ["node"])
+        self.assertEqual(grouper.update([], now=20.0), [])      # forgotten as any group
+
+    def test_bad_templates(self):
+        for name, pattern in (("{app}", "x"), ("{app", "x"), ("a}", "x"), ("{}", "x"),
+                              ("{app}", "cmdline:(?P<other>x)")):
+            with self.subTest(name=name, pattern=pattern):
+                with self.assertRaises(ValueError):
+                    pe.check_template(name, pattern)
+        pe.check_template("{app}-{name}", "cmdline:(?P<app>x)")
+
+
+# Real-world command lines and what --label cmdline shows of them: no secret.
+REDACTION_TABLE = (
+    ("mysql -h db -u root -pS3cr3t shop", "mysql -h db -u root -p*** shop"),
+    ("mysql -u root -p shop", "mysql -u root -p shop"),          # -p alone prompts
+    ("mysqldump --password=S3cr3t shop", "mysqldump --password=*** shop"),
+    ("psql postgresql://app:S3cr3t@db.internal:5432/shop",
+     "psql postgresql://app:***@db.internal:5432/shop"),
+    ("psql host=db user=app password=S3cr3t dbname=shop",
+     "psql host=db user=app password=*** dbname=shop"),
+    ("curl -u alice:S3cr3t https://api.example.com", "curl -u alice:*** https://api.example.com"),
+    ("curl -ualice:S3cr3t https://x", "curl -ualice:*** https://x"),
+    ("curl --user alice:S3cr3t https://x", "curl --user alice:*** https://x"),
+    ("curl -H Authorization: Bearer S3cr3t https://x",
+     "curl -H Authorization: Bearer *** https://x"),
+    ("curl https://x/api?user=a&api_key=S3cr3t&n=1", "curl https://x/api?user=a&api_key=***&n=1"),
+    ("java -Djavax.net.ssl.keyStorePassword=S3cr3t -Ddb.password=S3cr3t -jar app.jar",
+     "java -Djavax.net.ssl.keyStorePassword=*** -Ddb.password=*** -jar app.jar"),
+    ("redis-cli -h cache -a S3cr3t ping", "redis-cli -h cache -a *** ping"),
+    ("redis-server --requirepass S3cr3t", "redis-server --requirepass ***"),
+    ("aws configure set aws_secret_access_key S3cr3t",
+     "aws configure set aws_secret_access_key ***"),
+    ("docker login -u bob -p S3cr3t registry.example.com",
+     "docker login -u bob -p *** registry.example.com"),
+    ("docker run -p 8080:80 nginx", "docker run -p 8080:80 nginx"),   # -p: publish
+    ("sshpass -p S3cr3t ssh host", "sshpass -p *** ssh host"),
+    ("env PGPASSWORD=S3cr3t MYSQL_PWD=S3cr3t AWS_SECRET_ACCESS_KEY=S3cr3t run",
+     "env PGPASSWORD=*** MYSQL_PWD=*** AWS_SECRET_ACCESS_KEY=*** run"),
+    ("app --token S3cr3t --api-key=S3cr3t --client-secret S3cr3t --verbose",
+     "app --token *** --api-key=*** --client-secret *** --verbose"),
+    ("openssl enc -aes256 -pass pass:S3cr3t -in f", "openssl enc -aes256 -pass pass:*** -in f"),
+    ("git clone https://oauth2:S3cr3t@gitlab.example.com/g/r.git",
+     "git clone https://oauth2:***@gitlab.example.com/g/r.git"),
+    ("redis-server redis://:S3cr3t@cache:6379", "redis-server redis://:***@cache:6379"),
+    ("vault login -method=userpass username=bob password=S3cr3t",
+     "vault login -method=userpass username=bob password=***"),
+    ("python3 -m http.server 8000", "python3 -m http.server 8000"),
+)
+
+
+@in_fast_tier
+class RedactionTest(unittest.TestCase):
+
+    def test_the_table(self):
+        for cmdline, shown in REDACTION_TABLE:
+            with self.subTest(cmdline=cmdline):
+                self.assertEqual(pe.redacted_cmdline(cmdline), shown)
+                self.assertNotIn("S3cr3t", pe.redacted_cmdline(cmdline))
+
+    def test_cut_with_a_marker(self):
+        shown = pe.redacted_cmdline("x" * 500)
+        self.assertEqual(shown, "x" * pe.CMDLINE_LABEL_CHARS + pe.CUT_MARK)
+        self.assertEqual(pe.redacted_cmdline("x" * pe.CMDLINE_LABEL_CHARS),
+                         "x" * pe.CMDLINE_LABEL_CHARS)
+
+    def test_on_process_info_only(self):
+        args = pe.parse_args(["--label=cmdline"])
+        exporter = pe.build_exporter(args)
+        exporter.reader = StaticReader([with_cmdline(proc(1, "mysql"), "mysql -pS3cr3t"),
+                                        proc(2, "other")])
+        text = exporter.scrape()
+        families = parse_exposition(text)
+        info = {labels["pid"]: labels["cmdline"]
+                for labels, _ in families["process_info"]["samples"]}
+        self.assertEqual(info, {"1": "mysql -p***", "2": ""})
+        for name, family in families.items():
+            if name != "process_info":
+                self.assertTrue(all("cmdline" not in labels
+                                    for labels, _ in family["samples"]), name)
+        self.assertNotIn("S3cr3t", text)
 
 
 @in_fast_tier
@@ -4259,6 +4503,18 @@ class BadInputTest(unittest.TestCase):
                 one_line_exit(self, argv)
         self.assertEqual(pe.parse_args(["--web.telemetry-path=/probe/x-1.txt"]).telemetry_path,
                          "/probe/x-1.txt")
+
+    def test_bad_rules_and_group_names_are_one_line(self):
+        for argv in (["--include=args:x"], ["--exclude=cmdline:("], ["--group=g=usr:x"],
+                     ["--group={app}=cmdline:x"], ["--group={app=x"],
+                     ["--group={}=cmdline:(?P<a>x)"], ["--labels=pid,cmdline", "--label=cmdline"],
+                     ["--label=cmdline", "--group-by=name"]):
+            with self.subTest(argv=argv):
+                one_line_exit(self, argv)
+        args = pe.parse_args(["--group={app}=cmdline:-jar (?P<app>[^ /]+)\\.jar"])
+        self.assertEqual(args.declared, [("{app}", "cmdline:-jar (?P<app>[^ /]+)\\.jar")])
+        args = pe.parse_args(["--include=user:^www$", "--label=cmdline"])
+        self.assertEqual(args.identity_labels, pe.PROCESS_LABELS + ("cmdline",))
 
     @unittest.skipUnless(IS_LINUX, "a fake procfs")
     def test_once_to_a_closed_pipe_is_quiet(self):
