@@ -1563,6 +1563,101 @@ def filled_template(template, match, record, user_names):
         return None
 
 
+# --group-by app ------------------------------------------------------------
+
+MAX_BUNDLES = 4096        # app names remembered; any user can make bundles, so a cap
+# A container's cgroup: docker-<id>.scope, cri-containerd-<id>.scope, libpod-<id>.scope
+# (systemd's driver) or a bare <id> (cgroupfs: /docker/<id>, /kubepods/.../<id>).
+CONTAINER_CGROUP = re.compile(r"(?:[a-z][a-z-]*-)?([0-9a-f]{64})(?:\.scope)?\Z")
+
+
+def outermost_bundle(path):
+    """The path of the outermost NAME.app directory in an executable's path, or None:
+    a helper app inside an app's bundle belongs to the app."""
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if len(part) > 4 and part.endswith(".app"):
+            return "/".join(parts[:i + 1])
+    return None
+
+
+def bundle_name(bundle):
+    """An app's name: CFBundleDisplayName, else CFBundleName, from its Info.plist;
+    the folder's name less .app when the plist is missing, broken or silent."""
+    import plistlib
+    try:
+        info = plistlib.loads(read_regular_file(bundle + "/Contents/Info.plist"))
+    except Exception:         # any user can write a bundle: nothing in one may crash us
+        info = None
+    if isinstance(info, dict):
+        for key in ("CFBundleDisplayName", "CFBundleName"):
+            name = info.get(key)
+            if isinstance(name, str) and name.strip():
+                return name
+    return bundle.rpartition("/")[2][:-4]
+
+
+def cgroup_app(text):
+    """The container (the first 12 hex digits of its id) or the systemd unit that
+    /proc/PID/cgroup names, or None.  The v2 line (0::) first, then v1's systemd
+    line, then the rest.  Under user.slice only a user's own services count: a
+    login session's scope and the user manager are no program."""
+    ranked = []
+    for line in text.splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        rank = 0 if hierarchy == "0" and not controllers else \
+            1 if controllers == "name=systemd" else 2
+        ranked.append((rank, path))
+    for _, path in sorted(ranked, key=lambda item: item[0]):
+        parts = [part for part in path.split("/") if part]
+        for part in reversed(parts):
+            container = CONTAINER_CGROUP.match(part)
+            if container:
+                return container.group(1)[:12]
+        if "user.slice" in parts:
+            units = [part for part in parts
+                     if part.endswith(".service") and not part.startswith("user@")]
+        else:
+            units = [part for part in parts if part.endswith((".service", ".scope"))]
+        if units:
+            return units[-1]
+    return None
+
+
+class AppNames:
+    """--group-by app: the program a process belongs to, or None (it then groups by
+    its name).  macOS: the app bundle its executable is in; Linux: its container
+    or systemd unit.  Asked once per process (Grouper remembers the answer).
+    `root` is put before bundle paths and `procfs` is where cgroup files are read."""
+
+    def __init__(self, platform=None, procfs="/proc", root=""):
+        self.on_mac = (platform or sys.platform) == "darwin"
+        self.procfs = procfs
+        self.root = root
+        self._bundles = {}      # bundle path -> app name
+
+    def __call__(self, record):
+        if self.on_mac:
+            return self.bundle_app(record.path)
+        try:
+            cgroup = read_start_of("%s/%s/cgroup" % (self.procfs, record.pid), 65536)
+        except OSError:
+            return None
+        return cgroup_app(decode(cgroup))
+
+    def bundle_app(self, path):
+        bundle = outermost_bundle(path)
+        if bundle is None:
+            return None
+        name = self._bundles.get(bundle)
+        if name is None:
+            if len(self._bundles) >= MAX_BUNDLES:
+                self._bundles.clear()
+            name = self._bundles[bundle] = bundle_name(self.root + bundle)
+        return name
+
+
 # What a group sums over its members.  Counters keep what exited members used;
 # gauges are the live members' sum; the start time is the oldest.
 GROUP_COUNTERS = ("cpu_user", "cpu_system", "disk_read_bytes", "disk_written_bytes",
@@ -1620,7 +1715,7 @@ class Grouper:
         self.user_names = user_names or UserNames()
         self._declared_group = remembered_match(self._first_declared_match,
                                                 [rule for _, rule in self.declared])
-        self._app = Remembered(app_names) if group_by == "app" else None
+        self._app = Remembered(app_names or AppNames()) if group_by == "app" else None
         self.members = {}       # group -> {(pid, start_time): [counter values]}
         self.exited = {}        # group -> [counter sums of members gone]
         self.empty_since = {}   # group -> when it last lost its last member
@@ -3517,8 +3612,11 @@ def parse_args(argv, raise_errors=False):
     groups = parser.add_argument_group(
         "groups", "instead of one series set per pid, the reference process exporter's "
                   "namedprocess_namegroup_* families, one series set per group")
-    groups.add_argument("--group-by", dest="group_by", choices=["name", "path", "user"],
-                        help="group processes by name, executable path or user")
+    groups.add_argument("--group-by", dest="group_by",
+                        choices=["name", "path", "user", "app"],
+                        help="group processes by name, executable path or user; or by app: "
+                             "on macOS the app bundle (helpers count toward their app), on "
+                             "Linux the container or systemd unit, else the name")
     groups.add_argument("--group", dest="declared", action="append", default=[],
                         metavar="NAME=REGEX", type=group_declaration,
                         help="declare a group of the processes matching REGEX (field "
@@ -3641,7 +3739,7 @@ def build_exporter(args, kept_files=0):
     grouper = None
     if args.grouped:
         grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
-                          user_names)
+                          user_names, AppNames(procfs=args.procfs))
     labels_of = labeler(args.identity_labels, user_names)
     value_labels = args.labels
     if value_labels is None and "cmdline" in args.identity_labels:

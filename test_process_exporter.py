@@ -2730,6 +2730,111 @@ class RuleTest(unittest.TestCase, ExpositionChecks):
         pe.check_template("{app}-{name}", "cmdline:(?P<app>x)")
 
 
+CHROME = "/Applications/Google Chrome.app"
+CHROME_HELPER = (CHROME + "/Contents/Frameworks/Google Chrome Framework.framework/Versions/"
+                 "120.0/Helpers/Google Chrome Helper (Renderer).app/Contents/MacOS/"
+                 "Google Chrome Helper (Renderer)")
+TRANSLOCATED = ("/private/var/folders/x1/abc/T/AppTranslocation/"
+                "0C2B6E5A-1F1D-4E3C-9B7A-2D8E6F4A1B3C/d/Tidy.app/Contents/MacOS/Tidy")
+
+
+@in_fast_tier
+class AppNamesTest(unittest.TestCase):
+    """--group-by app: bundles in a folder made here, cgroups in a fake procfs."""
+
+    def setUp(self):
+        import plistlib
+        self.root = tempfile.mkdtemp(prefix="apps-")
+        self.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
+
+        def bundle(path, info=None, raw=None):
+            contents = self.root + path + "/Contents"
+            os.makedirs(contents + "/MacOS", exist_ok=True)
+            if info is not None:
+                with open(contents + "/Info.plist", "wb") as f:
+                    plistlib.dump(info, f, fmt=plistlib.FMT_BINARY)
+            if raw is not None:
+                with open(contents + "/Info.plist", "wb") as f:
+                    f.write(raw)
+        bundle(CHROME, {"CFBundleName": "Chrome", "CFBundleDisplayName": "Google Chrome"})
+        bundle(CHROME_HELPER.split("/Contents/MacOS/")[0], {"CFBundleName": "Helper"})
+        bundle("/Applications/Plain.app", {"CFBundleName": "Plain Name"})
+        bundle("/Applications/Silent.app", {"CFBundleName": "", "Other": 1})
+        bundle("/Applications/Broken.app", raw=b"<?xml version='1.0'?><plist><dict><key>")
+        bundle("/Applications/Listed.app", raw=b"bplist00 not really")
+        bundle("/Applications/NoPlist.app")
+        self.apps = pe.AppNames("darwin", root=self.root)
+
+    def test_the_outermost_bundle_names_the_app(self):
+        for path, app in (
+                (CHROME + "/Contents/MacOS/Google Chrome", "Google Chrome"),
+                (CHROME_HELPER, "Google Chrome"),
+                ("/Applications/Plain.app/Contents/MacOS/plain", "Plain Name"),
+                ("/Applications/Silent.app/Contents/MacOS/s", "Silent"),
+                ("/Applications/Broken.app/Contents/MacOS/b", "Broken"),
+                ("/Applications/Listed.app/Contents/MacOS/l", "Listed"),
+                ("/Applications/NoPlist.app/Contents/MacOS/n", "NoPlist"),
+                ("/Applications/Gone.app/Contents/MacOS/g", "Gone"),
+                (TRANSLOCATED, "Tidy"),
+                ("/usr/bin/python3", None), ("", None), ("/opt/x.app", None),
+                ("/opt/.app/bin/x", None)):
+            with self.subTest(path=path):
+                self.assertEqual(self.apps.bundle_app(path), app)
+
+    def test_a_plist_is_read_once_per_bundle(self):
+        self.assertEqual(self.apps.bundle_app(CHROME_HELPER), "Google Chrome")
+        os.remove(self.root + CHROME + "/Contents/Info.plist")
+        self.assertEqual(self.apps.bundle_app(CHROME + "/Contents/MacOS/x"), "Google Chrome")
+
+    def test_groups_by_app_on_the_standin(self):
+        lib = standin_library()
+        lib.standin_reset()
+        for pid, path in ((10, CHROME + "/Contents/MacOS/Google Chrome"), (11, CHROME_HELPER),
+                          (12, CHROME_HELPER), (13, "/usr/bin/python3")):
+            name = path.rpartition("/")[2].encode()
+            add_fake(lib, pid, comm=name[:15], name=name[:31], path=path.encode())
+        grouper = pe.Grouper("app", children=False, app_names=self.apps)
+        groups = grouper.assign(pe.DarwinReader(lib).read())
+        self.assertEqual({name: sorted(r.pid for r in members)
+                          for name, members in groups.items()},
+                         {"Google Chrome": [10, 11, 12], "python3": [13]})
+
+    def test_units_and_containers_from_cgroups(self):
+        long_id = "0123456789ab" + "c" * 52
+        for text, app in (
+                ("0::/system.slice/nginx.service\n", "nginx.service"),
+                ("0::/system.slice/docker-%s.scope\n" % long_id, "0123456789ab"),
+                ("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+                 "cri-containerd-%s.scope\n" % long_id, "0123456789ab"),
+                ("0::/machine.slice/libpod-%s.scope/container\n" % long_id, "0123456789ab"),
+                ("12:pids:/docker/%s\n1:name=systemd:/docker/%s\n" % (long_id, long_id),
+                 "0123456789ab"),
+                ("11:memory:/system.slice/cron.service\n1:name=systemd:/system.slice/"
+                 "cron.service\n0::/system.slice/cron.service\n", "cron.service"),
+                ("0::/user.slice/user-1000.slice/session-3.scope\n", None),
+                ("0::/user.slice/user-1000.slice/user@1000.service/init.scope\n", None),
+                ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                 "pipewire.service\n", "pipewire.service"),
+                ("0::/init.scope\n", "init.scope"), ("0::/\n", None), ("", None),
+                ("garbage without colons", None)):
+            with self.subTest(text=text):
+                self.assertEqual(pe.cgroup_app(text), app)
+
+    def test_groups_by_unit_on_a_fake_procfs(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        procfs.add(20, comm=b"nginx", exe=b"/usr/sbin/nginx")
+        procfs.write("20/cgroup", b"0::/system.slice/nginx.service\n")
+        procfs.add(21, comm=b"bash", exe=b"/bin/bash")
+        procfs.write("21/cgroup", b"0::/user.slice/user-1000.slice/session-2.scope\n")
+        procfs.add(22, comm=b"kthreadd")            # no cgroup file: by its name
+        grouper = pe.Grouper("app", children=False,
+                             app_names=pe.AppNames("linux", procfs=procfs.root))
+        groups = grouper.assign(pe.LinuxReader(procfs.root).read())
+        self.assertEqual({name: [r.pid for r in members] for name, members in groups.items()},
+                         {"nginx.service": [20], "bash": [21], "kthreadd": [22]})
+
+
 # Real-world command lines and what --label cmdline shows of them: no secret.
 REDACTION_TABLE = (
     ("mysql -h db -u root -pS3cr3t shop", "mysql -h db -u root -p*** shop"),
