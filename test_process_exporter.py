@@ -5627,6 +5627,36 @@ def bench_darwin_standin(count=3000, rounds=15, out=sys.stdout):
     return figures
 
 
+def bench_cmdline(counts=(1000, 3000), rounds=31, out=sys.stdout):
+    """Scrape cost, in-process and interleaved, with no rule, with a `cmdline:` rule
+    and with --label cmdline, in the steady state (every command line read before)."""
+    results = {}
+    for extra in counts:
+        idle = [subprocess.Popen(["sleep", "100000"]) for _ in range(extra)]
+        try:
+            exporters = {name: pe.build_exporter(pe.parse_args(argv)) for name, argv in (
+                ("no rule", []), ("cmdline: rule", ["--exclude=cmdline:--type=renderer"]),
+                ("--label cmdline", ["--label=cmdline"]))}
+            for exporter in exporters.values():
+                exporter.scrape()             # the first scrape reads every command line
+            wall, cpu = interleaved_medians(
+                {name: exporter.scrape for name, exporter in exporters.items()}, rounds)
+            n = len(pids_now())
+        finally:
+            for child in idle:
+                child.kill()
+            for child in idle:
+                child.wait()
+        out.write("\n== command lines: %d extra idle processes (%d in /proc), medians of %d "
+                  "interleaved rounds ==\n" % (extra, n, rounds))
+        for name in exporters:
+            out.write("%-18s %8.2f ms wall %8.2f ms CPU  %5.2f x no rule (CPU %5.2f x)\n"
+                      % (name, wall[name] * 1e3, cpu[name] * 1e3, wall[name] / wall["no rule"],
+                         cpu[name] / cpu["no rule"]))
+        results[extra] = (wall, cpu)
+    return results
+
+
 @unittest.skipUnless(os.environ.get("PROCESS_EXPORTER_BENCH") == "1",
                      "the benchmark runs only with PROCESS_EXPORTER_BENCH=1")
 class Benchmark(unittest.TestCase):
@@ -5637,10 +5667,13 @@ class Benchmark(unittest.TestCase):
         sys.stdout.write("\n")
         run_benchmark(counts)
         bench_darwin_standin()
+        bench_cmdline([n for n in counts if n] or [1000])
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["bench"]:
+    if sys.argv[1:2] == ["bench-cmdline"]:
+        bench_cmdline([int(n) for n in sys.argv[2:]] or (1000, 3000))
+    elif sys.argv[1:2] == ["bench"]:
         run_benchmark([int(n) for n in sys.argv[2:]] or (0, 1000, 3000))
         bench_darwin_standin()
         tearDownModule()
