@@ -2115,7 +2115,7 @@ class LinuxCommandLineTest(unittest.TestCase, ExpositionChecks):
         return child
 
     def scrape(self, exporter):
-        return self.assertValidExposition(exporter.scrape(), promtool=False)
+        return self.assertValidExposition(exporter.scrape())
 
     def test_two_pythons_told_apart_by_their_arguments(self):
         alpha, beta = self.start("pe-test-alpha"), self.start("pe-test-beta")
@@ -2875,7 +2875,7 @@ REDACTION_TABLE = (
 
 
 @in_fast_tier
-class RedactionTest(unittest.TestCase):
+class RedactionTest(unittest.TestCase, ExpositionChecks):
 
     def test_the_table(self):
         for cmdline, shown in REDACTION_TABLE:
@@ -2893,12 +2893,13 @@ class RedactionTest(unittest.TestCase):
         args = pe.parse_args(["--label=cmdline"])
         exporter = pe.build_exporter(args)
         exporter.reader = StaticReader([with_cmdline(proc(1, "mysql"), "mysql -pS3cr3t"),
-                                        proc(2, "other")])
+                                        proc(2, "other"),
+                                        with_cmdline(proc(3, "odd"), 'a "b"\\\nc\ufffd')])
         text = exporter.scrape()
-        families = parse_exposition(text)
+        families = self.assertValidExposition(text)
         info = {labels["pid"]: labels["cmdline"]
                 for labels, _ in families["process_info"]["samples"]}
-        self.assertEqual(info, {"1": "mysql -p***", "2": ""})
+        self.assertEqual(info, {"1": "mysql -p***", "2": "", "3": 'a "b"\\\nc\ufffd'})
         for name, family in families.items():
             if name != "process_info":
                 self.assertTrue(all("cmdline" not in labels
