@@ -1820,6 +1820,26 @@ class DarwinCommandLineTest(unittest.TestCase):
         self.assertEqual(records[500].cmdline, "java -jar /opt/kafka.jar --x=")
         self.assertIsNone(records[600].cmdline)
 
+    def test_the_kernel_refuses_a_buffer_past_argmax(self):
+        mib = (ctypes.c_int * 3)(pe.CTL_KERN, pe.KERN_PROCARGS2, 500)
+        argmax = pe.sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32)
+        for size, result in ((argmax + 4, 0), (argmax + 5, -1), (4, -1)):
+            buffer = ctypes.create_string_buffer(size)
+            length = ctypes.c_size_t(size)
+            with self.subTest(size=size):
+                self.assertEqual(self.lib.sysctl(mib, 3, buffer, ctypes.byref(length),
+                                                 None, 0), result)
+                if result:
+                    self.assertEqual(ctypes.get_errno(), errno.EINVAL)
+
+    @unittest.skipUnless(sys.platform == "darwin", "a real Mac")
+    def test_on_this_mac_own_command_lines_as_ps_shows_them(self):
+        records = self.read(pe.DarwinReader(fields=(pe.CMDLINE,)))
+        self.assertEqual(records[os.getpid()].cmdline,
+                         ps("-ww", "-o", "args=", "-p", str(os.getpid())).strip())
+        if os.geteuid() != 0:
+            self.assertIsNone(records[1].cmdline)        # launchd is root's: EINVAL
+
     def test_odd_areas_parse_or_give_nothing(self):
         argc = (2).to_bytes(4, sys.byteorder)
         self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0\0a\0b\0ENV=1\0"),
