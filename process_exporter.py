@@ -3535,7 +3535,8 @@ def parse_args(argv, raise_errors=False):
         prog="process_exporter.py",
         description="Prometheus exporter of per-process metrics for macOS (libproc) and "
                     "Linux (/proc). Regexes are Python's, matched with re.search against "
-                    "the process name and against its executable path.")
+                    "the process name and against its executable path, or, after a "
+                    "prefix name:, path:, cmdline: or user:, against that field alone.")
     web = parser.add_argument_group("serving")
     web.add_argument("--web.listen-address", dest="listen_address", type=listen_address,
                      default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
