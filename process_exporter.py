@@ -101,6 +101,11 @@ EXTRA_FIELDS = (
     "cpu_wait", "wired_bytes", "footprint_peak_bytes", "proportional_resident_bytes",
     "proportional_swapped_bytes", "wchan", "thread_list",
 )
+# Not a number: a reader reads command lines only when `fields` hold this (a rule
+# on `cmdline:` or --label cmdline asks for it), once per program run.
+CMDLINE = "cmdline"
+# At most this much of a command line is kept: a rule sees no further.
+CMDLINE_BYTES = 65536
 
 # A process's state, in the reference exporter's words: Linux's R, S, D, Z and the
 # rest; macOS's from its process table and running threads (see DarwinReader).
@@ -129,6 +134,7 @@ class Process:
     wchan = None                      # Linux: the kernel function it sleeps in
     thread_list = None                # [Thread], for processes of two threads or more
     kernel_thread = False             # Linux: a kernel thread, not a program
+    cmdline = None        # the arguments joined by spaces, when asked for and readable
 
     def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
                  cpu_system=None, resident_bytes=None, virtual_bytes=None,
@@ -211,12 +217,13 @@ class Known:
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
                  "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches")
+                 "gone_switches", "cmdline")
 
     def __init__(self, comm, name, path):
         self.comm = comm
         self.name = name
         self.path = path
+        self.cmdline = None        # read once, when asked for (arguments do not change)
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = 0
         # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
@@ -243,6 +250,12 @@ def failure_reason(failure):
 def decode(raw):
     """Kernel bytes (a path, a name) as text that is always valid UTF-8."""
     return raw.decode("utf-8", "replace")
+
+
+def joined_arguments(arguments):
+    """Arguments (bytes) as one line of text: joined by single spaces, at most
+    CMDLINE_BYTES of it."""
+    return decode(b" ".join(arguments)[:CMDLINE_BYTES])
 
 
 class Reader:
@@ -298,6 +311,7 @@ PROC_PIDTASKALLINFO_SIZE = 232
 CTL_KERN = 1
 KERN_PROC = 14
 KERN_PROC_ALL = 0
+KERN_PROCARGS2 = 49
 INT32_MAX = 2 ** 31 - 1
 GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
 GONE_BAD_64 = 2 ** 64
@@ -678,6 +692,29 @@ def text_before_nul(raw):
     return raw.split(b"\0", 1)[0]
 
 
+def procargs_arguments(raw):
+    """The arguments in what sysctl(KERN_PROCARGS2) gives, or None if it is not
+    that: a native int argc, the exec path, NUL padding, argc NUL-terminated
+    arguments, then the environment, which is never looked at."""
+    if len(raw) < 4:
+        return None
+    argc = int.from_bytes(raw[:4], sys.byteorder, signed=True)
+    end = raw.find(b"\0", 4)
+    if argc < 0 or end < 0:
+        return None
+    position = end
+    while position < len(raw) and raw[position] == 0:     # past the padding
+        position += 1
+    arguments = []
+    while len(arguments) < argc and position < len(raw):
+        end = raw.find(b"\0", position)
+        if end < 0:            # cut short: what there is of the last one
+            end = len(raw)
+        arguments.append(raw[position:end])
+        position = end + 1
+    return arguments
+
+
 # The numbers proc_pid_rusage gives (major faults are its 64-bit page-ins).
 # The numbers of the rusage buffer exported only when asked for.
 RUSAGE_EXTRAS = ("idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
@@ -737,6 +774,11 @@ class DarwinReader(Reader):
         self.with_threads = self.wants("thread_list")
         self._thread_info = proc_threadinfo()
         self._thread_handles = (ctypes.c_uint64 * 64)()
+        self._args = self._args_mib = None
+        if self.wants(CMDLINE):        # a buffer of kern.argmax bytes, only then
+            argmax = sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32) or 1 << 20
+            self._args = ctypes.create_string_buffer(argmax)
+            self._args_mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROCARGS2, 0)
         # One buffer of each kind, reused for every pid of every scrape.
         self._mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROC, KERN_PROC_ALL)
         self._table = ctypes.create_string_buffer(0)
@@ -851,8 +893,11 @@ class DarwinReader(Reader):
             if err == errno.EPERM:       # another user's process, and we are not root
                 self.partial += 1
                 this = self.remember(pid, start, comm, known)
-                return Process(pid, ppid, uid, gid, this.name, this.path, start,
-                               state=darwin_state(state, None))
+                record = Process(pid, ppid, uid, gid, this.name, this.path, start,
+                                 state=darwin_state(state, None))
+                if this.cmdline is not None:     # root's, say, when we run as root
+                    record.cmdline = this.cmdline
+                return record
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
                 return self.read_zombie(row, start, known)
             self.skipped[failure_reason(err)] += 1
@@ -902,6 +947,8 @@ class DarwinReader(Reader):
         )
         if self.with_threads and threads > 1:
             record.thread_list = self.read_threads(pid, threads, this.name)
+        if this.cmdline is not None:
+            record.cmdline = this.cmdline
         refused = False
         if with_rusage:
             refused = self.read_rusage(pid, record, this) == errno.EPERM
@@ -920,6 +967,8 @@ class DarwinReader(Reader):
             start = self._known_starts.get(pid)
         this = self.remember(pid, start, comm, known, need_path=False)
         record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie")
+        if this.cmdline is not None:         # what it had alive: a zombie's is refused
+            record.cmdline = this.cmdline
         err = self.read_rusage(pid, record, this)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
@@ -942,7 +991,8 @@ class DarwinReader(Reader):
 
         A new pid and start time, or a new kernel name for them (an exec), is a
         new program: its path is asked for then, and only then (the kernel may
-        log a line for each time another user's path is asked for)."""
+        log a line for each time another user's path is asked for); so is its
+        command line, when wanted."""
         key = (pid, start)
         this = known.get(key)
         if this is None or this.comm != comm:
@@ -950,8 +1000,20 @@ class DarwinReader(Reader):
             short_name = decode(text_before_nul(comm))
             name = decode(text_before_nul(kernel_name or b"")) or short_name
             this = Known(comm, program_name(path, name, short_name), path)
+            if self._args is not None and need_path:
+                this.cmdline = self.read_cmdline(pid)
         self._known[key] = this
         return this
+
+    def read_cmdline(self, pid):
+        """The arguments joined by spaces, or None: the kernel gives them for our
+        own processes (any to root), and EINVAL for the rest, zombies and pid 0."""
+        self._args_mib[2] = pid
+        size = ctypes.c_size_t(len(self._args))
+        if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0:
+            return None
+        arguments = procargs_arguments(ctypes.string_at(self._args, size.value))
+        return None if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
         """The executable's path; "" for pid 0, a zombie (ESRCH) or a deleted executable
@@ -1177,6 +1239,7 @@ class LinuxReader(Reader):
         self.with_smaps = self.wants("proportional_resident_bytes",
                                      "proportional_swapped_bytes")
         self.with_threads = self.wants("thread_list")
+        self.with_cmdline = self.wants(CMDLINE)      # cmdline, once per program run
         self._now = clock()
         self._known = {}             # (pid, start ticks) -> Known, live processes only
 
@@ -1280,6 +1343,8 @@ class LinuxReader(Reader):
         )
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             record.kernel_thread = True
+        if program.cmdline is not None:
+            record.cmdline = program.cmdline
         refused = False
         if self.with_fds:
             refused = self.read_open_fds(directory, record) or refused
@@ -1314,8 +1379,23 @@ class LinuxReader(Reader):
                 program.start_time = known.start_time
                 program.thread_switches = known.thread_switches
                 program.gone_switches = known.gone_switches
+            if self.with_cmdline:
+                program.cmdline = self.command_line(directory)
         self._known[key] = program
         return program
+
+    @staticmethod
+    def command_line(directory):
+        """The arguments joined by spaces (its first CMDLINE_BYTES), "" for a kernel
+        thread or a zombie, None where the kernel will not say (hidepid)."""
+        try:
+            raw = read_start_of(directory + "cmdline", CMDLINE_BYTES)
+        except OSError:
+            return None
+        arguments = raw.split(b"\0")
+        if raw.endswith(b"\0"):
+            arguments.pop()
+        return joined_arguments(arguments)
 
     @staticmethod
     def executable(directory):
@@ -1489,6 +1569,23 @@ class LinuxReader(Reader):
         return program.uid, program.gid
 
 
+def read_start_of(path, limit):
+    """At most `limit` bytes from the start of a file (a /proc file may be longer
+    and is read in pieces); a FIFO neither blocks the open nor the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        chunks, size = [], 0
+        while size < limit:
+            chunk = os.read(fd, limit - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def number_after(text, label, column=None):
     """A number on the line that `label` starts in /proc text: the whole rest of the
     line, or its column (counting from 0) when given."""
@@ -1629,14 +1726,75 @@ class Remembered:
         self._last, self._now = self._now, {}
 
 
-class Filter:
-    """Which processes to export: --include, --exclude (regexes on name or path), --user."""
+# The fields a rule (--include, --exclude, --group) may name: `FIELD:REGEX`.
+RULE_FIELDS = ("name", "path", "cmdline", "user")
 
-    def __init__(self, include=(), exclude=(), uids=()):
-        self.include = [re.compile(pattern) for pattern in include]
-        self.exclude = [re.compile(pattern) for pattern in exclude]
+
+def split_rule(text):
+    """A rule as (field, regex text); field None (no prefix) is name or path.  A
+    leading lowercase word and a colon is a prefix: an unknown one is a ValueError."""
+    prefix = re.match(r"([a-z]+):", text)
+    if prefix is None:
+        return None, text
+    if prefix.group(1) not in RULE_FIELDS:
+        raise ValueError("unknown field %r in %r: there are %s (a name or path with a "
+                         "colon: write it as \\:)"
+                         % (prefix.group(1), text, ", ".join(RULE_FIELDS)))
+    return prefix.group(1), text[prefix.end():]
+
+
+class Rule:
+    """A regex on one field of a process: its name, path, cmdline (the arguments
+    joined by spaces) or user (name); with no prefix, its name or else its path.
+    A field not known for a process (another user's command line on macOS) matches
+    nothing."""
+
+    __slots__ = ("field", "regex")
+
+    def __init__(self, text):
+        self.field, pattern = split_rule(text)
+        self.regex = re.compile(pattern)
+
+    def search(self, record, user_names):
+        """The match object, or None."""
+        regex, field = self.regex, self.field
+        if field is None:
+            return regex.search(record.name) or regex.search(record.path)
+        if field == "user":
+            value = user_names(record.uid) if record.uid != "" else None
+        else:
+            value = getattr(record, field)
+        return None if value is None else regex.search(value)
+
+
+def needs_cmdline(rules):
+    return any(split_rule(text)[0] == CMDLINE for text in rules)
+
+
+class RememberedMatch(Remembered):
+    """A rule's answer, asked again also when the user changes (a setuid without
+    exec) or the command line is first known."""
+
+    depends_on = Remembered.depends_on + ("uid", "cmdline")
+
+
+def remembered_match(question, rules):
+    """Remembered, or RememberedMatch where a rule looks at the user or command line."""
+    if any(rule.field in ("user", CMDLINE) for rule in rules):
+        return RememberedMatch(question)
+    return Remembered(question)
+
+
+class Filter:
+    """Which processes to export: --include, --exclude (Rules), --user."""
+
+    def __init__(self, include=(), exclude=(), uids=(), user_names=None):
+        self.include = [Rule(text) for text in include]
+        self.exclude = [Rule(text) for text in exclude]
         self.uids = frozenset(uids)
-        self._selected = Remembered(self._selected_by_patterns)
+        self.user_names = user_names or UserNames()
+        self._selected = remembered_match(self._selected_by_patterns,
+                                          self.include + self.exclude)
 
     def __bool__(self):
         return bool(self.include or self.exclude or self.uids)
@@ -1647,9 +1805,9 @@ class Filter:
         return self._selected(record)
 
     def _selected_by_patterns(self, record):
-        if self.include and not matches_any(self.include, record):
+        if self.include and not matches_any(self.include, record, self.user_names):
             return False
-        return not matches_any(self.exclude, record)
+        return not matches_any(self.exclude, record, self.user_names)
 
     def apply(self, records):
         if not self:
@@ -1659,8 +1817,143 @@ class Filter:
         return kept
 
 
-def matches_any(patterns, record):
-    return any(p.search(record.name) or p.search(record.path) for p in patterns)
+def matches_any(rules, record, user_names):
+    return any(rule.search(record, user_names) for rule in rules)
+
+
+# {name}, {path}, {user} or a named group of the rule's regex, in a --group name.
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PLACEHOLDER_FIELDS = ("name", "path", "user")
+
+
+def check_template(name, pattern):
+    """A ValueError unless every brace in a --group name is a placeholder the rule
+    can fill."""
+    regex = re.compile(split_rule(pattern)[1])
+    if "{" in PLACEHOLDER.sub("", name) or "}" in PLACEHOLDER.sub("", name):
+        raise ValueError("bad group name %r: braces only around a placeholder such as "
+                         "{name}" % name)
+    for field in PLACEHOLDER.findall(name):
+        if field not in PLACEHOLDER_FIELDS and field not in regex.groupindex:
+            raise ValueError("bad group name %r: no {%s} (there are {name}, {path}, "
+                             "{user} and the regex's named groups)" % (name, field))
+
+
+def filled_template(template, match, record, user_names):
+    """A --group name with its placeholders filled from the match and the process;
+    None if any of them comes out empty (the rule then does not apply)."""
+    captured = match.groupdict()
+
+    def value(placeholder):
+        field = placeholder.group(1)
+        if field in captured:
+            text = captured[field]
+        elif field == "user":
+            text = user_names(record.uid) if record.uid != "" else ""
+        else:
+            text = getattr(record, field)
+        if not text:
+            raise LookupError(field)
+        return text
+    try:
+        return PLACEHOLDER.sub(value, template)
+    except LookupError:
+        return None
+
+
+# --group-by app ------------------------------------------------------------
+
+MAX_BUNDLES = 4096        # app names remembered; any user can make bundles, so a cap
+# A container's cgroup: docker-<id>.scope, cri-containerd-<id>.scope, libpod-<id>.scope
+# (systemd's driver) or a bare <id> (cgroupfs: /docker/<id>, /kubepods/.../<id>).
+CONTAINER_CGROUP = re.compile(r"(?:[a-z][a-z-]*-)?([0-9a-f]{64})(?:\.scope)?\Z")
+
+
+def outermost_bundle(path):
+    """The path of the outermost NAME.app directory in an executable's path, or None:
+    a helper app inside an app's bundle belongs to the app."""
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if len(part) > 4 and part.endswith(".app"):
+            return "/".join(parts[:i + 1])
+    return None
+
+
+def bundle_name(bundle):
+    """An app's name: CFBundleDisplayName, else CFBundleName, from its Info.plist;
+    the folder's name less .app when the plist is missing, broken or silent."""
+    import plistlib
+    try:
+        info = plistlib.loads(read_regular_file(bundle + "/Contents/Info.plist"))
+    except Exception:         # any user can write a bundle: nothing in one may crash us
+        info = None
+    if isinstance(info, dict):
+        for key in ("CFBundleDisplayName", "CFBundleName"):
+            name = info.get(key)
+            if isinstance(name, str) and name.strip():
+                return name
+    return bundle.rpartition("/")[2][:-4]
+
+
+def cgroup_app(text):
+    """The container (the first 12 hex digits of its id) or the systemd unit that
+    /proc/PID/cgroup names, or None.  The v2 line (0::) first, then v1's systemd
+    line, then the rest.  Under user.slice only a user's own services count: a
+    login session's scope and the user manager are no program."""
+    ranked = []
+    for line in text.splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        rank = 0 if hierarchy == "0" and not controllers else \
+            1 if controllers == "name=systemd" else 2
+        ranked.append((rank, path))
+    for _, path in sorted(ranked, key=lambda item: item[0]):
+        parts = [part for part in path.split("/") if part]
+        for part in reversed(parts):
+            container = CONTAINER_CGROUP.match(part)
+            if container:
+                return container.group(1)[:12]
+        if "user.slice" in parts:
+            units = [part for part in parts
+                     if part.endswith(".service") and not part.startswith("user@")]
+        else:
+            units = [part for part in parts if part.endswith((".service", ".scope"))]
+        if units:
+            return units[-1]
+    return None
+
+
+class AppNames:
+    """--group-by app: the program a process belongs to, or None (it then groups by
+    its name).  macOS: the app bundle its executable is in; Linux: its container
+    or systemd unit.  Asked once per process (Grouper remembers the answer).
+    `root` is put before bundle paths and `procfs` is where cgroup files are read."""
+
+    def __init__(self, platform=None, procfs="/proc", root=""):
+        self.on_mac = (platform or sys.platform) == "darwin"
+        self.procfs = procfs
+        self.root = root
+        self._bundles = {}      # bundle path -> app name
+
+    def __call__(self, record):
+        if self.on_mac:
+            return self.bundle_app(record.path)
+        try:
+            cgroup = read_start_of("%s/%s/cgroup" % (self.procfs, record.pid), 65536)
+        except OSError:
+            return None
+        return cgroup_app(decode(cgroup))
+
+    def bundle_app(self, path):
+        bundle = outermost_bundle(path)
+        if bundle is None:
+            return None
+        name = self._bundles.get(bundle)
+        if name is None:
+            if len(self._bundles) >= MAX_BUNDLES:
+                self._bundles.clear()
+            name = self._bundles[bundle] = bundle_name(self.root + bundle)
+        return name
 
 
 # What a group sums over its members.  Counters keep what exited members used;
@@ -1764,11 +2057,13 @@ MAX_EMPTY_GROUPS = 1000
 class Grouper:
     """Puts processes into named groups and keeps each group's counters monotonic.
 
-    A process joins the first declared group (--group NAME=REGEX) whose regex
-    matches its name or path, else the group of its --group-by key, else (with
-    --children) the group of its nearest grouped ancestor, else none.  With
-    --group-by name, Linux kernel threads go to one group, to none, or each to
-    the group of its own name (`kernel_threads`: "group", "none", "name").
+    A process joins the first declared group (--group NAME=RULE) whose rule
+    matches it, else the group of its --group-by key, else (with --children) the
+    group of its nearest grouped ancestor, else none.  A declared name with
+    placeholders ({app}) is filled from the match: one group per value, made only
+    when a process matches.  With --group-by name or app, Linux kernel threads go to
+    one group, to none, or each to the group of its own name (`kernel_threads`:
+    "group", "none", "name").
 
     Per group it remembers its live members' last counters, keyed by pid and start
     time so a reused pid is a new member, and the sum of what exited members used;
@@ -1778,14 +2073,19 @@ class Grouper:
     """
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
-                 user_names=None, kernel_threads="group"):
+                 user_names=None, kernel_threads="group", app_names=None):
         self.group_by = group_by
-        self.declared = [(name, re.compile(pattern)) for name, pattern in declared]
+        self.declared = [(name, Rule(pattern)) for name, pattern in declared]
+        # Groups exported even when empty, and never forgotten: those of fixed name.
+        self.fixed_names = {name for name, _ in self.declared
+                            if not PLACEHOLDER.search(name)}
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
         self.kernel_threads = kernel_threads
-        self._declared_group = Remembered(self._first_declared_match)
+        self._declared_group = remembered_match(self._first_declared_match,
+                                                [rule for _, rule in self.declared])
+        self._app = Remembered(app_names or AppNames()) if group_by == "app" else None
         self.members = {}       # group -> {(pid, start_time): [counter values]}
         self.exited = {}        # group -> [counter sums of members gone]
         self.empty_since = {}   # group -> when it last lost its last member
@@ -1800,20 +2100,28 @@ class Grouper:
             declared = self._declared_group(record)
             if declared is not None:
                 return declared
+        if record.kernel_thread and self.group_by in ("name", "app") \
+                and self.kernel_threads != "name":   # kworkers' names churn
+            return KERNEL_THREADS_GROUP if self.kernel_threads == "group" else None
         if self.group_by == "name":
-            if record.kernel_thread and self.kernel_threads != "name":
-                return KERNEL_THREADS_GROUP if self.kernel_threads == "group" else None
             return record.name or None
         if self.group_by == "path":
             return record.path or None
         if self.group_by == "user":
             return self.user_names(record.uid)
+        if self._app is not None:
+            return self._app(record) or record.name or None
         return None
 
     def _first_declared_match(self, record):
-        for name, pattern in self.declared:
-            if pattern.search(record.name) or pattern.search(record.path):
-                return name
+        for name, rule in self.declared:
+            match = rule.search(record, self.user_names)
+            if match is not None:
+                if name in self.fixed_names:
+                    return name
+                name = filled_template(name, match, record, self.user_names)
+                if name:
+                    return name
         return None
 
     def assign(self, records, everyone=None):
@@ -1836,6 +2144,8 @@ class Grouper:
             if group is not None:
                 groups.setdefault(group, []).append(record)
         self._declared_group.next_scrape()
+        if self._app is not None:
+            self._app.next_scrape()
         return groups
 
     @staticmethod
@@ -1871,7 +2181,7 @@ class Grouper:
         known = {field for field in GROUP_GAUGES + ("worst_fd_ratio",) if any(
             getattr(record, "fd_limit" if field == "worst_fd_ratio" else field) is not None
             for record in (records if everyone is None else everyone))}
-        names = set(assigned) | set(self.members) | {name for name, _ in self.declared}
+        names = set(assigned) | set(self.members) | self.fixed_names
         groups = []
         for name in sorted(names):
             live = assigned.get(name, [])
@@ -1948,7 +2258,7 @@ class Grouper:
         """Keep the history of an older Grouper (a reload): every group, if groups are
         still made the same way; else the declared groups still declared."""
         keep = set(older.members) if older.group_by == self.group_by else \
-            {name for name, _ in self.declared} & {name for name, _ in older.declared}
+            self.fixed_names & older.fixed_names
         self.scrapes = older.scrapes
         for name in keep:
             for mine, theirs in ((self.members, older.members), (self.exited, older.exited),
@@ -1961,7 +2271,7 @@ class Grouper:
 
     def _forget(self, now):
         """Drop groups empty for longer than the expiry, and the oldest past the cap."""
-        declared = {name for name, _ in self.declared}
+        declared = self.fixed_names
         stale = [name for name, since in self.empty_since.items()
                  if name not in declared and now - since >= self.expiry]
         empty = sorted((since, name) for name, since in self.empty_since.items()
@@ -2370,6 +2680,83 @@ def family_header(family):
         family.name, escape_help(family.help), family.name, family.type)
 
 
+# --label cmdline: a command line as a label of process_info, its secrets hidden
+# and cut to this many characters (then marked by CUT_MARK).
+CMDLINE_LABEL_CHARS = 200
+CUT_MARK = "..."
+HIDDEN = "***"
+# What in the name of an option or variable says its value is a secret.
+SECRET_NAME = re.compile(
+    r"password|passwd|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|"
+    r"private[-_]?key|credential|cookie|pass(?:in|out)?(?![a-z0-9])|"
+    r"(?:^|[-_.])key$", re.IGNORECASE)
+NAME_AND_VALUE = re.compile(r"(-{1,2}[\w.-]+|[A-Za-z_][\w.-]*)=(.+)", re.DOTALL)
+OPTION = re.compile(r"-{1,2}[\w.-]+\Z")
+URL_PASSWORD = re.compile(r"([A-Za-z][\w+.-]*://[^/@\s:]*):[^@\s]*@")
+QUERY_PARAMETER = re.compile(r"([?&;])([^=&;\s]+)=([^&;\s]+)")
+# Options whose next argument is a secret by one program's convention.
+SECRET_NEXT = {
+    "curl": ("-u", "--user", "-U", "--proxy-user"),     # user:password: the password
+    "redis-cli": ("-a",),
+    "sshpass": ("-p",),
+    "login": ("-p",),           # docker, podman, helm, nerdctl ... login -p
+}
+
+
+def hidden_query(match):
+    name = match.group(2)
+    return match.group(0) if not SECRET_NAME.search(name) else \
+        "%s%s=%s" % (match.group(1), name, HIDDEN)
+
+
+def hide_value(word):
+    """A `user:password` keeps its user; anything else is hidden whole."""
+    user, colon, _ = word.partition(":")
+    return user + ":" + HIDDEN if colon and user else HIDDEN
+
+
+def redacted_cmdline(cmdline):
+    """A command line with the values of secrets hidden (see README, "Command lines
+    as labels"), cut to CMDLINE_LABEL_CHARS.  Words are what spaces part: the
+    arguments, or pieces of one that holds spaces (a conninfo string, say)."""
+    words = cmdline.split(" ")
+    program = words[0].rpartition("/")[2]
+    mysql = program.startswith(("mysql", "mariadb"))
+    login_at = words.index("login") if "login" in words else len(words)
+    hide_next = False
+    for i, word in enumerate(words):
+        lowered = word.lower()
+        if hide_next:
+            hide_next = lowered in ("bearer", "basic")       # the scheme; then the secret
+            if hide_next or word and not word.startswith("--"):
+                words[i] = word if hide_next else hide_value(word)
+                continue
+        named = NAME_AND_VALUE.match(word)
+        if named and SECRET_NAME.search(named.group(1)):
+            words[i] = named.group(1) + "=" + HIDDEN
+        elif OPTION.match(word) and SECRET_NAME.search(word):
+            hide_next = True
+        elif word in SECRET_NEXT.get(program, ()) or (i > login_at
+                                                      and word in SECRET_NEXT["login"]):
+            hide_next = True
+        elif mysql and word.startswith("-p") and len(word) > 2:
+            words[i] = "-p" + HIDDEN                  # mysql -pSECRET; -p alone prompts
+        elif program == "sshpass" and word.startswith("-p") and len(word) > 2:
+            words[i] = "-p" + HIDDEN
+        elif program == "curl" and word.startswith("-u") and len(word) > 2:
+            words[i] = "-u" + hide_value(word[2:])
+        elif lowered in ("bearer", "basic", "authorization:", "token") or \
+                (i and words[i - 1] == "set" and SECRET_NAME.search(word)):
+            hide_next = True                # a header's credentials; aws configure set
+        else:
+            word = URL_PASSWORD.sub("\\1:" + HIDDEN + "@", word)
+            words[i] = QUERY_PARAMETER.sub(hidden_query, word)
+    text = " ".join(words)
+    if len(text) > CMDLINE_LABEL_CHARS:
+        text = text[:CMDLINE_LABEL_CHARS] + CUT_MARK
+    return text
+
+
 def labeler(names, user_names=None):
     """A function giving a process's label text for these labels, in this order;
     `user` is the name of its uid (--label user).  Its output is cached per
@@ -2381,6 +2768,9 @@ def labeler(names, user_names=None):
         for name in names:
             if name == "user":
                 value = user_names(record.uid) if record.uid != "" else ""
+            elif name == "cmdline":
+                cmdline = record.cmdline
+                value = "" if cmdline is None else redacted_cmdline(cmdline)
             else:
                 value = getattr(record, name)
             values.append(escape_label_value(value) if isinstance(value, str) else value)
@@ -3607,12 +3997,20 @@ def checked_regex(text):
     return text
 
 
+def checked_rule(text):
+    """A rule: a regex, after a field prefix (name:, path:, cmdline:, user:) or not."""
+    checked_regex(split_rule(text)[1])
+    return text
+
+
 def parse_group_declaration(text):
-    """--group NAME=REGEX as (name, regex)."""
+    """--group NAME=RULE as (name, rule); NAME may hold placeholders ({app})."""
     name, sep, pattern = text.partition("=")
     if not sep or not name:
         raise ValueError("takes NAME=REGEX, not %r" % text)
-    return name, checked_regex(pattern)
+    checked_rule(pattern)
+    check_template(name, pattern)
+    return name, pattern
 
 
 def positive_integer(text):
@@ -3680,7 +4078,7 @@ def parse_args(argv, raise_errors=False):
 
     user_name, listen_address, telemetry_path, regex, uid_of, group_declaration, \
         duration, at_least_one = (flag_type(check) for check in (
-            check_user_name, checked_listen_address, checked_telemetry_path, checked_regex,
+            check_user_name, checked_listen_address, checked_telemetry_path, checked_rule,
             resolve_user, parse_group_declaration, parse_duration, positive_integer))
 
     def comma_list(text):
@@ -3690,7 +4088,8 @@ def parse_args(argv, raise_errors=False):
         prog="process_exporter.py",
         description="Prometheus exporter of per-process metrics for macOS (libproc) and "
                     "Linux (/proc). Regexes are Python's, matched with re.search against "
-                    "the process name and against its executable path.")
+                    "the process name and against its executable path, or, after a "
+                    "prefix name:, path:, cmdline: or user:, against that field alone.")
     web = parser.add_argument_group("serving")
     web.add_argument("--web.listen-address", dest="listen_address", type=listen_address,
                      default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
@@ -3738,14 +4137,19 @@ def parse_args(argv, raise_errors=False):
                            "set, 'all' every family; what is not exported is not read "
                            "(default: default)")
     what.add_argument("--include", action="append", default=[], metavar="REGEX", type=regex,
-                      help="export only processes whose name or path matches (repeatable)")
+                      help="export only processes whose name or path matches (repeatable); "
+                           "name:, path:, cmdline: or user: before the regex matches that "
+                           "field alone")
     what.add_argument("--exclude", action="append", default=[], metavar="REGEX", type=regex,
-                      help="leave out processes whose name or path matches (repeatable)")
+                      help="leave out processes whose name or path matches (repeatable; "
+                           "field prefixes as --include)")
     what.add_argument("--user", dest="uids", action="append", default=[],
                       metavar="NAME_OR_UID", type=uid_of,
                       help="export only processes of this user (repeatable)")
-    what.add_argument("--label", action="append", default=[], choices=["user"],
-                      help="add a label to per-process series: 'user', the user name")
+    what.add_argument("--label", action="append", default=[], choices=["user", "cmdline"],
+                      help="add a label to per-process series: 'user', the user name; "
+                           "'cmdline', the command line with secrets hidden, cut at %d "
+                           "characters, on process_info only" % CMDLINE_LABEL_CHARS)
     what.add_argument("--labels", dest="labels", metavar="LABEL,...", type=comma_list,
                       help="the identity labels the value series carry (pid required); "
                            "process_info always carries all of them (default: "
@@ -3762,12 +4166,17 @@ def parse_args(argv, raise_errors=False):
     groups = parser.add_argument_group(
         "groups", "instead of one series set per pid, the reference process exporter's "
                   "namedprocess_namegroup_* families, one series set per group")
-    groups.add_argument("--group-by", dest="group_by", choices=["name", "path", "user"],
-                        help="group processes by name, executable path or user")
+    groups.add_argument("--group-by", dest="group_by",
+                        choices=["name", "path", "user", "app"],
+                        help="group processes by name, executable path or user; or by app: "
+                             "on macOS the app bundle (helpers count toward their app), on "
+                             "Linux the container or systemd unit, else the name")
     groups.add_argument("--group", dest="declared", action="append", default=[],
                         metavar="NAME=REGEX", type=group_declaration,
-                        help="declare a group of the processes matching REGEX, exported "
-                             "even when none runs (repeatable; first match wins)")
+                        help="declare a group of the processes matching REGEX (field "
+                             "prefixes as --include), exported even when none runs "
+                             "(repeatable; first match wins); {name}, {path}, {user} or a "
+                             "named group (?P<app>...) in NAME make one group per value")
     groups.add_argument("--children", action="store_true", default=True,
                         help="a process in no group joins its nearest grouped ancestor's "
                              "(default)")
@@ -3778,7 +4187,7 @@ def parse_args(argv, raise_errors=False):
                         help="forget a group empty for this long (default %(default)s)")
     groups.add_argument("--kernel-threads", dest="kernel_threads", default="group",
                         choices=["group", "name", "none"],
-                        help="with --group-by name, Linux kernel threads go to one group "
+                        help="with --group-by name or app, Linux kernel threads go to one group "
                              "named 'kernel threads' (group), each to its own name's (name, "
                              "as the reference does: kworkers churn), or to none (default "
                              "%(default)s)")
@@ -3841,7 +4250,10 @@ def settle_flags(args):
     if args.grouped and per_process:
         raise ValueError("%s bound per-process series; groups are already bounded"
                          % " and ".join(per_process))
-    args.identity_labels = PROCESS_LABELS + (("user",) if "user" in args.label else ())
+    args.identity_labels = PROCESS_LABELS + tuple(
+        label for label in ("user", "cmdline") if label in args.label)
+    if args.labels is not None and "cmdline" in args.labels:
+        raise ValueError("--labels: cmdline labels process_info only, never the values")
     if args.labels is not None:
         unknown = [label for label in args.labels if label not in args.identity_labels]
         if unknown:
@@ -3904,13 +4316,21 @@ def build_exporter(args, kept_files=0):
     grouper = None
     if args.grouped:
         grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
-                          user_names, args.kernel_threads)
+                          user_names, args.kernel_threads, AppNames(procfs=args.procfs))
     labels_of = labeler(args.identity_labels, user_names)
-    value_labels_of = None if args.labels is None else labeler(
-        [label for label in args.identity_labels if label in args.labels], user_names)
+    value_labels = args.labels
+    if value_labels is None and "cmdline" in args.identity_labels:
+        value_labels = [label for label in args.identity_labels if label != "cmdline"]
+    value_labels_of = None if value_labels is None else labeler(
+        [label for label in args.identity_labels if label in value_labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
-    reader = make_reader(args.procfs, args.fields, kept_files=kept_files)
-    return Exporter(reader, args.families, Filter(args.include, args.exclude, args.uids),
+    fields = set(args.fields)
+    if "cmdline" in args.identity_labels or needs_cmdline(
+            args.include + args.exclude + [rule for _, rule in args.declared]):
+        fields.add(CMDLINE)
+    reader = make_reader(args.procfs, fields, kept_files=kept_files)
+    return Exporter(reader, args.families,
+                    Filter(args.include, args.exclude, args.uids, user_names),
                     grouper, labels_of, value_labels_of, args.min_age, top)
 
 

@@ -422,7 +422,8 @@ class StructLayoutTest(unittest.TestCase):
 # mach_timebase_info and sysctlbyname with Apple's conventions: 0 (or -1) with
 # errno on failure, counts versus bytes, size checks on buffers, EPERM for
 # another user's task data but not for the short info, zombies found only by the
-# short info with a non-zero arg and by rusage.  It is stricter than Apple in
+# short info with a non-zero arg and by rusage; sysctl(KERN_PROCARGS2) as
+# xnu's sysctl_procargsx, refusing with EINVAL alone.  It is stricter than Apple in
 # one way: a non-zero `arg` to the other flavours is refused, since it can only
 # be a caller's 64-bit bug.
 # ---------------------------------------------------------------------------
@@ -450,6 +451,9 @@ STANDIN_C = r"""
 #define KERN_PROC 14
 #define KERN_PROC_ALL 0
 #define SIDL 1
+#define KERN_ARGMAX 8
+#define KERN_PROCARGS2 49
+#define ARG_MAX (1024 * 1024)
 #define SRUN 2
 #define SSTOP 4
 #define SZOMB 5
@@ -594,6 +598,8 @@ struct fake_proc {
     struct rusage_info_v6 ru;
     char path[PROC_PIDPATHINFO_MAXSIZE];
     int path_len;
+    int argc;             /* exec's argc; the strings sit in arg_arena */
+    size_t args_at, args_len;   /* exec path, padding, argv, environment; 0: none set */
 };
 
 static struct fake_proc procs[MAX_PROCS];
@@ -609,9 +615,13 @@ static uint32_t tb_numer = 1, tb_denom = 1;
 static int64_t tb_frequency;         /* 0: no hw.tbfrequency */
 static int32_t perf_levels;          /* 0: no hw.nperflevels (Intel before macOS 12) */
 /* calls: listallpids, taskallinfo, pidpath, sysctlbyname, shortbsdinfo, listfds,
-   rusage V6, rusage V4, kern.proc.all */
-static long calls[9];
+   rusage V6, rusage V4, kern.proc.all, kern.procargs2 */
+static long calls[10];
 static int hint;
+/* What exec copied to the top of each process's stack: the strings of every
+   process, one after another (a process's are never freed: tests are short). */
+static char arg_arena[1 << 22];
+static size_t arena_used;
 
 void standin_reset(void) {
     nprocs = 0;
@@ -625,6 +635,7 @@ void standin_reset(void) {
     perf_levels = 0;
     memset(calls, 0, sizeof calls);
     hint = 0;
+    arena_used = 0;
 }
 
 void standin_timebase(uint32_t numer, uint32_t denom, int64_t frequency) {
@@ -790,6 +801,19 @@ int standin_exec(int pid, const char *name, const char *path, int path_len) {
     return 0;
 }
 
+/* exec's strings: the area as the kernel keeps it above the stack (exec path,
+   NUL padding, argc arguments, the environment), and argc. */
+int standin_set_args(int pid, int argc, const char *area, size_t len) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL || len == 0 || arena_used + len > sizeof arg_arena) return -1;
+    memcpy(arg_arena + arena_used, area, len);
+    p->argc = argc;
+    p->args_at = arena_used;
+    p->args_len = len;
+    arena_used += len;
+    return 0;
+}
+
 /* The task's CPU time so far; its rusage follows until the exit begins. */
 int standin_set_ticks(int pid, uint64_t user_ticks, uint64_t system_ticks) {
     struct fake_proc *p = find(pid);
@@ -928,10 +952,65 @@ static void add_clone_of_last(void) {
     nprocs++;
 }
 
+/* sysctl_procargsx() with argc_yes: int argc, then the strings exec left above the
+   stack.  Every refusal is EINVAL: a buffer of no room or more than ARG_MAX, no
+   such process, a zombie or pid 0 (no user stack), another user's process unless
+   the caller is root.  Without a buffer, the size, asked of anyone.  A buffer too
+   small for the strings gets their last bytes, as xnu's copy does. */
+static int procargs2(int pid, void *oldp, size_t *oldlenp) {
+    calls[9]++;
+    if (oldlenp == NULL) { errno = EFAULT; return -1; }
+    size_t buflen = oldp != NULL ? *oldlenp - sizeof(int) : 0;
+    if (oldp != NULL && (*oldlenp <= sizeof(int) || buflen > ARG_MAX)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct fake_proc *p = find(pid);
+    if (p == NULL || p->zombie || p->vanishes || pid == 0) { errno = EINVAL; return -1; }
+    /* exec always leaves the path and argv[0]; a fake told nothing has its comm */
+    char own[PROC_PIDPATHINFO_MAXSIZE + MAXCOMLEN + 16];
+    const char *area = own;
+    size_t len;
+    int argc = 1;
+    if (p->args_len) {
+        area = arg_arena + p->args_at;
+        len = p->args_len;
+        argc = p->argc;
+    } else {
+        memset(own, 0, sizeof own);
+        memcpy(own, p->path, (size_t)p->path_len);
+        len = ((size_t)p->path_len / 8 + 1) * 8;
+        strcpy(own + len, p->p_comm);
+        len += strlen(p->p_comm) + 1;
+    }
+    if (oldp == NULL) { *oldlenp = len + sizeof(int); return 0; }
+    if (!may_read(p)) { errno = EINVAL; return -1; }     /* not EPERM */
+    if (buflen < len) {
+        area += len - buflen;
+        len = buflen;
+    }
+    memcpy(oldp, &argc, sizeof argc);
+    memcpy((char *)oldp + sizeof(int), area, len);
+    *oldlenp = len + sizeof(int);
+    return 0;
+}
+
 int sysctl(int *name, unsigned int namelen, void *oldp, size_t *oldlenp,
            void *newp, size_t newlen) {
-    calls[8]++;
     (void)newp; (void)newlen;
+    if (namelen == 3 && name[0] == CTL_KERN && name[1] == KERN_PROCARGS2)
+        return procargs2(name[2], oldp, oldlenp);
+    calls[8]++;
+    if (namelen == 2 && name[0] == CTL_KERN && name[1] == KERN_ARGMAX) {
+        int argmax = ARG_MAX;
+        if (oldlenp == NULL || oldp == NULL || *oldlenp < sizeof argmax) {
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(oldp, &argmax, sizeof argmax);
+        *oldlenp = sizeof argmax;
+        return 0;
+    }
     if (namelen != 3 || name[0] != CTL_KERN || name[1] != KERN_PROC
         || name[2] != KERN_PROC_ALL) { errno = ENOTSUP; return -1; }
     if (table_errno) { errno = table_errno; return -1; }
@@ -1110,7 +1189,11 @@ int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp, size
     (void)newp; (void)newlen;
     const void *value;
     size_t size;
-    if (strcmp(name, "hw.tbfrequency") == 0 && tb_frequency != 0) {
+    static const int argmax = ARG_MAX;
+    if (strcmp(name, "kern.argmax") == 0) {
+        value = &argmax;
+        size = sizeof argmax;
+    } else if (strcmp(name, "hw.tbfrequency") == 0 && tb_frequency != 0) {
         value = &tb_frequency;
         size = sizeof tb_frequency;
     } else if (strcmp(name, "hw.nperflevels") == 0 && perf_levels != 0) {
@@ -1128,7 +1211,7 @@ int sysctlbyname(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 """
 
 CALL_LISTALLPIDS, CALL_TASKALLINFO, CALL_PIDPATH, CALL_SYSCTLBYNAME, CALL_SHORTINFO, \
-    CALL_LISTFDS, CALL_RUSAGE_V6, CALL_RUSAGE_V4, CALL_PROCESS_TABLE = range(9)
+    CALL_LISTFDS, CALL_RUSAGE_V6, CALL_RUSAGE_V4, CALL_PROCESS_TABLE, CALL_PROCARGS2 = range(10)
 
 
 def rusage_structs(layout):
@@ -1211,6 +1294,7 @@ def standin_library():
     lib.standin_begin_exit.argtypes = [c.c_int]
     lib.standin_reuse_after_listing.argtypes = [c.c_int, c.c_int64]
     lib.standin_exec.argtypes = [c.c_int, c.c_char_p, c.c_char_p, c.c_int]
+    lib.standin_set_args.argtypes = [c.c_int, c.c_int, c.c_char_p, c.c_size_t]
     lib.standin_timebase.argtypes = [c.c_uint32, c.c_uint32, c.c_int64]
     lib.standin_caller_uid.argtypes = [c.c_uint32]
     lib.standin_macos_major.argtypes = [c.c_int]
@@ -1240,6 +1324,15 @@ def add_fake(lib, pid, ppid=1, uid=501, gid=20, comm=b"proc", name=None, start=(
     assert lib.standin_add(pid, ppid, uid, gid, comm, name, start[0], start[1],
                            ticks[0], ticks[1], resident, virtual, path, len(path),
                            int(vanishes), path_errno) == 0
+
+
+def set_fake_args(lib, pid, args, path=None, environment=(b"HOME=/Users/me",)):
+    """What exec leaves of a fake process's command line: its path, NUL padding to
+    8 bytes, the arguments and the environment, each NUL-terminated."""
+    path = args[0] if path is None else path
+    area = path + b"\0" * (8 - len(path) % 8)
+    area += b"".join(arg + b"\0" for arg in list(args) + list(environment))
+    assert lib.standin_set_args(pid, len(args), area, len(area)) == 0
 
 
 ODD_PATH = b'/Applications/My "Odd" App\\x.app/Contents/Mac\nOS/b\xff\xfein'
@@ -1851,6 +1944,94 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(labels["platform"], "darwin")
 
 
+@in_fast_tier
+class DarwinCommandLineTest(unittest.TestCase):
+    """Command lines through sysctl(KERN_PROCARGS2), as the stand-in's kernel gives
+    them: our own processes' (any to root), EINVAL for the rest."""
+
+    def setUp(self):
+        self.lib = standin_library()
+        self.lib.standin_reset()
+        add_fake(self.lib, 0, ppid=0, uid=0, gid=0, comm=b"kernel_task", name=b"",
+                 path_errno=errno.ESRCH)
+        add_fake(self.lib, 40, uid=0, comm=b"sshd", path=b"/usr/sbin/sshd", start=(5, 0))
+        set_fake_args(self.lib, 40, [b"/usr/sbin/sshd", b"-D"])
+        add_fake(self.lib, 500, comm=b"java", path=b"/usr/bin/java", start=(7, 0))
+        set_fake_args(self.lib, 500, [b"java", b"-jar", b"/opt/kafka.jar", b"--x="],
+                      environment=(b"SECRET_TOKEN=hunter2", b"PATH=/bin"))
+
+    def read(self, reader):
+        return {record.pid: record for record in reader.read()}
+
+    def test_own_processes_arguments_without_the_environment(self):
+        reader = pe.DarwinReader(self.lib, fields=pe.VALUE_FIELDS + (pe.CMDLINE,))
+        records = self.read(reader)
+        self.assertEqual(records[500].cmdline, "java -jar /opt/kafka.jar --x=")
+        self.assertIsNone(records[40].cmdline)          # root's: EINVAL to user 501
+        self.assertIsNone(records[0].cmdline)           # pid 0: EINVAL
+        self.assertNotIn("hunter2", repr(records))
+        self.lib.standin_caller_uid(ROOT)
+        records = self.read(pe.DarwinReader(self.lib, fields=(pe.CMDLINE,)))
+        self.assertEqual(records[40].cmdline, "/usr/sbin/sshd -D")
+
+    def test_read_once_per_process_and_again_after_an_exec(self):
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        for _ in range(3):
+            self.read(reader)
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), 3)     # 0, 40, 500 once
+        self.lib.standin_exec(500, b"python3", b"/usr/bin/python3", 16)
+        set_fake_args(self.lib, 500, [b"python3", b"serve.py"])
+        self.assertEqual(self.read(reader)[500].cmdline, "python3 serve.py")
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), 4)
+
+    def test_not_read_unless_asked_for(self):
+        records = self.read(pe.DarwinReader(self.lib))
+        self.assertIsNone(records[500].cmdline)
+        self.assertNotIn("cmdline", records[500].__dict__)
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), 0)
+
+    def test_a_zombie_keeps_what_it_had_alive_and_a_new_one_has_none(self):
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        self.read(reader)
+        add_fake(self.lib, 600, comm=b"sleep", path=b"/bin/sleep", start=(9, 0))
+        self.lib.standin_make_zombie(500)
+        self.lib.standin_make_zombie(600)
+        records = self.read(reader)
+        self.assertEqual(records[500].cmdline, "java -jar /opt/kafka.jar --x=")
+        self.assertIsNone(records[600].cmdline)
+
+    def test_the_kernel_refuses_a_buffer_past_argmax(self):
+        mib = (ctypes.c_int * 3)(pe.CTL_KERN, pe.KERN_PROCARGS2, 500)
+        argmax = pe.sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32)
+        for size, result in ((argmax + 4, 0), (argmax + 5, -1), (4, -1)):
+            buffer = ctypes.create_string_buffer(size)
+            length = ctypes.c_size_t(size)
+            with self.subTest(size=size):
+                self.assertEqual(self.lib.sysctl(mib, 3, buffer, ctypes.byref(length),
+                                                 None, 0), result)
+                if result:
+                    self.assertEqual(ctypes.get_errno(), errno.EINVAL)
+
+    @unittest.skipUnless(sys.platform == "darwin", "a real Mac")
+    def test_on_this_mac_own_command_lines_as_ps_shows_them(self):
+        records = self.read(pe.DarwinReader(fields=(pe.CMDLINE,)))
+        self.assertEqual(records[os.getpid()].cmdline,
+                         ps("-ww", "-o", "args=", "-p", str(os.getpid())).strip())
+        if os.geteuid() != 0:
+            self.assertIsNone(records[1].cmdline)        # launchd is root's: EINVAL
+
+    def test_odd_areas_parse_or_give_nothing(self):
+        argc = (2).to_bytes(4, sys.byteorder)
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0\0a\0b\0ENV=1\0"),
+                         [b"a", b"b"])
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0a\0b"), [b"a", b"b"])
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0"), [])
+        self.assertIsNone(pe.procargs_arguments(b"\1\0"))
+        self.assertIsNone(pe.procargs_arguments(argc + b"/bin/a"))
+        self.assertIsNone(pe.procargs_arguments((-1).to_bytes(4, sys.byteorder, signed=True)
+                                                + b"/a\0b\0"))
+
+
 # ---------------------------------------------------------------------------
 # macOS: the exporter against the system itself (skipped elsewhere)
 #
@@ -2154,6 +2335,92 @@ class LinuxRealProcTest(unittest.TestCase):
         pids = [r.pid for r in records]
         self.assertIn(1, pids)
         self.assertEqual(len(pids), len(set(pids)))
+
+
+@unittest.skipUnless(IS_LINUX, "reads the real /proc")
+class LinuxCommandLineTest(unittest.TestCase, ExpositionChecks):
+    """Rules and labels on the command lines of real processes."""
+
+    def start(self, *arguments, code="import sys, time; sys.stdin.read(1); time.sleep(60)"):
+        child = subprocess.Popen([sys.executable, "-c", code] + list(arguments),
+                                 stdin=subprocess.PIPE)
+        self.addCleanup(child.stdin.close)
+        self.addCleanup(child.wait)
+        self.addCleanup(child.kill)
+        return child
+
+    def scrape(self, exporter):
+        return self.assertValidExposition(exporter.scrape())
+
+    def test_two_pythons_told_apart_by_their_arguments(self):
+        alpha, beta = self.start("pe-test-alpha"), self.start("pe-test-beta")
+        exporter = pe.build_exporter(pe.parse_args(["--include=cmdline:pe-test-alpha"]))
+        pids = {labels["pid"] for labels, _ in self.scrape(exporter)["process_info"]["samples"]}
+        self.assertEqual(pids, {str(alpha.pid)})
+        exporter = pe.build_exporter(pe.parse_args(
+            ["--include=name:^python", "--exclude=cmdline:pe-test-alpha"]))
+        pids = {labels["pid"] for labels, _ in self.scrape(exporter)["process_info"]["samples"]}
+        self.assertIn(str(beta.pid), pids)
+        self.assertNotIn(str(alpha.pid), pids)
+
+    def test_one_group_per_captured_argument(self):
+        for job in ("red", "red", "blue"):
+            self.start("pe-test-job=" + job)
+        exporter = pe.build_exporter(pe.parse_args(
+            ["--group={job}=cmdline:pe-test-job=(?P<job>\\w+)", "--no-children"]))
+        families = self.scrape(exporter)
+        counts = {labels["groupname"]: value for labels, value in
+                  families["namedprocess_namegroup_num_procs"]["samples"]}
+        self.assertEqual(counts, {"red": 2, "blue": 1})
+
+    def test_a_secret_argument_is_in_no_byte_of_any_output(self):
+        secret = "pe-Secret-%d" % os.getpid()
+        child = self.start("--password=" + secret, "--token", secret)
+        for argv in (["--label=cmdline"], ["--label=cmdline", "--metrics=all"], [],
+                     ["--include=cmdline:pe-Secret"], ["--group=g=cmdline:pe-Secret"]):
+            with self.subTest(argv=argv):
+                text = pe.build_exporter(pe.parse_args(argv)).scrape()
+                self.assertNotIn(secret, text)
+                self.assertNotIn(secret[3:], text)
+        info = self.scrape(pe.build_exporter(pe.parse_args(["--label=cmdline"])))
+        shown = [labels["cmdline"] for labels, _ in info["process_info"]["samples"]
+                 if labels["pid"] == str(child.pid)]
+        self.assertEqual(shown, [sys.executable + " -c " + " ".join(
+            child.args[2].split(" ")) + " --password=*** --token ***"])
+
+    def test_a_process_that_execs_is_matched_again(self):
+        child = self.start("pe-test-before", code=(
+            "import os, sys; sys.stdin.read(1); "
+            "os.execv('/bin/sh', ['sh', '-c', 'sleep 60; :', 'pe-test-' + 'after'])"))
+        exporter = pe.build_exporter(pe.parse_args(
+            ["--group=before=cmdline:pe-test-before", "--group=after=cmdline:pe-test-after",
+             "--no-children"]))
+
+        def members():
+            families = self.scrape(exporter)
+            return {labels["groupname"]: value for labels, value in
+                    families["namedprocess_namegroup_num_procs"]["samples"]}
+        self.assertEqual(members(), {"before": 1, "after": 0})
+        child.stdin.write(b"x")
+        child.stdin.flush()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open("/proc/%d/comm" % child.pid) as f:
+                if f.read().strip() == "sh":
+                    break
+            time.sleep(0.02)
+        self.assertEqual(members(), {"before": 0, "after": 1})
+
+    def test_read_only_when_a_flag_needs_them(self):
+        me = [r for r in pe.build_exporter(pe.parse_args([])).reader.read()
+              if r.pid == os.getpid()]
+        self.assertIsNone(me[0].cmdline)
+        reader = pe.build_exporter(pe.parse_args(["--exclude=cmdline:x"])).reader
+        me = [r for r in reader.read() if r.pid == os.getpid()][0]
+        with open("/proc/self/cmdline", "rb") as f:
+            self.assertEqual(me.cmdline, f.read().rstrip(b"\0").replace(b"\0", b" ").decode())
+        kernel_threads = [r for r in reader.read() if r.ppid == 2]
+        self.assertTrue(all(r.cmdline == "" for r in kernel_threads))
 
 
 class FakeProcfs:
@@ -2538,7 +2805,7 @@ class FilterTest(unittest.TestCase):
         records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
         searches = CountingPattern("a+b")
         selection = pe.Filter(include=["x"])
-        selection.include = [searches]
+        selection.include[0].regex = searches
         for _ in range(5):
             selection.apply(records)
         self.assertEqual(searches.calls, 2 * 50)          # name and path, once each
@@ -2670,6 +2937,9 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(by["none"], ["sshd"])
         self.assertEqual(by["name"], ["kthreadd", "kworker/0:1-events",
                                       "kworker/1:2-mm_percpu_wq", "sshd"])
+        no_cgroups = pe.AppNames("linux", procfs=tempfile.gettempdir() + "/no-such-procfs")
+        self.assertEqual(sorted(pe.Grouper("app", app_names=no_cgroups).assign(records)),
+                         ["kernel threads", "sshd"])
         declared = pe.Grouper("name", declared=[("workers", "^kworker")])
         self.assertEqual(sorted(declared.assign(records)), ["kernel threads", "sshd",
                                                             "workers"])
@@ -2678,7 +2948,7 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         records = [proc(pid, "p%d" % pid, path="/tmp/" + "a" * 30) for pid in range(1, 51)]
         grouper = pe.Grouper(declared=[("g", "x")])
         searches = CountingPattern("a+b")
-        grouper.declared = [("g", searches)]
+        grouper.declared[0][1].regex = searches
         for _ in range(5):
             grouper.update(records, now=0.0)
         self.assertEqual(searches.calls, 2 * 50)
@@ -2896,6 +3166,270 @@ class GroupsOnRealProcessesTest(unittest.TestCase, ExpositionChecks):
             child = self.child("sleep", "60")
             self.assertEqual(joins(), [before + restart])
             self.assertEqual(joins(), [before + restart])       # a second scrape: no more
+
+
+def with_cmdline(record, cmdline):
+    record.cmdline = cmdline
+    return record
+
+
+@in_fast_tier
+class RuleTest(unittest.TestCase, ExpositionChecks):
+    """Rules on one field (name:, path:, cmdline:, user:) and group names filled
+    from the match."""
+
+    def records(self):
+        return [with_cmdline(proc(1, "java", path="/usr/bin/java"),
+                             "java -Xmx1g -jar /opt/kafka/kafka.jar"),
+                with_cmdline(proc(2, "java", path="/usr/bin/java"),
+                             "java -jar /srv/billing.jar --port=8080"),
+                with_cmdline(proc(3, "python3", uid=0), "python3 -m http.server"),
+                proc(4, "java", uid=0),                 # another user's: no command line
+                with_cmdline(proc(5, "node"), "node /srv/app/server.js")]
+
+    def pick(self, **rules):
+        return [r.pid for r in pe.Filter(**rules).apply(self.records())]
+
+    def test_each_field_alone_and_no_prefix_is_name_or_path(self):
+        self.assertEqual(self.pick(include=["cmdline:kafka"]), [1])
+        self.assertEqual(self.pick(include=["name:^java$"]), [1, 2, 4])
+        self.assertEqual(self.pick(include=["path:^/usr/bin/"]), [1, 2])
+        self.assertEqual(self.pick(include=["user:^root$"]), [3, 4])
+        self.assertEqual(self.pick(include=["java"]), [1, 2, 4])
+        self.assertEqual(self.pick(include=["usr/bin/java"]), [1, 2])
+        self.assertEqual(self.pick(exclude=["cmdline:--port="]), [1, 3, 4, 5])
+        self.assertEqual(self.pick(include=["cmdline:."]), [1, 2, 3, 5])     # 4: unknown
+        self.assertEqual(self.pick(include=["name:cmdline"]), [])
+
+    def test_an_unknown_field_is_refused_and_a_colon_can_be_escaped(self):
+        with self.assertRaisesRegex(ValueError, "unknown field 'args'"):
+            pe.Rule("args:x")
+        self.assertEqual(pe.Rule("args\\:x").field, None)
+        self.assertEqual(pe.Rule("(?:a)").field, None)
+        self.assertEqual(pe.Rule("Name:x").field, None)        # a prefix is lowercase
+
+    def test_a_cmdline_rule_runs_once_per_process(self):
+        records = self.records()
+        selection = pe.Filter(include=["cmdline:x"])
+        searches = CountingPattern("kafka")
+        selection.include[0].regex = searches
+        for _ in range(4):
+            self.assertEqual([r.pid for r in selection.apply(records)], [1])
+        self.assertEqual(searches.calls, 4)             # 4 has none: never searched
+
+    def groups(self, declared, records=None):
+        grouper = pe.Grouper(declared=declared, children=False)
+        assigned = grouper.assign(self.records() if records is None else records)
+        return {name: [r.pid for r in members] for name, members in assigned.items()}
+
+    def test_one_group_per_captured_value(self):
+        jar = ("{app}", r"cmdline:-jar (?:\S*/)?(?P<app>[^ /]+)\.jar")
+        self.assertEqual(self.groups([jar]), {"kafka": [1], "billing": [2]})
+        self.assertEqual(self.groups([("{user}-{name}", "cmdline:.")]),
+                         {"root-python3": [3], pe.UserNames()(501) + "-java": [1, 2],
+                          pe.UserNames()(501) + "-node": [5]})
+
+    def test_an_empty_placeholder_leaves_the_process_to_the_next_rule(self):
+        declared = [("jvm-{opt}", r"cmdline:^java(?: (?P<opt>-X\S+))?"),
+                    ("other-java", "name:java"), ("{name}", "")]
+        self.assertEqual(self.groups(declared), {
+            "jvm--Xmx1g": [1], "other-java": [2, 4], "python3": [3], "node": [5]})
+
+    def test_templated_groups_are_not_exported_empty_but_fixed_ones_are(self):
+        grouper = pe.Grouper(declared=[("{name}", "cmdline:nothing-runs-this"),
+                                       ("kafka", "cmdline:kafka-not-here")])
+        groups = grouper.update(self.records(), now=0.0)
+        self.assertEqual([g.name for g in groups], ["kafka"])
+        grouper = pe.Grouper(declared=[("{name}", "name:^node$")], expiry=10)
+        self.assertEqual([g.name for g in grouper.update(self.records(), now=0.0)],
+                         ["node"])
+        self.assertEqual([g.name for g in grouper.update([], now=5.0)], ["node"])
+        self.assertEqual(grouper.update([], now=20.0), [])      # forgotten as any group
+
+    def test_bad_templates(self):
+        for name, pattern in (("{app}", "x"), ("{app", "x"), ("a}", "x"), ("{}", "x"),
+                              ("{app}", "cmdline:(?P<other>x)")):
+            with self.subTest(name=name, pattern=pattern):
+                with self.assertRaises(ValueError):
+                    pe.check_template(name, pattern)
+        pe.check_template("{app}-{name}", "cmdline:(?P<app>x)")
+
+
+CHROME = "/Applications/Google Chrome.app"
+CHROME_HELPER = (CHROME + "/Contents/Frameworks/Google Chrome Framework.framework/Versions/"
+                 "120.0/Helpers/Google Chrome Helper (Renderer).app/Contents/MacOS/"
+                 "Google Chrome Helper (Renderer)")
+TRANSLOCATED = ("/private/var/folders/x1/abc/T/AppTranslocation/"
+                "0C2B6E5A-1F1D-4E3C-9B7A-2D8E6F4A1B3C/d/Tidy.app/Contents/MacOS/Tidy")
+
+
+@in_fast_tier
+class AppNamesTest(unittest.TestCase):
+    """--group-by app: bundles in a folder made here, cgroups in a fake procfs."""
+
+    def setUp(self):
+        import plistlib
+        self.root = tempfile.mkdtemp(prefix="apps-")
+        self.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
+
+        def bundle(path, info=None, raw=None):
+            contents = self.root + path + "/Contents"
+            os.makedirs(contents + "/MacOS", exist_ok=True)
+            if info is not None:
+                with open(contents + "/Info.plist", "wb") as f:
+                    plistlib.dump(info, f, fmt=plistlib.FMT_BINARY)
+            if raw is not None:
+                with open(contents + "/Info.plist", "wb") as f:
+                    f.write(raw)
+        bundle(CHROME, {"CFBundleName": "Chrome", "CFBundleDisplayName": "Google Chrome"})
+        bundle(CHROME_HELPER.split("/Contents/MacOS/")[0], {"CFBundleName": "Helper"})
+        bundle("/Applications/Plain.app", {"CFBundleName": "Plain Name"})
+        bundle("/Applications/Silent.app", {"CFBundleName": "", "Other": 1})
+        bundle("/Applications/Broken.app", raw=b"<?xml version='1.0'?><plist><dict><key>")
+        bundle("/Applications/Listed.app", raw=b"bplist00 not really")
+        bundle("/Applications/NoPlist.app")
+        self.apps = pe.AppNames("darwin", root=self.root)
+
+    def test_the_outermost_bundle_names_the_app(self):
+        for path, app in (
+                (CHROME + "/Contents/MacOS/Google Chrome", "Google Chrome"),
+                (CHROME_HELPER, "Google Chrome"),
+                ("/Applications/Plain.app/Contents/MacOS/plain", "Plain Name"),
+                ("/Applications/Silent.app/Contents/MacOS/s", "Silent"),
+                ("/Applications/Broken.app/Contents/MacOS/b", "Broken"),
+                ("/Applications/Listed.app/Contents/MacOS/l", "Listed"),
+                ("/Applications/NoPlist.app/Contents/MacOS/n", "NoPlist"),
+                ("/Applications/Gone.app/Contents/MacOS/g", "Gone"),
+                (TRANSLOCATED, "Tidy"),
+                ("/usr/bin/python3", None), ("", None), ("/opt/x.app", None),
+                ("/opt/.app/bin/x", None)):
+            with self.subTest(path=path):
+                self.assertEqual(self.apps.bundle_app(path), app)
+
+    def test_a_plist_is_read_once_per_bundle(self):
+        self.assertEqual(self.apps.bundle_app(CHROME_HELPER), "Google Chrome")
+        os.remove(self.root + CHROME + "/Contents/Info.plist")
+        self.assertEqual(self.apps.bundle_app(CHROME + "/Contents/MacOS/x"), "Google Chrome")
+
+    def test_groups_by_app_on_the_standin(self):
+        lib = standin_library()
+        lib.standin_reset()
+        for pid, path in ((10, CHROME + "/Contents/MacOS/Google Chrome"), (11, CHROME_HELPER),
+                          (12, CHROME_HELPER), (13, "/usr/bin/python3")):
+            name = path.rpartition("/")[2].encode()
+            add_fake(lib, pid, comm=name[:15], name=name[:31], path=path.encode())
+        grouper = pe.Grouper("app", children=False, app_names=self.apps)
+        groups = grouper.assign(pe.DarwinReader(lib).read())
+        self.assertEqual({name: sorted(r.pid for r in members)
+                          for name, members in groups.items()},
+                         {"Google Chrome": [10, 11, 12], "python3": [13]})
+
+    def test_units_and_containers_from_cgroups(self):
+        long_id = "0123456789ab" + "c" * 52
+        for text, app in (
+                ("0::/system.slice/nginx.service\n", "nginx.service"),
+                ("0::/system.slice/docker-%s.scope\n" % long_id, "0123456789ab"),
+                ("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+                 "cri-containerd-%s.scope\n" % long_id, "0123456789ab"),
+                ("0::/machine.slice/libpod-%s.scope/container\n" % long_id, "0123456789ab"),
+                ("12:pids:/docker/%s\n1:name=systemd:/docker/%s\n" % (long_id, long_id),
+                 "0123456789ab"),
+                ("11:memory:/system.slice/cron.service\n1:name=systemd:/system.slice/"
+                 "cron.service\n0::/system.slice/cron.service\n", "cron.service"),
+                ("0::/user.slice/user-1000.slice/session-3.scope\n", None),
+                ("0::/user.slice/user-1000.slice/user@1000.service/init.scope\n", None),
+                ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                 "pipewire.service\n", "pipewire.service"),
+                ("0::/init.scope\n", "init.scope"), ("0::/\n", None), ("", None),
+                ("garbage without colons", None)):
+            with self.subTest(text=text):
+                self.assertEqual(pe.cgroup_app(text), app)
+
+    def test_groups_by_unit_on_a_fake_procfs(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        procfs.add(20, comm=b"nginx", exe=b"/usr/sbin/nginx")
+        procfs.write("20/cgroup", b"0::/system.slice/nginx.service\n")
+        procfs.add(21, comm=b"bash", exe=b"/bin/bash")
+        procfs.write("21/cgroup", b"0::/user.slice/user-1000.slice/session-2.scope\n")
+        procfs.add(22, comm=b"kthreadd")            # no cgroup file: by its name
+        grouper = pe.Grouper("app", children=False,
+                             app_names=pe.AppNames("linux", procfs=procfs.root))
+        groups = grouper.assign(pe.LinuxReader(procfs.root).read())
+        self.assertEqual({name: [r.pid for r in members] for name, members in groups.items()},
+                         {"nginx.service": [20], "bash": [21], "kthreadd": [22]})
+
+
+# Real-world command lines and what --label cmdline shows of them: no secret.
+REDACTION_TABLE = (
+    ("mysql -h db -u root -pS3cr3t shop", "mysql -h db -u root -p*** shop"),
+    ("mysql -u root -p shop", "mysql -u root -p shop"),          # -p alone prompts
+    ("mysqldump --password=S3cr3t shop", "mysqldump --password=*** shop"),
+    ("psql postgresql://app:S3cr3t@db.internal:5432/shop",
+     "psql postgresql://app:***@db.internal:5432/shop"),
+    ("psql host=db user=app password=S3cr3t dbname=shop",
+     "psql host=db user=app password=*** dbname=shop"),
+    ("curl -u alice:S3cr3t https://api.example.com", "curl -u alice:*** https://api.example.com"),
+    ("curl -ualice:S3cr3t https://x", "curl -ualice:*** https://x"),
+    ("curl --user alice:S3cr3t https://x", "curl --user alice:*** https://x"),
+    ("curl -H Authorization: Bearer S3cr3t https://x",
+     "curl -H Authorization: Bearer *** https://x"),
+    ("curl https://x/api?user=a&api_key=S3cr3t&n=1", "curl https://x/api?user=a&api_key=***&n=1"),
+    ("java -Djavax.net.ssl.keyStorePassword=S3cr3t -Ddb.password=S3cr3t -jar app.jar",
+     "java -Djavax.net.ssl.keyStorePassword=*** -Ddb.password=*** -jar app.jar"),
+    ("redis-cli -h cache -a S3cr3t ping", "redis-cli -h cache -a *** ping"),
+    ("redis-server --requirepass S3cr3t", "redis-server --requirepass ***"),
+    ("aws configure set aws_secret_access_key S3cr3t",
+     "aws configure set aws_secret_access_key ***"),
+    ("docker login -u bob -p S3cr3t registry.example.com",
+     "docker login -u bob -p *** registry.example.com"),
+    ("docker run -p 8080:80 nginx", "docker run -p 8080:80 nginx"),   # -p: publish
+    ("sshpass -p S3cr3t ssh host", "sshpass -p *** ssh host"),
+    ("env PGPASSWORD=S3cr3t MYSQL_PWD=S3cr3t AWS_SECRET_ACCESS_KEY=S3cr3t run",
+     "env PGPASSWORD=*** MYSQL_PWD=*** AWS_SECRET_ACCESS_KEY=*** run"),
+    ("app --token S3cr3t --api-key=S3cr3t --client-secret S3cr3t --verbose",
+     "app --token *** --api-key=*** --client-secret *** --verbose"),
+    ("openssl enc -aes256 -pass pass:S3cr3t -in f", "openssl enc -aes256 -pass pass:*** -in f"),
+    ("git clone https://oauth2:S3cr3t@gitlab.example.com/g/r.git",
+     "git clone https://oauth2:***@gitlab.example.com/g/r.git"),
+    ("redis-server redis://:S3cr3t@cache:6379", "redis-server redis://:***@cache:6379"),
+    ("vault login -method=userpass username=bob password=S3cr3t",
+     "vault login -method=userpass username=bob password=***"),
+    ("python3 -m http.server 8000", "python3 -m http.server 8000"),
+)
+
+
+@in_fast_tier
+class RedactionTest(unittest.TestCase, ExpositionChecks):
+
+    def test_the_table(self):
+        for cmdline, shown in REDACTION_TABLE:
+            with self.subTest(cmdline=cmdline):
+                self.assertEqual(pe.redacted_cmdline(cmdline), shown)
+                self.assertNotIn("S3cr3t", pe.redacted_cmdline(cmdline))
+
+    def test_cut_with_a_marker(self):
+        shown = pe.redacted_cmdline("x" * 500)
+        self.assertEqual(shown, "x" * pe.CMDLINE_LABEL_CHARS + pe.CUT_MARK)
+        self.assertEqual(pe.redacted_cmdline("x" * pe.CMDLINE_LABEL_CHARS),
+                         "x" * pe.CMDLINE_LABEL_CHARS)
+
+    def test_on_process_info_only(self):
+        args = pe.parse_args(["--label=cmdline"])
+        exporter = pe.build_exporter(args)
+        exporter.reader = StaticReader([with_cmdline(proc(1, "mysql"), "mysql -pS3cr3t"),
+                                        proc(2, "other"),
+                                        with_cmdline(proc(3, "odd"), 'a "b"\\\nc\ufffd')])
+        text = exporter.scrape()
+        families = self.assertValidExposition(text)
+        info = {labels["pid"]: labels["cmdline"]
+                for labels, _ in families["process_info"]["samples"]}
+        self.assertEqual(info, {"1": "mysql -p***", "2": "", "3": 'a "b"\\\nc\ufffd'})
+        for name, family in families.items():
+            if name != "process_info":
+                self.assertTrue(all("cmdline" not in labels
+                                    for labels, _ in family["samples"]), name)
+        self.assertNotIn("S3cr3t", text)
 
 
 @in_fast_tier
@@ -4602,6 +5136,18 @@ class BadInputTest(unittest.TestCase):
         self.assertEqual(pe.parse_args(["--web.telemetry-path=/probe/x-1.txt"]).telemetry_path,
                          "/probe/x-1.txt")
 
+    def test_bad_rules_and_group_names_are_one_line(self):
+        for argv in (["--include=args:x"], ["--exclude=cmdline:("], ["--group=g=usr:x"],
+                     ["--group={app}=cmdline:x"], ["--group={app=x"],
+                     ["--group={}=cmdline:(?P<a>x)"], ["--labels=pid,cmdline", "--label=cmdline"],
+                     ["--label=cmdline", "--group-by=name"]):
+            with self.subTest(argv=argv):
+                one_line_exit(self, argv)
+        args = pe.parse_args(["--group={app}=cmdline:-jar (?P<app>[^ /]+)\\.jar"])
+        self.assertEqual(args.declared, [("{app}", "cmdline:-jar (?P<app>[^ /]+)\\.jar")])
+        args = pe.parse_args(["--include=user:^www$", "--label=cmdline"])
+        self.assertEqual(args.identity_labels, pe.PROCESS_LABELS + ("cmdline",))
+
     @unittest.skipUnless(IS_LINUX, "a fake procfs")
     def test_once_to_a_closed_pipe_is_quiet(self):
         proc = subprocess.Popen([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
@@ -5974,6 +6520,36 @@ def bench_darwin_standin(count=3000, rounds=15, out=sys.stdout):
     return figures
 
 
+def bench_cmdline(counts=(1000, 3000), rounds=31, out=sys.stdout):
+    """Scrape cost, in-process and interleaved, with no rule, with a `cmdline:` rule
+    and with --label cmdline, in the steady state (every command line read before)."""
+    results = {}
+    for extra in counts:
+        idle = [subprocess.Popen(["sleep", "100000"]) for _ in range(extra)]
+        try:
+            exporters = {name: pe.build_exporter(pe.parse_args(argv)) for name, argv in (
+                ("no rule", []), ("cmdline: rule", ["--exclude=cmdline:--type=renderer"]),
+                ("--label cmdline", ["--label=cmdline"]))}
+            for exporter in exporters.values():
+                exporter.scrape()             # the first scrape reads every command line
+            wall, cpu = interleaved_medians(
+                {name: exporter.scrape for name, exporter in exporters.items()}, rounds)
+            n = len(pids_now())
+        finally:
+            for child in idle:
+                child.kill()
+            for child in idle:
+                child.wait()
+        out.write("\n== command lines: %d extra idle processes (%d in /proc), medians of %d "
+                  "interleaved rounds ==\n" % (extra, n, rounds))
+        for name in exporters:
+            out.write("%-18s %8.2f ms wall %8.2f ms CPU  %5.2f x no rule (CPU %5.2f x)\n"
+                      % (name, wall[name] * 1e3, cpu[name] * 1e3, wall[name] / wall["no rule"],
+                         cpu[name] / cpu["no rule"]))
+        results[extra] = (wall, cpu)
+    return results
+
+
 @unittest.skipUnless(os.environ.get("PROCESS_EXPORTER_BENCH") == "1",
                      "the benchmark runs only with PROCESS_EXPORTER_BENCH=1")
 class Benchmark(unittest.TestCase):
@@ -5985,10 +6561,13 @@ class Benchmark(unittest.TestCase):
         run_benchmark(counts)
         bench_groups_and_threads()
         bench_darwin_standin()
+        bench_cmdline([n for n in counts if n] or [1000])
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["bench"]:
+    if sys.argv[1:2] == ["bench-cmdline"]:
+        bench_cmdline([int(n) for n in sys.argv[2:]] or (1000, 3000))
+    elif sys.argv[1:2] == ["bench"]:
         run_benchmark([int(n) for n in sys.argv[2:]] or (0, 1000, 3000))
         bench_groups_and_threads()
         bench_darwin_standin()
