@@ -205,11 +205,14 @@ def samples_of(families, name, **match):
             if all(labels.get(k) == str(v) for k, v in match.items())]
 
 
-# The reference exporter's scrape counters have no _total, and groups keep its names
-# so that its dashboards work: promtool's one lint about them is expected, no other.
+# The reference exporter's scrape counters have no _total and its thread_count ends in
+# _count, and groups keep its names so that its dashboards work: promtool's lints about
+# those names are expected, no other.
 REFERENCE_NAMES_LINT = tuple(
     '%s counter metrics should have "_total" suffix' % family.name
-    for family in pe.GROUP_SCRAPE_FAMILIES)
+    for family in pe.GROUP_SCRAPE_FAMILIES) + (
+    'namedprocess_namegroup_thread_count non-histogram and non-summary metrics should not '
+    'have "_count" suffix',)
 
 
 def promtool_check(text):
@@ -1403,6 +1406,20 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(len(record.thread_list), 2)
         default = {r.pid: r for r in pe.DarwinReader(lib, pe.VALUE_FIELDS).read()}
         self.assertIsNone(default[20].thread_list)        # read only when asked for
+        args = pe.parse_args(["--group-by=name", "--threads"])
+        exporter = pe.Exporter(pe.DarwinReader(lib, args.fields), args.families,
+                               grouper=pe.Grouper("name"))
+        families = self.assertValidExposition(exporter.scrape())
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_thread_count",
+                                    groupname="Xcode", threadname="first-without-pthread"), [1])
+        self.assertEqual(samples_of(families, "namedprocess_namegroup_thread_cpu_seconds_total",
+                                    groupname="Xcode", threadname="com.apple.main-thread",
+                                    mode="user"), [1.5])
+        for linux_only in ("namedprocess_namegroup_thread_io_bytes_total",
+                           "namedprocess_namegroup_thread_context_switches_total",
+                           "namedprocess_namegroup_threads_wchan",
+                           "namedprocess_namegroup_worst_fd_ratio"):
+            self.assertNotIn(linux_only, families)
 
     def populate(self):
         lib = self.lib
