@@ -2918,6 +2918,11 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(grouper.update([], now=4)[0].joins, 1)           # never goes down
         reused = [proc(12, "nginx", start=300.0)]                         # pid reused
         self.assertEqual(grouper.update(reused, now=5)[0].joins, 2)
+        reloaded = pe.Grouper(declared=[("web", "^nginx$")])              # SIGHUP
+        reloaded.adopt(grouper)
+        self.assertEqual(reloaded.update(reused, now=6)[0].joins, 2)      # kept, no rejoin
+        self.assertEqual(reloaded.update(reused + [proc(13, "nginx", start=400.0)],
+                                         now=7)[0].joins, 3)
 
     def test_thread_totals_by_name_never_go_down(self):
         def threaded(*threads):
