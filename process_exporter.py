@@ -309,6 +309,8 @@ SSTOP = 4
 SZOMB = 5
 PROC_PIDTHREADINFO = 5
 PROC_PIDLISTTHREADS = 6
+PROC_PIDTHREADID64INFO = 15
+PROC_PIDLISTTHREADIDS = 28      # private header from macOS 14; known since 10.15
 MAXTHREADNAMESIZE = 64
 PROC_PIDTASKALLINFO_SIZE = 232
 CTL_KERN = 1
@@ -730,11 +732,13 @@ def darwin_state(p_stat, running_threads):
     known).  Uninterruptible waits are not told apart from sleep: no Waiting."""
     if p_stat == SZOMB:
         return "Zombie"
+    if running_threads:         # a process spawned suspended keeps SSTOP once resumed
+        return "Running"
     if p_stat in (SSTOP, SIDL):
         return "Other"
     if running_threads is None:
         return None
-    return "Running" if running_threads > 0 else "Sleeping"
+    return "Sleeping"
 
 
 RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
@@ -777,6 +781,8 @@ class DarwinReader(Reader):
         self.with_threads = self.wants("thread_list")
         self._thread_info = proc_threadinfo()
         self._thread_handles = (ctypes.c_uint64 * 64)()
+        self._list_threads = PROC_PIDLISTTHREADIDS      # EINVAL: PROC_PIDLISTTHREADS
+        self._thread_flavor = PROC_PIDTHREADID64INFO
         self._args = self._args_mib = None
         if self.wants(CMDLINE):        # a buffer of kern.argmax bytes, only then
             argmax = sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32) or 1 << 20
@@ -1066,15 +1072,27 @@ class DarwinReader(Reader):
 
     def read_threads(self, pid, count, process_name):
         """Each thread (--threads) as a Thread with its CPU time; None when the kernel
-        refuses the list.  A thread is named by its pthread's address, so the threads
-        that have none (handle 0) are one to the kernel: the first is read.  One that
-        ends between the list and its reading is left out; an unnamed thread takes the
-        process's name, as a Linux thread does."""
-        if count + 16 > len(self._thread_handles):
-            self._thread_handles = (ctypes.c_uint64 * (count + 64))()
-        handles = self._thread_handles
-        used = self._proc_pidinfo(pid, PROC_PIDLISTTHREADS, 0, handles,
-                                  ctypes.sizeof(handles))
+        refuses the list.  Threads are listed by their unique 64-bit ids; a kernel
+        that does not know that flavour (EINVAL) lists them by pthread address, for
+        good: then threads with none (handle 0, kernel threads) are one to the kernel,
+        read once, and a new thread may reuse an old one's handle (the groups take a
+        thread's CPU going down for a new thread).  One that ends between the list and
+        its reading is left out; an unnamed thread takes the process's name, as a
+        Linux thread does."""
+        while True:
+            if count + 16 > len(self._thread_handles):
+                self._thread_handles = (ctypes.c_uint64 * (count + 64))()
+            handles = self._thread_handles
+            used = self._proc_pidinfo(pid, self._list_threads, 0, handles,
+                                      ctypes.sizeof(handles))
+            if used <= 0 and self._list_threads == PROC_PIDLISTTHREADIDS \
+                    and ctypes.get_errno() == errno.EINVAL:
+                self._list_threads = PROC_PIDLISTTHREADS
+                self._thread_flavor = PROC_PIDTHREADINFO
+                continue
+            if used < ctypes.sizeof(handles):
+                break
+            count = len(handles) * 2        # full: the list may have been cut short
         if used <= 0:
             return None
         info, size = self._thread_info, ctypes.sizeof(self._thread_info)
@@ -1083,7 +1101,7 @@ class DarwinReader(Reader):
             if handle in seen:
                 continue
             seen.add(handle)
-            if self._proc_pidinfo(pid, PROC_PIDTHREADINFO, handle, ctypes.byref(info),
+            if self._proc_pidinfo(pid, self._thread_flavor, handle, ctypes.byref(info),
                                   size) != size:
                 continue
             name = decode(text_before_nul(info.pth_name)) or process_name
@@ -1988,6 +2006,12 @@ def never_lower(values, last):
             for new, old in zip(values, last)]
 
 
+def went_down(values, last):
+    """Whether a thread's CPU time is lower than last time: it is another thread."""
+    return any(new is not None and old is not None and new < old
+               for new, old in zip(values[:2], last[:2]))
+
+
 def fd_ratio(record):
     if record.open_fds is None or not record.fd_limit:
         return None
@@ -2230,22 +2254,22 @@ class Grouper:
         counters keep what its threads gone used for as long as one of that name
         lives in the group."""
         previous = self.thread_members.get(name, {})
-        current = {}
+        current, gone = {}, []
         for record in live:
             for thread in record.thread_list or ():
                 key = (record.pid, record.start_time, thread.tid)
                 values = [getattr(thread, field) for field in THREAD_COUNTERS]
-                last = previous.get(key)
-                same = last is not None and last[0] == thread.name
-                current[key] = (thread.name, never_lower(values, last[1] if same else None))
-        if not current and not previous:
+                last = previous.pop(key, None)
+                if last is not None and (last[0] != thread.name or went_down(values, last[1])):
+                    gone.append(last)         # another thread, with a reused id or name
+                    last = None
+                current[key] = (thread.name, never_lower(values, last and last[1]))
+        if not current and not previous and not gone:
             return None
         exited = self.thread_exited.get(name, {})
-        for key, (thread_name, values) in previous.items():
-            now = current.get(key)
-            if now is None or now[0] != thread_name:
-                exited[thread_name] = add_values(
-                    exited.get(thread_name, [None] * len(THREAD_COUNTERS)), values)
+        for thread_name, values in list(previous.values()) + gone:     # threads gone
+            exited[thread_name] = add_values(
+                exited.get(thread_name, [None] * len(THREAD_COUNTERS)), values)
         totals = {}
         for thread_name, values in current.values():
             count, sums = totals.get(thread_name, (0, exited.get(thread_name)))

@@ -441,6 +441,8 @@ STANDIN_C = r"""
 #define PROC_PIDTASKALLINFO 2
 #define PROC_PIDTHREADINFO 5
 #define PROC_PIDLISTTHREADS 6
+#define PROC_PIDTHREADID64INFO 15
+#define PROC_PIDLISTTHREADIDS 28
 #define PROC_PIDLISTTHREADS_SIZE 8           /* 2 * sizeof(uint32_t) */
 #define MAXTHREADNAMESIZE 64
 #define MAX_THREADS 4                        /* per fake process */
@@ -569,6 +571,7 @@ struct mach_timebase_info {
 /* A thread as the task's thread list holds it: the handle libproc names it by is
    its pthread's address (cthread_self), 0 for one that has none (kernel threads). */
 struct fake_thread {
+    uint64_t thread_id;                  /* unique, never 0, never reused */
     uint64_t handle;
     uint64_t user_ns, system_ns;
     int32_t run_state;
@@ -621,6 +624,8 @@ static int32_t perf_levels;          /* 0: no hw.nperflevels (Intel before macOS
    rusage V6, rusage V4, kern.proc.all, kern.procargs2 */
 static long calls[10];
 static int hint;
+static uint64_t next_thread_id = 0x1000;
+static int no_thread_ids;            /* a kernel that does not know PROC_PIDLISTTHREADIDS */
 /* What exec copied to the top of each process's stack: the strings of every
    process, one after another (a process's are never freed: tests are short). */
 static char arg_arena[1 << 22];
@@ -639,7 +644,10 @@ void standin_reset(void) {
     memset(calls, 0, sizeof calls);
     hint = 0;
     arena_used = 0;
+    no_thread_ids = 0;
 }
+
+void standin_no_thread_ids(void) { no_thread_ids = 1; }
 
 void standin_timebase(uint32_t numer, uint32_t denom, int64_t frequency) {
     tb_numer = numer;
@@ -761,6 +769,7 @@ int standin_add_thread(int pid, uint64_t handle, const char *name, uint64_t user
     if (p == NULL || p->nthreads == MAX_THREADS) return -1;
     struct fake_thread *t = &p->thread[p->nthreads++];
     memset(t, 0, sizeof *t);
+    t->thread_id = next_thread_id++;
     t->handle = handle;
     strncpy(t->name, name, MAXTHREADNAMESIZE - 1);
     t->user_ns = user_ns;
@@ -899,7 +908,7 @@ static void fill_taskallinfo(struct fake_proc *p, struct proc_taskallinfo *t) {
     t->pbsd.pbi_ppid = p->ppid;
     t->pbsd.pbi_uid = t->pbsd.pbi_ruid = t->pbsd.pbi_svuid = p->uid;
     t->pbsd.pbi_gid = t->pbsd.pbi_rgid = t->pbsd.pbi_svgid = p->gid;
-    t->pbsd.pbi_status = SRUN;
+    t->pbsd.pbi_status = (uint32_t)p->p_stat;
     memcpy(t->pbsd.pbi_comm, p->p_comm, MAXCOMLEN);
     t->pbsd.pbi_comm[MAXCOMLEN - 1] = 0;
     memcpy(t->pbsd.pbi_name, p->p_name, 2 * MAXCOMLEN);
@@ -1070,7 +1079,7 @@ static int short_info(struct fake_proc *p, void *buffer, int buffersize) {
     memset(&s, 0, sizeof s);
     s.pbsi_pid = (uint32_t)p->pid;
     s.pbsi_ppid = p->ppid;
-    s.pbsi_status = p->zombie ? SZOMB : SRUN;
+    s.pbsi_status = p->zombie ? SZOMB : (uint32_t)p->p_stat;     /* p->p_stat, as xnu */
     memcpy(s.pbsi_comm, p->p_comm, MAXCOMLEN);
     s.pbsi_comm[MAXCOMLEN - 1] = 0;
     s.pbsi_uid = s.pbsi_ruid = s.pbsi_svuid = p->uid;
@@ -1094,25 +1103,28 @@ static int list_fds(struct fake_proc *p, void *buffer, int buffersize) {
     return n * (int)sizeof(struct proc_fdinfo);
 }
 
-/* proc_pidlistthreads(): room for the thread count + 10 handles at most, filled in
-   list order; the answer is in bytes. */
-static int list_threads(struct fake_proc *p, void *buffer, int buffersize) {
+/* proc_pidlistthreads(): room for the thread count + 10 handles (or, for LISTTHREADIDS,
+   unique thread ids) at most, filled in list order; the answer is in bytes. */
+static int list_threads(struct fake_proc *p, int by_id, void *buffer, int buffersize) {
     if (buffersize < PROC_PIDLISTTHREADS_SIZE) { errno = ENOMEM; return 0; }
     int room = buffersize / (int)sizeof(uint64_t);
     if (room > p->nthreads + 10) room = p->nthreads + 10;
     int n = p->nthreads < room ? p->nthreads : room;
-    for (int i = 0; i < n; i++) ((uint64_t *)buffer)[i] = p->thread[i].handle;
+    for (int i = 0; i < n; i++)
+        ((uint64_t *)buffer)[i] = by_id ? p->thread[i].thread_id : p->thread[i].handle;
     return n * (int)sizeof(uint64_t);
 }
 
-/* proc_pidthreadinfo(): the first thread whose handle is `arg` (handles of 0 are all
-   the same one), ESRCH when none is; same user or root. */
-static int thread_info(struct fake_proc *p, uint64_t arg, void *buffer, int buffersize) {
+/* proc_pidthreadinfo(): the first thread whose handle (or, for THREADID64INFO, unique
+   thread id) is `arg`: handles of 0 are all the same one, and a handle is reused by a
+   new thread at the same address; ESRCH when none is; same user or root. */
+static int thread_info(struct fake_proc *p, uint64_t arg, int by_id, void *buffer,
+                       int buffersize) {
     if (buffersize < (int)sizeof(struct proc_threadinfo)) { errno = ENOMEM; return 0; }
     if (!may_read(p)) { errno = EPERM; return 0; }
     for (int i = 0; i < p->nthreads; i++) {
         struct fake_thread *t = &p->thread[i];
-        if (t->handle != arg) continue;
+        if ((by_id ? t->thread_id : t->handle) != arg) continue;
         struct proc_threadinfo info;
         memset(&info, 0, sizeof info);
         info.pth_user_time = t->user_ns;
@@ -1137,11 +1149,14 @@ int proc_pidinfo(int pid, int flavor, uint64_t arg, void *buffer, int buffersize
         return 0;
     }
     if (flavor == PROC_PIDT_SHORTBSDINFO) return short_info(p, buffer, buffersize);
-    if (flavor == PROC_PIDTHREADINFO) return thread_info(p, arg, buffer, buffersize);
+    if (flavor == PROC_PIDTHREADINFO) return thread_info(p, arg, 0, buffer, buffersize);
+    if (flavor == PROC_PIDTHREADID64INFO) return thread_info(p, arg, 1, buffer, buffersize);
     if (arg != 0) { errno = EINVAL; return 0; }
     if (!may_read(p)) { errno = EPERM; return 0; }
     if (flavor == PROC_PIDLISTFDS) return list_fds(p, buffer, buffersize);
-    if (flavor == PROC_PIDLISTTHREADS) return list_threads(p, buffer, buffersize);
+    if (flavor == PROC_PIDLISTTHREADS) return list_threads(p, 0, buffer, buffersize);
+    if (flavor == PROC_PIDLISTTHREADIDS && !no_thread_ids)
+        return list_threads(p, 1, buffer, buffersize);
     if (flavor != PROC_PIDTASKALLINFO) { errno = EINVAL; return 0; }
     if (buffersize < (int)sizeof(struct proc_taskallinfo)) { errno = ENOMEM; return 0; }
     fill_taskallinfo(p, (struct proc_taskallinfo *)buffer);
@@ -1291,6 +1306,7 @@ def standin_library():
     lib.standin_add_thread.argtypes = [c.c_int, c.c_uint64, c.c_char_p, c.c_uint64,
                                        c.c_uint64, c.c_int32]
     lib.standin_end_thread.argtypes = [c.c_int, c.c_uint64]
+    lib.standin_no_thread_ids.argtypes = []
     lib.standin_reap.argtypes = [c.c_int]
     lib.standin_exit_after_listing.argtypes = [c.c_int]
     lib.standin_set_ticks.argtypes = [c.c_int, c.c_uint64, c.c_uint64]
@@ -1360,8 +1376,9 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
 
     def test_states_from_the_process_table_and_running_threads(self):
         lib = self.lib
+        # 13 was spawned suspended, then resumed by task_resume: p_stat stays SSTOP
         for pid, p_stat, running in ((10, pe.SRUN, 2), (11, pe.SRUN, 0), (12, pe.SSTOP, 0),
-                                     (13, pe.SIDL, 0), (14, pe.SRUN, 1)):
+                                     (13, pe.SSTOP, 1), (14, pe.SRUN, 1)):
             add_fake(lib, pid, uid=USER if pid != 14 else 777, start=(1700000000 + pid, 0))
             lib.standin_set_state(pid, p_stat, running)
         add_fake(lib, 15, uid=USER, start=(1700000015, 0))
@@ -1370,12 +1387,12 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         reader = pe.DarwinReader(lib)
         states = {r.pid: r.state for r in reader.read()}
         # 14 is another user's: its task (and so its running threads) is not ours to read
-        self.assertEqual(states, {10: "Running", 11: "Sleeping", 12: "Other", 13: "Other",
+        self.assertEqual(states, {10: "Running", 11: "Sleeping", 12: "Other", 13: "Running",
                                   14: None, 15: "Zombie"})
         grouper = pe.Grouper(declared=[("all", ".")])
         (group,) = grouper.update(reader.read(), states_told=reader.states_told)
         self.assertEqual((group.state_running, group.state_sleeping, group.state_zombie,
-                          group.state_other, group.state_waiting), (1, 1, 1, 2, None))
+                          group.state_other, group.state_waiting), (2, 1, 1, 1, None))
         text = "".join(pe.render_families(reader.read(), pe.PROCESS_FAMILIES))
         self.assertIn('process_state{pid="12",ppid="1",uid="501",gid="20",path="",'
                       'name="proc",state="Other"} 1\n', text)
@@ -1393,17 +1410,29 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         lib.standin_add_thread(21, 0x8000, b"b", 1, 1, 1)
         lib.standin_caller_uid(USER)
         records = {r.pid: r for r in pe.DarwinReader(lib, {"thread_list", "threads"}).read()}
-        threads = sorted((t.tid, t.name, t.cpu_user, t.cpu_system)
-                         for t in records[20].thread_list)
-        # handle 0 names one thread to the kernel: the first, read once
-        self.assertEqual(threads, [(0, "first-without-pthread", 1e-06, 0.0),
-                                   (0x7000, "com.apple.main-thread", 1.5, 0.25),
-                                   (0x8000, "Xcode", 2.0, 0.0)])
+        threads = sorted((t.name, t.cpu_user, t.cpu_system) for t in records[20].thread_list)
+        # by unique thread id: every thread, the two without a pthread too
+        self.assertEqual(threads, [("Xcode", 2.0, 0.0),
+                                   ("com.apple.main-thread", 1.5, 0.25),
+                                   ("first-without-pthread", 1e-06, 0.0),
+                                   ("second-without-pthread", 1e-06, 0.0)])
+        self.assertEqual(len({t.tid for t in records[20].thread_list}), 4)
         self.assertIsNone(records[21].thread_list)          # EPERM: another user's
+        lib.standin_no_thread_ids()          # an older kernel: threads by pthread address
+        old_kernel = pe.DarwinReader(lib, {"thread_list", "threads"})
+        (record,) = [r for r in old_kernel.read() if r.pid == 20]
+        # handle 0 names one thread to the kernel: the first, read once
+        self.assertEqual(sorted((t.tid, t.name) for t in record.thread_list),
+                         [(0, "first-without-pthread"), (0x7000, "com.apple.main-thread"),
+                          (0x8000, "Xcode")])
+        self.assertEqual(old_kernel._list_threads, pe.PROC_PIDLISTTHREADS)      # for good
         lib.standin_end_thread(20, 0x8000)
-        (record,) = [r for r in pe.DarwinReader(lib, {"thread_list", "threads"}).read()
-                     if r.pid == 20]
+        (record,) = [r for r in old_kernel.read() if r.pid == 20]
         self.assertEqual(len(record.thread_list), 2)
+        lib.standin_reset()
+        add_fake(lib, 20, uid=USER, comm=b"Xcode", start=(1700000000, 0))
+        lib.standin_add_thread(20, 0x7000, b"main", 1, 0, 1)
+        lib.standin_add_thread(20, 0x8000, b"", 2000000000, 0, 3)      # unnamed
         default = {r.pid: r for r in pe.DarwinReader(lib, pe.VALUE_FIELDS).read()}
         self.assertIsNone(default[20].thread_list)        # read only when asked for
         args = pe.parse_args(["--group-by=name", "--threads"])
@@ -1411,10 +1440,9 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
                                grouper=pe.Grouper("name"))
         families = self.assertValidExposition(exporter.scrape())
         self.assertEqual(samples_of(families, "namedprocess_namegroup_thread_count",
-                                    groupname="Xcode", threadname="first-without-pthread"), [1])
+                                    groupname="Xcode", threadname="Xcode"), [1])
         self.assertEqual(samples_of(families, "namedprocess_namegroup_thread_cpu_seconds_total",
-                                    groupname="Xcode", threadname="com.apple.main-thread",
-                                    mode="user"), [1.5])
+                                    groupname="Xcode", threadname="Xcode", mode="user"), [2.0])
         for linux_only in ("namedprocess_namegroup_thread_io_bytes_total",
                            "namedprocess_namegroup_thread_context_switches_total",
                            "namedprocess_namegroup_threads_wchan",
@@ -2939,6 +2967,11 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         (group,) = grouper.update(threaded((5, "java", 1.5, 11), (6, "GC", 2.5, 21)), now=1)
         gc = group.threads_by_name["GC"]
         self.assertEqual((gc.count, gc.cpu_user, gc.voluntary_switches), (1, 5.5, 51))
+        # a new GC thread reuses tid 6 (a pthread address on an older macOS): its CPU is
+        # lower, so it is another thread, and the old one's stays counted
+        (group,) = grouper.update(threaded((5, "java", 1.5, 11), (6, "GC", 0.5, 1)), now=1.5)
+        gc = group.threads_by_name["GC"]
+        self.assertEqual((gc.count, gc.cpu_user, gc.voluntary_switches), (1, 5.5 + 0.5, 52))
         # every GC thread gone: the name and its history go (no series for ever)
         (group,) = grouper.update(threaded((5, "java", 2.0, 12)), now=2)
         self.assertEqual(sorted(group.threads_by_name), ["java"])
