@@ -1523,7 +1523,7 @@ class LinuxReader(Reader):
             if tid.isdigit() and int(tid) != pid:
                 try:
                     status = self.files.read(directory, pid, "task/%s/status" % tid, 16384)
-                    _, _, switches, _ = parse_status(status)
+                    switches = status_switches(status)
                 except (OSError, ValueError):
                     continue            # it ended while we looked
                 if switches is not None:
@@ -1626,17 +1626,23 @@ def parse_status(status):
     start = status.index(b"\nGid:", end) + 5
     end = status.index(b"\n", start)
     gid = int(status[start:end].split()[1])
-    switches = swapped = None
+    swapped = None
     start = status.find(b"\nVmSwap:", end)
     if start >= 0:
         end = status.index(b"\n", start + 8)
         swapped = int(status[start + 8:end].split()[0]) * 1024
-    start = status.find(b"\nvoluntary_ctxt_switches:", end)
-    if start >= 0:
-        end = status.index(b"\n", start + 25)
-        other = status.index(b"\nnonvoluntary_ctxt_switches:", end) + 28
-        switches = (int(status[start + 25:end]), int(status[other:status.index(b"\n", other)]))
-    return uid, gid, switches, swapped
+    return uid, gid, status_switches(status, end), swapped
+
+
+def status_switches(status, after=0):
+    """A thread's (voluntary, nonvoluntary) context switches from its status (the
+    last lines; searched from `after`), None if the kernel does not say."""
+    start = status.find(b"\nvoluntary_ctxt_switches:", after)
+    if start < 0:
+        return None
+    end = status.index(b"\n", start + 25)
+    other = status.index(b"\nnonvoluntary_ctxt_switches:", end) + 28
+    return int(status[start + 25:end]), int(status[other:status.index(b"\n", other)])
 
 
 def sum_switches(program, current):
@@ -2018,11 +2024,18 @@ def fd_ratio(record):
     return record.open_fds / record.fd_limit
 
 
+def combined(combine, values, zero):
+    """combine() of the values known; with none known, 0 if `zero` (an empty group
+    uses none of what the platform gives), else None."""
+    values = [value for value in values if value is not None]
+    return combine(values) if values else (0 if zero else None)
+
+
 class Group:
     """One group's numbers in one scrape, with the attribute names a Process has.
 
     A group with no live member has 0 for the gauges the platform gives (`known`,
-    the gauges some grouped process had this scrape): it uses no memory, and a
+    the fields some process read had this scrape): it uses no memory, and a
     dashboard draws a zero line, not a gap.  What the platform never gives stays
     None.  States the reader cannot tell (`states_told`) stay None too.
     """
@@ -2034,14 +2047,12 @@ class Group:
         self.joins = joins
         for field, value in zip(GROUP_COUNTERS, counters):
             setattr(self, field, value)
-        for field in GROUP_GAUGES + ("worst_fd_ratio",):
-            values = [value for value in map(fd_ratio if field == "worst_fd_ratio"
-                                              else operator.attrgetter(field), members)
-                      if value is not None]
-            total = (max if field == "worst_fd_ratio" else sum)(values) if values else None
-            if not members and field in known:
-                total = 0
-            setattr(self, field, total)
+        empty = not members
+        for field in GROUP_GAUGES:
+            setattr(self, field, combined(sum, map(operator.attrgetter(field), members),
+                                          empty and field in known))
+        self.worst_fd_ratio = combined(max, map(fd_ratio, members),
+                                       empty and "fd_limit" in known)
         starts = [m.start_time for m in members if m.start_time is not None]
         self.start_time = min(starts) if starts else None
         self._count_states(members, states_told)
@@ -2205,9 +2216,9 @@ class Grouper:
         assigned = self.assign(records, everyone)
         # The gauges this platform gives, by whether any process read has them: an
         # empty group has 0 for those (any() stops at the first that has it).
-        known = {field for field in GROUP_GAUGES + ("worst_fd_ratio",) if any(
-            getattr(record, "fd_limit" if field == "worst_fd_ratio" else field) is not None
-            for record in (records if everyone is None else everyone))}
+        read = records if everyone is None else everyone
+        known = {field for field in GROUP_GAUGES + ("fd_limit",)
+                 if any(getattr(record, field) is not None for record in read)}
         names = set(assigned) | set(self.members) | self.fixed_names
         groups = []
         for name in sorted(names):
@@ -2913,8 +2924,7 @@ class Exporter:
         self.last_count = 0
         self.last_duration = self.last_scrape_at = None     # for the landing page
         # The reference's scrape counters (group mode), since the exporter started.
-        self.errors = dict.fromkeys(family.name for family in GROUP_SCRAPE_FAMILIES)
-        self.errors.update(dict.fromkeys(self.errors, 0))
+        self.errors = dict.fromkeys((family.name for family in GROUP_SCRAPE_FAMILIES), 0)
         self._lock = threading.Lock()
 
     def select(self, records):

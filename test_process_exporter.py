@@ -3842,6 +3842,17 @@ def https_request(port, context, path="/metrics", headers=None):
         conn.close()
 
 
+def users_file(test, password, prefix="exporter-auth-"):
+    """A basic-auth file in a folder of its own (removed after the test) with one user,
+    prom, and a cheap hash of `password`."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, folder, True)
+    path = os.path.join(folder, "users")
+    with open(path, "w") as f:
+        f.write("prom:%s\n" % pe.hash_password(password, iterations=1000))
+    return path
+
+
 def basic(user, password):
     import base64
     return {"Authorization": "Basic " + base64.b64encode(
@@ -4219,11 +4230,7 @@ class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
                              ssl.PEM_cert_to_DER_cert(f.read()))
 
     def test_tls_and_basic_auth_together(self):
-        folder = tempfile.mkdtemp(prefix="exporter-auth-")
-        self.addCleanup(shutil.rmtree, folder, True)
-        users = os.path.join(folder, "users")
-        with open(users, "w") as f:
-            f.write("prom:%s\n" % pe.hash_password("pw", iterations=1000))
+        users = users_file(self, "pw")
         self.start_server(tls=pe.TLSFiles(self.certs.server_cert, self.certs.server_key),
                           auth=pe.BasicAuth(users))
         context = self.certs.client_context()
@@ -4319,11 +4326,7 @@ class SecurityCommandLineTest(unittest.TestCase):
 
     @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
     def test_start_up_warnings(self):
-        folder = tempfile.mkdtemp(prefix="exporter-warn-")
-        self.addCleanup(shutil.rmtree, folder, True)
-        users = os.path.join(folder, "users")
-        with open(users, "w") as f:
-            f.write("prom:%s\n" % pe.hash_password("pw", iterations=1000))
+        users = users_file(self, "pw", prefix="exporter-warn-")
         os.chmod(users, 0o644)
         proc, _ = start_script("--web.basic-auth-file", users)
         stop_process(proc)
@@ -4435,11 +4438,7 @@ class SocketlessHTTPTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(statuses(reply), [200, 200, 404])
 
     def test_401_without_the_right_credentials(self):
-        folder = tempfile.mkdtemp(prefix="exporter-auth-")
-        self.addCleanup(shutil.rmtree, folder, True)
-        path = os.path.join(folder, "users")
-        with open(path, "w") as f:
-            f.write("prom:%s\n" % pe.hash_password("s3cret", iterations=1000))
+        path = users_file(self, "s3cret")
         server = socketless_server(auth=pe.BasicAuth(path))
         reply = exchange(server, b"GET / HTTP/1.1\r\n\r\n")
         self.assertEqual(statuses(reply), [401])
