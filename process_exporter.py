@@ -220,13 +220,15 @@ class Known:
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
                  "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline")
+                 "gone_switches", "cmdline", "cmdline_uid")
 
     def __init__(self, comm, name, path):
         self.comm = comm
         self.name = name
         self.path = path
-        self.cmdline = None        # read once, when asked for (arguments do not change)
+        # The command line, read when first wanted (arguments do not change); refused,
+        # it is asked again only once the process's uid is another than it was then.
+        self.cmdline = self.cmdline_uid = None
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = 0
         # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
@@ -271,8 +273,13 @@ class Reader:
     states_told = STATES      # the states this platform tells apart
 
     def __init__(self, fields=None):
-        self.fields = frozenset(VALUE_FIELDS + EXTRA_FIELDS if fields is None else fields)
+        self.set_fields(fields)
         self._start_reading()
+
+    def set_fields(self, fields):
+        """Read these numbers from now on (a reload may change them); what the reader
+        remembers of each process stays."""
+        self.fields = frozenset(VALUE_FIELDS + EXTRA_FIELDS if fields is None else fields)
 
     def wants(self, *fields):
         return not self.fields.isdisjoint(fields)
@@ -768,26 +775,20 @@ class DarwinReader(Reader):
     states_told = ("Running", "Sleeping", "Zombie", "Other")    # no Waiting: see darwin_state
 
     def __init__(self, lib=None, fields=None):
-        Reader.__init__(self, fields)
         self.lib = lib if lib is not None else load_libsystem()
         declare_prototypes(self.lib)
+        self._args = None
+        Reader.__init__(self, fields)
         self._proc_pidinfo = self.lib.proc_pidinfo
         self.tick_numer, self.tick_denom = mach_tick_ratio(self.lib)
         # Performance-core time means something only where there are two kinds of core.
         self.has_performance_cores = (sysctl_number(self.lib, b"hw.nperflevels",
                                                     ctypes.c_int32) or 0) >= 2
         self.listing = "process table"      # or "proc_listallpids", once refused
-        self.with_extras = self.wants(*RUSAGE_EXTRAS)
-        self.with_threads = self.wants("thread_list")
         self._thread_info = proc_threadinfo()
         self._thread_handles = (ctypes.c_uint64 * 64)()
         self._list_threads = PROC_PIDLISTTHREADIDS      # EINVAL: PROC_PIDLISTTHREADS
         self._thread_flavor = PROC_PIDTHREADID64INFO
-        self._args = self._args_mib = None
-        if self.wants(CMDLINE):        # a buffer of kern.argmax bytes, only then
-            argmax = sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32) or 1 << 20
-            self._args = ctypes.create_string_buffer(argmax)
-            self._args_mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROCARGS2, 0)
         # One buffer of each kind, reused for every pid of every scrape.
         self._mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROC, KERN_PROC_ALL)
         self._table = ctypes.create_string_buffer(0)
@@ -801,6 +802,17 @@ class DarwinReader(Reader):
         # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
         self._use_rusage(rusage_info_v6(), RUSAGE_INFO_V6, RUSAGE_V6_NAMES)
         self._known = {}      # (pid, start) -> Known: what is kept for a program run
+
+    def set_fields(self, fields):
+        Reader.set_fields(self, fields)
+        self.with_extras = self.wants(*RUSAGE_EXTRAS)
+        self.with_threads = self.wants("thread_list")
+        if self.wants(CMDLINE) and self._args is None:    # kern.argmax bytes, only then
+            argmax = sysctl_number(self.lib, b"kern.argmax", ctypes.c_int32) or 1 << 20
+            self._args = ctypes.create_string_buffer(argmax)
+            self._args_mib = (ctypes.c_int * 3)(CTL_KERN, KERN_PROCARGS2, 0)
+        elif not self.wants(CMDLINE):
+            self._args = self._args_mib = None
 
     def _use_rusage(self, buffer, flavor, names):
         self._rusage, self._rusage_flavor = buffer, flavor
@@ -874,7 +886,7 @@ class DarwinReader(Reader):
         seen = set()
         with_rusage = self.wants(*RUSAGE_FIELDS)
         with_fds = self.wants("open_fds")
-        known, self._known = self._known, {}
+        known, self._seen = self._known, {}
         rows = self.rows()
         # Without the process table a zombie has no start time of its own: the one it
         # had alive, if we saw it alive, keeps it the same process.
@@ -888,6 +900,7 @@ class DarwinReader(Reader):
             record = read_process(row, known, with_rusage, with_fds)
             if record is not None:
                 records.append(record)
+        self._known = self._seen      # only now: a listing that fails forgets nothing
         return records
 
     def read_process(self, row, known, with_rusage=True, with_fds=True):
@@ -922,7 +935,7 @@ class DarwinReader(Reader):
         if this is None or this.comm != comm:       # new to us, or it has exec'd
             this = self.remember(pid, start, comm, known, kernel_name)
         else:
-            self._known[pid, start] = this
+            self._seen[pid, start] = this
         this.task_times = (user, system)     # a zombie's rusage may lag behind them
         # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
         # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
@@ -1011,7 +1024,7 @@ class DarwinReader(Reader):
             this = Known(comm, program_name(path, name, short_name), path)
             if self._args is not None and need_path:
                 this.cmdline = self.read_cmdline(pid)
-        self._known[key] = this
+        self._seen[key] = this
         return this
 
     def read_cmdline(self, pid):
@@ -1250,6 +1263,11 @@ class LinuxReader(Reader):
         self.boot_time = self._boot_time()
         self.files = ProcFiles(kept_files)
         self.fd_dir_size_counts = fd_dir_size_counts(procfs)
+        self._now = clock()
+        self._known = {}             # (pid, start ticks) -> Known, live processes only
+
+    def set_fields(self, fields):
+        Reader.set_fields(self, fields)
         self.with_fds = self.wants("open_fds")
         self.with_io = self.wants("disk_read_bytes", "disk_written_bytes")
         self.with_switches = self.wants("voluntary_switches", "nonvoluntary_switches")
@@ -1261,8 +1279,6 @@ class LinuxReader(Reader):
                                      "proportional_swapped_bytes")
         self.with_threads = self.wants("thread_list")
         self.with_cmdline = self.wants(CMDLINE)      # cmdline, once per program run
-        self._now = clock()
-        self._known = {}             # (pid, start ticks) -> Known, live processes only
 
     def close(self):
         """Close the files kept open between scrapes."""
@@ -1292,18 +1308,24 @@ class LinuxReader(Reader):
         raise OSError("no boot time in %s" % self.procfs)
 
     def _follow_the_clock(self):
-        """Boot time afresh each scrape, so that processes started after a clock step
-        get start times on the new clock; those seen before keep theirs."""
+        """Boot time afresh each scrape, taken only when the clock has stepped (by a
+        second or more), so that processes started after a step get start times on
+        the new clock while a start time, which groups key on, never moves with the
+        hundredths the two readings of it wobble by."""
         try:
-            self.boot_time = self._boot_time()
+            boot_time = self._boot_time()
         except (OSError, ValueError):
-            pass           # the last one stays
+            return           # the last one stays
+        if abs(boot_time - self.boot_time) >= 1.0:
+            self.boot_time = boot_time
 
     def read(self):
+        """Every process now.  What is remembered of each is replaced only when the
+        whole listing was read: a scrape that fails forgets nothing."""
         self._start_reading()
         self._now = self.clock()
         self._follow_the_clock()
-        last_scrape, self._known = self._known, {}
+        self._seen = {}
         self.files.start_scrape()
         records = []
         try:
@@ -1311,14 +1333,15 @@ class LinuxReader(Reader):
                 if not entry.isdigit():
                     continue
                 try:
-                    records.append(self.read_process(int(entry), last_scrape, entry))
+                    records.append(self.read_process(int(entry), entry))
                 except (OSError, ValueError, IndexError) as exc:
                     self.skipped[failure_reason(exc)] += 1
         finally:
             self.files.end_scrape()
+        self._known = self._seen
         return records
 
-    def read_process(self, pid, last_scrape=None, entry=None):
+    def read_process(self, pid, entry=None):
         """One process as a record; an OSError (it vanished, say) or a ValueError (a
         /proc file not as documented) for the caller to count."""
         directory = "%s/%s/" % (self.procfs, entry or pid)
@@ -1331,7 +1354,7 @@ class LinuxReader(Reader):
         comm = stat[stat.index(b"(") + 1:name_end]
         columns = stat[name_end + 2:].split()
         start_ticks = int(columns[STAT_STARTTIME])      # a short stat fails here
-        program = self.program(pid, start_ticks, comm, directory, last_scrape)
+        program = self.program(pid, start_ticks, comm, directory)
         threads = int(columns[STAT_NUM_THREADS])
         voluntary = nonvoluntary = swapped = None
         if self.with_status:
@@ -1364,6 +1387,9 @@ class LinuxReader(Reader):
         )
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             record.kernel_thread = True
+        if self.with_cmdline and program.cmdline is None and program.cmdline_uid != uid:
+            # Asked again only as another user: what refused it may allow it now.
+            program.cmdline, program.cmdline_uid = self.command_line(directory), uid
         if program.cmdline is not None:
             record.cmdline = program.cmdline
         refused = False
@@ -1385,12 +1411,12 @@ class LinuxReader(Reader):
             self.partial += 1
         return record
 
-    def program(self, pid, start_ticks, comm, directory, last_scrape):
+    def program(self, pid, start_ticks, comm, directory):
         """What is kept of this program run: its name, its path read once, and its
         start time as first computed, which stays whatever the wall clock does
         (groups key on it)."""
         key = (pid, start_ticks)
-        known = (last_scrape or self._known).get(key)
+        known = self._known.get(key)
         program = known
         if program is None or program.comm != comm:      # new to us, or it has exec'd
             program = Known(comm, decode(comm), self.executable(directory))
@@ -1400,9 +1426,7 @@ class LinuxReader(Reader):
                 program.start_time = known.start_time
                 program.thread_switches = known.thread_switches
                 program.gone_switches = known.gone_switches
-            if self.with_cmdline:
-                program.cmdline = self.command_line(directory)
-        self._known[key] = program
+        self._seen[key] = program
         return program
 
     @staticmethod
@@ -2005,7 +2029,8 @@ def add_values(total, values):
 
 def never_lower(values, last):
     """This scrape's counters, each kept at its last value if it is unread now or lower
-    (a saturated macOS count, a thread gone from the sum)."""
+    (a saturated macOS count, a thread gone from the sum): the one rule by which no
+    counter of this exporter goes down."""
     if last is None:
         return values
     return [old if new is None or (old is not None and new < old) else new
@@ -2016,6 +2041,112 @@ def went_down(values, last):
     """Whether a thread's CPU time is lower than last time: it is another thread."""
     return any(new is not None and old is not None and new < old
                for new, old in zip(values[:2], last[:2]))
+
+
+# Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
+FRACTIONAL = frozenset(("cpu_user", "cpu_system", "cpu_user_performance",
+                        "cpu_system_performance", "cpu_wait", "energy_joules"))
+
+
+class Ledger:
+    """Counters per bucket (a group; a group's thread name; --top's rest), summed
+    over members (processes, threads) that come, go and move between buckets.
+
+    A member counts, in a bucket, what it used while there: all of it if first seen
+    there, else what it used since it moved in.  What a member used in a bucket
+    stays with the bucket when it leaves (it ended, or moved).  Values are integers
+    (see Ledger.values), so a total is the same in any order of adding, and never
+    lower than they were (never_lower): no total can go down, whatever exits, moves
+    and reloads happen.  A member missing for one scrape (its read failed) and back
+    in the next is the same member.  `replaced(values, last)` says a key now names
+    another member (a reused thread id).
+    """
+
+    def __init__(self, fields, replaced=None):
+        self.fields = tuple(fields)
+        self.width = len(self.fields)
+        self._get = operator.attrgetter(*self.fields)
+        self._fractions = [i for i, field in enumerate(self.fields) if field in FRACTIONAL]
+        self.replaced = replaced
+        self.members = {}        # key -> [bucket, base, last, ever in a bucket]
+        self.left = {}           # bucket -> what the members that left it used there
+        self._away = {}          # key -> entry of a member missing since the last scrape
+
+    def values(self, item):
+        """An item's counters as integers (fractions in billionths), so that sums are
+        exact in any order."""
+        values = list(self._get(item))
+        for i in self._fractions:
+            if values[i] is not None:
+                values[i] = round(values[i] * 1e9)
+        return values
+
+    def update(self, entries):
+        """Take this scrape's (key, bucket or None, item); return ({bucket: totals},
+        {bucket: members that entered a bucket for the first time in their life})."""
+        previous, away, self._away = self.members, self._away, {}
+        members, arrivals = {}, {}
+        for key, bucket, item in entries:
+            values = self.values(item)
+            entry = previous.pop(key, None)
+            if entry is None:
+                entry = away.pop(key, None)
+                if entry is not None:        # what it used before is with its bucket
+                    entry[1] = entry[2]
+            if entry is not None and self.replaced and self.replaced(values, entry[2]):
+                self._leave(entry)
+                entry = None
+            if entry is None:
+                entry = [None, [0] * self.width, values, False]
+            else:
+                values = never_lower(values, entry[2])
+                if entry[0] != bucket:
+                    self._leave(entry)
+                    entry[1] = entry[2]
+                if None in entry[1]:         # a number first known now counts from now
+                    entry[1] = [v if b is None else b for b, v in zip(entry[1], values)]
+                entry[2] = values
+            entry[0] = bucket
+            if bucket is not None and not entry[3]:
+                entry[3] = True
+                arrivals[bucket] = arrivals.get(bucket, 0) + 1
+            members[key] = entry
+        for key, entry in previous.items():
+            self._leave(entry)
+            self._away[key] = entry
+        self.members = members
+        return self.totals(), arrivals
+
+    def totals(self):
+        """{bucket: its counters}, fractions back in their units."""
+        totals = dict(self.left)
+        for bucket, base, last, _ in self.members.values():
+            if bucket is not None:
+                used = [None if v is None else v - b for v, b in zip(last, base)]
+                sums = totals.get(bucket)
+                totals[bucket] = used if sums is None else add_values(sums, used)
+        for bucket, sums in totals.items():
+            sums = totals[bucket] = list(sums)
+            for i in self._fractions:
+                if sums[i] is not None:
+                    sums[i] /= 1e9
+        return totals
+
+    def _leave(self, entry):
+        bucket, base, last, _ = entry
+        if bucket is not None:
+            used = [None if v is None else v - b for v, b in zip(last, base)]
+            sums = self.left.get(bucket)
+            self.left[bucket] = used if sums is None else add_values(sums, used)
+
+    def forget(self, buckets):
+        for bucket in buckets:
+            self.left.pop(bucket, None)
+
+    def mark_all_arrived(self):
+        """A reload: the members known now are not new to any group later."""
+        for entry in list(self.members.values()) + list(self._away.values()):
+            entry[3] = True
 
 
 def fd_ratio(record):
@@ -2088,8 +2219,10 @@ class ThreadTotals:
             setattr(self, field, value)
 
 
-# However many groups come and go, at most this many empty ones are remembered.
+# However many groups come and go, at most this many empty ones are remembered, and
+# as many thread names under which no thread lives now.
 MAX_EMPTY_GROUPS = 1000
+MAX_IDLE_THREAD_NAMES = 1000
 
 
 class Grouper:
@@ -2103,11 +2236,11 @@ class Grouper:
     one group, to none, or each to the group of its own name (`kernel_threads`:
     "group", "none", "name").
 
-    Per group it remembers its live members' last counters, keyed by pid and start
-    time so a reused pid is a new member, and the sum of what exited members used;
-    the same for the threads of each name (--threads); and how many processes joined
-    it since the first scrape.  A group empty for `expiry` seconds is forgotten;
-    declared groups never are.
+    Its Ledgers keep the counters: every process read, keyed by pid and start time
+    (a reused pid is a new process), counts in a group what it used there; the same
+    for the threads of each name (--threads).  Per group it also counts the
+    processes that joined it since the first scrape.  A group empty for `expiry`
+    seconds is forgotten; declared groups never are.
     """
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
@@ -2124,12 +2257,10 @@ class Grouper:
         self._declared_group = remembered_match(self._first_declared_match,
                                                 [rule for _, rule in self.declared])
         self._app = Remembered(app_names or AppNames()) if group_by == "app" else None
-        self.members = {}       # group -> {(pid, start_time): [counter values]}
-        self.exited = {}        # group -> [counter sums of members gone]
+        self.ledger = Ledger(GROUP_COUNTERS)      # every process read, by group
+        self.thread_ledger = Ledger(THREAD_COUNTERS, went_down)   # by (group, thread name)
         self.empty_since = {}   # group -> when it last lost its last member
         self.joins = {}         # group -> processes that joined it after the first scrape
-        self.thread_members = {}    # group -> {(pid, start, tid): (name, [values])}
-        self.thread_exited = {}     # group -> {thread name: [sums of threads gone]}
         self.scrapes = 0
 
     def own_group(self, record):
@@ -2211,114 +2342,99 @@ class Grouper:
         return group
 
     def update(self, records, everyone=None, now=None, states_told=STATES):
-        """This scrape's groups, sorted by name, with history folded into the counters."""
+        """This scrape's groups, sorted by name, with history folded into the counters.
+        `everyone` is every process read (`records` those the filters kept): the
+        ledgers follow each of them, grouped or not, so that one moving into a group
+        (a rename, an exec) brings only what it uses from then on."""
         now = time.monotonic() if now is None else now
         assigned = self.assign(records, everyone)
+        read = records if everyone is None else everyone
         # The gauges this platform gives, by whether any process read has them: an
         # empty group has 0 for those (any() stops at the first that has it).
-        read = records if everyone is None else everyone
         known = {field for field in GROUP_GAUGES + ("fd_limit",)
                  if any(getattr(record, field) is not None for record in read)}
-        names = set(assigned) | set(self.members) | self.fixed_names
+        totals = self._count(assigned, read)
+        threads = self._count_threads(assigned)
+        names = set(assigned) | set(self.joins) | self.fixed_names     # joins: every known
         groups = []
         for name in sorted(names):
             live = assigned.get(name, [])
-            totals = self._count_members(name, live)
             if live:
                 self.empty_since.pop(name, None)
             else:
                 self.empty_since.setdefault(name, now)
-            threads = self._count_threads(name, live)
-            groups.append(Group(name, live, totals, known, states_told,
-                                self.joins[name], threads))
+            counters = totals.get(name)
+            groups.append(Group(name, live, counters or [None] * len(GROUP_COUNTERS),
+                                known, states_told,
+                                self.joins.setdefault(name, 0), threads.get(name)))
         self.scrapes += 1
-        self._forget(now)
-        return [group for group in groups if group.name in self.members]
+        forgotten = self._forget(now)
+        return [group for group in groups if group.name not in forgotten]
 
-    def _count_members(self, name, live):
-        """The group's counters: its live members' (never lower than they were) and
-        those of members gone; and the processes new to it since the first scrape."""
-        previous = self.members.get(name, {})
-        current = {}
-        joined = self.joins.get(name, 0)
-        for record in live:
-            key = (record.pid, record.start_time)
-            values = [getattr(record, field) for field in GROUP_COUNTERS]
-            last = previous.get(key)
-            if last is None and self.scrapes:
-                joined += 1
-            current[key] = never_lower(values, last)
-        exited = self.exited.get(name, [None] * len(GROUP_COUNTERS))
-        for key, values in previous.items():
-            if key not in current:
-                exited = add_values(exited, values)
-        self.members[name] = current
-        self.exited[name] = exited
-        self.joins[name] = joined
-        totals = exited
-        for values in current.values():
-            totals = add_values(totals, values)
+    def _count(self, assigned, read):
+        """Each group's counters from the ledger; joins for processes new to any group."""
+        group_of = {record.pid: name for name, live in assigned.items() for record in live}
+        totals, arrivals = self.ledger.update(
+            ((record.pid, record.start_time), group_of.get(record.pid),
+             record) for record in read)
+        for name, count in arrivals.items():
+            self.joins[name] = self.joins.get(name, 0) + (count if self.scrapes else 0)
         return totals
 
-    def _count_threads(self, name, live):
-        """{thread name: ThreadTotals} over the group's threads (--threads): a name's
-        counters keep what its threads gone used for as long as one of that name
-        lives in the group."""
-        previous = self.thread_members.get(name, {})
-        current, gone = {}, []
-        for record in live:
-            for thread in record.thread_list or ():
-                key = (record.pid, record.start_time, thread.tid)
-                values = [getattr(thread, field) for field in THREAD_COUNTERS]
-                last = previous.pop(key, None)
-                if last is not None and (last[0] != thread.name or went_down(values, last[1])):
-                    gone.append(last)         # another thread, with a reused id or name
-                    last = None
-                current[key] = (thread.name, never_lower(values, last and last[1]))
-        if not current and not previous and not gone:
-            return None
-        exited = self.thread_exited.get(name, {})
-        for thread_name, values in list(previous.values()) + gone:     # threads gone
-            exited[thread_name] = add_values(
-                exited.get(thread_name, [None] * len(THREAD_COUNTERS)), values)
-        totals = {}
-        for thread_name, values in current.values():
-            count, sums = totals.get(thread_name, (0, exited.get(thread_name)))
-            totals[thread_name] = (count + 1, values if sums is None
-                                   else add_values(sums, values))
-        self.thread_members[name] = current
-        self.thread_exited[name] = {thread_name: sums for thread_name, sums in exited.items()
-                                    if thread_name in totals}
-        return {thread_name: ThreadTotals(count, sums)
-                for thread_name, (count, sums) in totals.items()}
+    def _count_threads(self, assigned):
+        """{group: {thread name: ThreadTotals}} over the groups' threads (--threads),
+        None for a group with none."""
+        entries, live = [], {}
+        for name, members in assigned.items():
+            for record in members:
+                for thread in record.thread_list or ():
+                    bucket = (name, thread.name)
+                    live[bucket] = live.get(bucket, 0) + 1
+                    entries.append(((record.pid, record.start_time, thread.tid), bucket,
+                                    thread))
+        if not entries and not self.thread_ledger.members:
+            return {}
+        totals, _ = self.thread_ledger.update(entries)
+        self._bound_thread_names(live)
+        threads = {}
+        for (name, thread_name), count in live.items():
+            threads.setdefault(name, {})[thread_name] = ThreadTotals(
+                count, totals[name, thread_name])
+        return threads
+
+    def _bound_thread_names(self, live):
+        """A thread name none lives under keeps its sums (a thread of that name later
+        goes on from them) while its group lives, MAX_IDLE_THREAD_NAMES at most."""
+        left = self.thread_ledger.left
+        idle = [bucket for bucket in left if bucket not in live]
+        self.thread_ledger.forget(idle[:max(0, len(idle) - MAX_IDLE_THREAD_NAMES)])
 
     def adopt(self, older):
-        """Keep the history of an older Grouper (a reload): every group, if groups are
-        still made the same way; else the declared groups still declared."""
-        keep = set(older.members) if older.group_by == self.group_by else \
-            self.fixed_names & older.fixed_names
-        self.scrapes = older.scrapes
-        for name in keep:
-            for mine, theirs in ((self.members, older.members), (self.exited, older.exited),
-                                 (self.empty_since, older.empty_since),
-                                 (self.joins, older.joins),
-                                 (self.thread_members, older.thread_members),
-                                 (self.thread_exited, older.thread_exited)):
-                if name in theirs:
-                    mine[name] = theirs[name]
+        """Keep the history of an older Grouper (a reload): its ledgers go on, so no
+        counter starts again and no process known before counts as a join; a group
+        no longer made expires as any empty group does."""
+        self.ledger, self.thread_ledger = older.ledger, older.thread_ledger
+        self.ledger.mark_all_arrived()
+        self.empty_since, self.joins, self.scrapes = \
+            older.empty_since, older.joins, older.scrapes
 
     def _forget(self, now):
-        """Drop groups empty for longer than the expiry, and the oldest past the cap."""
+        """Drop groups empty for longer than the expiry, and the oldest past the cap;
+        return their names."""
         declared = self.fixed_names
         stale = [name for name, since in self.empty_since.items()
                  if name not in declared and now - since >= self.expiry]
         empty = sorted((since, name) for name, since in self.empty_since.items()
                        if name not in declared)
         stale.extend(name for _, name in empty[:max(0, len(empty) - MAX_EMPTY_GROUPS)])
+        stale = set(stale)
         for name in stale:
-            for history in (self.members, self.exited, self.empty_since, self.joins,
-                            self.thread_members, self.thread_exited):
-                history.pop(name, None)
+            self.empty_since.pop(name, None)
+            self.joins.pop(name, None)
+        self.ledger.forget(stale)
+        self.thread_ledger.forget([bucket for bucket in self.thread_ledger.left
+                                   if bucket[0] in stale])
+        return stale
 
 
 class OtherProcesses(Process):
@@ -2337,69 +2453,57 @@ class TopConsumers:
     """--top=N: per-process series for the N processes that used the most CPU since
     the previous scrape and the N with the most resident memory; the others summed.
 
-    The rest's counters are this exporter's running sums of what the processes
-    outside the top used while outside it: they never go down, whoever enters or
-    leaves the top.  Its gauges are the sums over the processes outside now.
+    The rest's counters are a Ledger's: what the processes outside the top used
+    while outside it, so they never go down, whoever enters or leaves the top.  It
+    follows every counter a process has, so that a reload exporting others goes on
+    from the same sums.  Its gauges are the sums over the processes outside now.
     """
+
+    REST = "rest"
 
     def __init__(self, count, families):
         self.count = count
-        self.counters = sorted({attribute for family in families if family.type == "counter"
-                                for attribute in family.fields})
+        self.ledger = Ledger(sorted({attribute for family in PROCESS_FAMILIES
+                                     if family.type == "counter"
+                                     for attribute in family.fields}))
+        self._cpu = [self.ledger.fields.index(field) for field in ("cpu_user", "cpu_system")]
         # Gauges with a label from the data (process_state) are no number to sum.
         self.gauges = sorted({attribute for family in families
                               if family.type == "gauge" and not family.identity
                               and family.each is None
                               for attribute in family.fields} - {"start_time"})
-        self.rest_counters = dict.fromkeys(self.counters)   # None until a number is known
-        self._last = {}        # (pid, start_time) -> counter values at the last scrape
 
     def adopt(self, older):
-        """Keep an older TopConsumers' running sums (a reload), so they never go down."""
-        for field in self.counters:
-            self.rest_counters[field] = older.rest_counters.get(field)
-        if older.counters == self.counters:
-            self._last = older._last
+        """Keep an older TopConsumers' sums (a reload), so that they never go down."""
+        self.ledger = older.ledger
 
     def select(self, records):
         """The top records, and the rest as one OtherProcesses at the end."""
-        last, self._last = self._last, {}
-        used = {}
-        for record in records:
-            key = (record.pid, record.start_time)
-            values = tuple(getattr(record, field) for field in self.counters)
-            self._last[key] = values
-            used[key] = (values, last.get(key))
-        top = self._heaviest(records, used)
+        top = self._heaviest(records)
+        totals, _ = self.ledger.update(
+            ((record.pid, record.start_time), None if record.pid in top else self.REST, record)
+            for record in records)
         rest = OtherProcesses()
-        for record in records:
-            if record.pid in top:
-                continue
-            values, before = used[(record.pid, record.start_time)]
-            for field, now, then in zip(self.counters, values,
-                                        before or (None,) * len(values)):
-                if now is not None:       # a process new to us counts whole
-                    self.rest_counters[field] = (self.rest_counters[field] or 0) \
-                        + max(now - (then or 0), 0)
-            for field in self.gauges:
-                value = getattr(record, field)
-                if value is not None:
-                    setattr(rest, field, (getattr(rest, field) or 0) + value)
-        for field, total in self.rest_counters.items():
+        for field, total in zip(self.ledger.fields, totals.get(self.REST) or ()):
             setattr(rest, field, total)
+        for record in records:
+            if record.pid not in top:
+                for field in self.gauges:
+                    value = getattr(record, field)
+                    if value is not None:
+                        setattr(rest, field, (getattr(rest, field) or 0) + value)
         return [record for record in records if record.pid in top] + [rest]
 
-    def _heaviest(self, records, used):
+    def _heaviest(self, records):
         """Pids of the N top CPU users since the last scrape (of all time, for a
         process not seen before) and of the N largest in resident memory."""
+        members, (user, system) = self.ledger.members, self._cpu
+
         def cpu_since(record):
             now = (record.cpu_user or 0) + (record.cpu_system or 0)
-            before = used[(record.pid, record.start_time)][1]
-            if before is None:
-                return now
-            then = sum(value or 0 for field, value in zip(self.counters, before)
-                       if field in ("cpu_user", "cpu_system"))
-            return now - then
+            entry = members.get((record.pid, record.start_time))
+            return now if entry is None else \
+                now - ((entry[2][user] or 0) + (entry[2][system] or 0)) / 1e9
         by_cpu = sorted(records, key=cpu_since, reverse=True)[:self.count]
         by_memory = sorted((record for record in records if record.resident_bytes),
                            key=lambda record: record.resident_bytes, reverse=True)[:self.count]
@@ -2907,8 +3011,9 @@ class Exporter:
 
     def __init__(self, reader, families=PROCESS_FAMILIES, filter=None, grouper=None,
                  labels_of=process_labels, value_labels_of=None, min_age=0.0, top=None,
-                 clock=time.time):
+                 clock=time.time, fields=None):
         self.reader = reader
+        self.fields = fields        # what the reader reads, for a reload to hand it
         self.families = families
         self.filter = filter or Filter()
         self.grouper = grouper
@@ -2984,16 +3089,17 @@ class Exporter:
 
     def adopt(self, newer):
         """Take the settings of `newer`, an Exporter built from reloaded flags, between
-        two scrapes; groups keep their counters, and the rest of --top its sums."""
+        two scrapes.  The reader stays, reading what `newer` exports, with what it knows
+        of every process; groups keep their ledgers, and the rest of --top its sums."""
         with self._lock:
             if newer.grouper is not None and self.grouper is not None:
                 newer.grouper.adopt(self.grouper)
             if newer.top is not None and self.top is not None:
                 newer.top.adopt(self.top)
-            if hasattr(self.reader, "close"):
-                self.reader.close()
-            for name in ("reader", "families", "filter", "grouper", "min_age", "top",
-                         "labels_of", "identity_labels_of"):
+            if newer.fields is not None:
+                self.reader.set_fields(newer.fields)
+            for name in ("families", "filter", "grouper", "min_age", "top",
+                         "labels_of", "identity_labels_of", "fields"):
                 setattr(self, name, getattr(newer, name))
 
 
@@ -3837,6 +3943,7 @@ def define_http_classes(http_server):
             self.__dict__.update(settings)
             self.every_interface = host == ""
             self.accept_pause = 0.0     # seconds, while descriptors run out
+            self.reload = None          # serve() sets what a SIGHUP runs
             self.thread_trouble = False
             self.address_family = socket.AF_INET
             bind_host = host
@@ -3855,6 +3962,11 @@ def define_http_classes(http_server):
             # which can keep start-up waiting for as long as DNS does.
             socketserver.TCPServer.server_bind(self)
             self.server_name, self.server_port = self.server_address[:2]
+
+        def service_actions(self):
+            """Between requests, in the serving thread: a reload asked for by SIGHUP."""
+            if HANGUPS.take() and self.reload is not None:
+                self.reload()
 
         def get_request(self):
             try:
@@ -3976,9 +4088,34 @@ def tune_malloc():
         pass
 
 
-def serve(server, on_hangup=None, on_ready=None):
-    """Serve until SIGTERM or SIGINT, then close and return; SIGHUP calls on_hangup.
-    on_ready runs once the signals are ours, before the first request."""
+class Hangups:
+    """SIGHUP's handler, installed first thing (main): it only notes that a reload is
+    wanted.  The serving loop reloads (MetricsServer.service_actions), once however
+    many came, outside any handler: a handler that reloaded could be entered again
+    by the next SIGHUP while it held the exporter's lock."""
+
+    pending = False
+
+    def __call__(self, signum, frame):
+        self.pending = True
+
+    def take(self):
+        """Whether a reload is wanted, and no longer.  Read before cleared: a SIGHUP
+        landing in between is covered by the reload about to run."""
+        if not self.pending:
+            return False
+        self.pending = False
+        return True
+
+
+HANGUPS = Hangups()
+
+
+def serve(server, reload=None, on_ready=None):
+    """Serve until SIGTERM or SIGINT, then close and return.  A SIGHUP runs reload
+    between requests (at most half a second later); without reload it is ignored,
+    as a hang-up must not end the exporter.  on_ready runs once the signals are
+    ours, before the first request."""
     import signal
 
     class Stop(BaseException):     # not an Exception: socketserver must not swallow it
@@ -3989,10 +4126,7 @@ def serve(server, on_hangup=None, on_ready=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    # SIGHUP reloads the config file; without one there is nothing to reload, and a
-    # hang-up must not end the exporter.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN if on_hangup is None
-                  else (lambda signum, frame: on_hangup()))
+    server.reload = reload
     if on_ready is not None:
         on_ready()
     try:
@@ -4056,6 +4190,10 @@ def positive_integer(text):
     return int(text)
 
 
+# Flags that do something once instead of running the exporter, and the file itself.
+NOT_IN_A_FILE = ("--config.file", "--once", "--hash-password", "--help", "--version")
+
+
 def read_config_file(path):
     """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
     (the value is the rest of the line, as it stands) or `--flag`; blank lines and
@@ -4070,9 +4208,12 @@ def read_config_file(path):
         if not equals:
             flag, _, value = line.partition(" ")
             value = value.strip()
-        if not flag.startswith("--") or flag == "--config.file":
+        if not flag.startswith("--"):
             raise ValueError("%s line %d is not a flag of this exporter: %r"
                              % (path, number, line))
+        if flag in NOT_IN_A_FILE:
+            raise ValueError("%s line %d: %s belongs on the command line, not in a file"
+                             % (path, number, flag))
         flags.append(flag + ("=" + value if equals or value else ""))
     return flags
 
@@ -4091,6 +4232,11 @@ def parse_args(argv, raise_errors=False):
                 raise ValueError(message)
             # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+        def exit(self, status=0, message=None):
+            if raise_errors:       # a reload never ends the exporter
+                raise ValueError(message or "a flag that ends the program")
+            argparse.ArgumentParser.exit(self, status, message)
 
     def seconds(text):
         """A timeout: a positive, finite number of seconds, at most a day."""
@@ -4347,8 +4493,10 @@ def descriptor_budget(args):
     return connections, max(0, soft - connections - DESCRIPTORS_KEPT - FILES_HEADROOM)
 
 
-def build_exporter(args, kept_files=0):
-    """The reader, filter, grouper, selection and renderer the flags ask for."""
+def build_exporter(args, kept_files=0, reader=None):
+    """The reader (a new one unless given), filter, grouper, selection and renderer
+    the flags ask for.  A given reader reads the new fields once the Exporter built
+    here is adopted (see Exporter.adopt)."""
     user_names = UserNames()
     grouper = None
     if args.grouped:
@@ -4365,10 +4513,11 @@ def build_exporter(args, kept_files=0):
     if "cmdline" in args.identity_labels or needs_cmdline(
             args.include + args.exclude + [rule for _, rule in args.declared]):
         fields.add(CMDLINE)
-    reader = make_reader(args.procfs, fields, kept_files=kept_files)
+    if reader is None:
+        reader = make_reader(args.procfs, fields, kept_files=kept_files)
     return Exporter(reader, args.families,
                     Filter(args.include, args.exclude, args.uids, user_names),
-                    grouper, labels_of, value_labels_of, args.min_age, top)
+                    grouper, labels_of, value_labels_of, args.min_age, top, fields=fields)
 
 
 def load_security(args):
@@ -4418,17 +4567,21 @@ RESTART_FLAGS = (("--web.listen-address", "listen_address"),
 
 def reload_config(exporter, argv, running, server=None):
     """SIGHUP: read --config.file again and apply filters, groups, labels and metric
-    choices; a file that no longer parses leaves the old settings, in one log line."""
+    choices, keeping the reader and what it and the groups know; a file that no longer
+    parses leaves the old settings, in one log line.  The flags of RESTART_FLAGS stay
+    as started, and the log line names those the file changed."""
     try:
         args = parse_args(argv, raise_errors=True)
-        exporter.adopt(build_exporter(args, running.kept_files))
+        later = [flag for flag, name in RESTART_FLAGS
+                 if getattr(args, name) != getattr(running, name)]
+        for _, name in RESTART_FLAGS:
+            setattr(args, name, getattr(running, name))
+        exporter.adopt(build_exporter(args, running.kept_files, exporter.reader))
     except (OSError, ValueError) as exc:
         log("keeping the old settings: %s" % exc)
         return
     if server is not None:
         server.flags = list(args.given)       # what the landing page shows
-    later = [flag for flag, name in RESTART_FLAGS
-             if getattr(args, name) != getattr(running, name)]
     log("reloaded %s%s" % (running.config_file, "; a restart applies " + ", ".join(later)
                            if later else ""))
 
@@ -4470,7 +4623,13 @@ def silence_stdout():
 
 def main(argv=None):
     """Run the exporter; the exit code.  Ctrl-C before serving began (or during
-    --once) is exit 130 and no traceback; once serving, it stops it cleanly."""
+    --once) is exit 130 and no traceback; once serving, it stops it cleanly.  A
+    SIGHUP from here on is noted, never fatal (see Hangups)."""
+    import signal
+    try:
+        signal.signal(signal.SIGHUP, HANGUPS)
+    except ValueError:        # not the main thread (a test): its SIGHUP is not ours
+        pass
     try:
         return run(argv)
     except KeyboardInterrupt:

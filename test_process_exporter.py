@@ -16,6 +16,7 @@ missing tool fails instead.
 """
 
 import base64
+import contextlib
 import ctypes
 import errno
 import gzip
@@ -24,6 +25,7 @@ import io
 import json
 import os
 import plistlib
+import random
 import re
 import resource
 import shutil
@@ -2266,7 +2268,8 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         self.assertIn("cron", self.totals(grouper.update([], now=10)))
         self.assertIn("cron", self.totals(grouper.update([], now=309)))
         self.assertNotIn("cron", self.totals(grouper.update([], now=311)))
-        self.assertNotIn("cron", grouper.exited)
+        self.assertNotIn("cron", grouper.ledger.left)
+        self.assertNotIn("cron", grouper.joins)
         back = self.totals(grouper.update([proc(11, "cron", cpu=2.0)], now=400))
         self.assertEqual(back["cron"].cpu_user, 2.0)      # a new series starts afresh
 
@@ -2278,15 +2281,16 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         grouper = pe.Grouper("path", expiry=300)      # a group of its own for each
         for scrape, batch in enumerate(batches):
             grouper.update(live + batch, now=scrape * 0.01)
-        self.assertLessEqual(len(grouper.members), pe.MAX_EMPTY_GROUPS + 51)
-        self.assertLessEqual(len(grouper.exited), pe.MAX_EMPTY_GROUPS + 51)
-        self.assertEqual(len(grouper.members["/sbin/launchd"]), 1)
+        self.assertLessEqual(len(grouper.joins), pe.MAX_EMPTY_GROUPS + 51)
+        self.assertLessEqual(len(grouper.ledger.left), pe.MAX_EMPTY_GROUPS + 51)
+        self.assertEqual(len(grouper.ledger.members), 51)     # the processes of the scrape
+        self.assertLessEqual(len(grouper.ledger._away), 50)   # and those of the one before
         same = pe.Grouper("name", expiry=300)        # all in one group
         for scrape, batch in enumerate(batches):
             same.update(live + batch, now=scrape)
         final = self.totals(same.update(live, now=len(batches)))
         self.assertEqual(final["cc1"].cpu_user, 5000.0)   # every exit counted once
-        self.assertEqual(len(same.members["cc1"]), 0)
+        self.assertEqual(final["cc1"].num_procs, 0)
 
     def test_group_exposition_is_valid(self):
         grouper = pe.Grouper("name", declared=[("idle", "^nothing$")])
@@ -2730,6 +2734,145 @@ class OwnChildren(pe.Filter):
 
     def apply(self, records):
         return [record for record in records if record.ppid == os.getpid()]
+
+
+class World(pe.Reader):
+    """A machine whose processes start, exit, rename themselves, start and end threads
+    and use CPU in steps of a clock tick, at random; read as a Reader, which now and
+    then fails as a whole or misses one process.  It keeps what every process used,
+    so that groups can be held to it."""
+
+    def __init__(self, rng, pid_reuse=True):
+        pe.Reader.__init__(self)
+        self.rng, self.pid_reuse = rng, pid_reuse
+        self.processes = {}          # pid -> [name, start, user, system, read, switches, threads]
+        self.next_pid, self.clock, self.used = 100, 1000.0, 0.0
+        for _ in range(12):
+            self.spawn()
+
+    def spawn(self):
+        rng = self.rng
+        pid = rng.choice([pid for pid in self.processes] or [100]) if self.pid_reuse and \
+            rng.random() < 0.2 else self.next_pid
+        self.next_pid += 1
+        self.clock += 1.0
+        threads = {tid: [rng.choice(("main", "gc", "io")), 0.0]
+                   for tid in range(rng.randint(1, 3))}
+        self.processes.pop(pid, None)
+        self.processes[pid] = [rng.choice(("web", "db", "job", "cc")), self.clock,
+                               0.0, 0.0, 0, 0, threads]
+
+    def step(self):
+        rng = self.rng
+        for pid, process in list(self.processes.items()):
+            for tid, thread in process[6].items():
+                spent = rng.randint(0, 3) * 0.01          # ticks: no float is exact
+                thread[1] += spent
+                process[2] += spent
+                self.used += spent
+            extra = rng.randint(0, 2) * 0.01
+            process[3] += extra
+            self.used += extra
+            process[4] += rng.randint(0, 4096)
+            process[5] += rng.randint(0, 5)
+            event = rng.random()
+            if event < 0.08:
+                del self.processes[pid]                   # exits
+            elif event < 0.16:
+                process[0] = rng.choice(("web", "db", "job", "cc", "x"))     # renames
+            elif event < 0.22:
+                threads = process[6]
+                tid = rng.choice(list(threads))
+                if rng.random() < 0.5 and len(threads) > 1:
+                    del threads[tid]                      # a thread ends
+                elif rng.random() < 0.5:
+                    threads[tid][0] = rng.choice(("main", "gc", "io", "w"))    # renamed
+                else:
+                    threads[max(threads) + 1] = ["w", 0.0]
+        for _ in range(rng.randint(0, 2)):
+            self.spawn()
+
+    def read(self):
+        self._start_reading()
+        if self.rng.random() < 0.05:
+            raise OSError("the listing failed")
+        missing = self.rng.choice(list(self.processes)) if self.rng.random() < 0.1 else None
+        records = []
+        for pid, (name, start, user, system, read, switches, threads) in \
+                self.processes.items():
+            if pid == missing:
+                continue
+            record = pe.Process(pid, 1, 501, 20, name, "/bin/" + name, start, user, system,
+                                1000, 2000, threads=len(threads), disk_read_bytes=read,
+                                context_switches=switches)
+            record.thread_list = [pe.Thread(tid, thread_name, cpu, 0.0)
+                                  for tid, (thread_name, cpu) in threads.items()]
+            records.append(record)
+        return records
+
+
+@in_fast_tier
+class CountersNeverGoDownTest(unittest.TestCase):
+    """Whatever exits, renames, thread changes, reloads and failed scrapes happen, no
+    exported counter goes down, groups count no process's use twice, and a process
+    joins at most once in its life."""
+
+    CONFIGS = (["--group-by=name", "--threads"],
+               ["--group=serving=^(web|db)$", "--group=jobs=^job$", "--threads"],
+               ["--group-by=name", "--group=all=.", "--threads"],
+               ["--top=2"],
+               ["--top=3", "--metrics=default"])
+
+    def run_world(self, seed, configs):
+        rng = random.Random(seed)
+        world = World(rng, pid_reuse="--top" not in " ".join(configs[0]))
+        folder = tempfile.mkdtemp(prefix="property-")
+        self.addCleanup(shutil.rmtree, folder)
+        path = os.path.join(folder, "flags")
+        with open(path, "w") as f:
+            f.write("\n".join(configs[0]))
+        argv = ["--config.file", path]
+        running = pe.parse_args(argv)
+        exporter = pe.build_exporter(running, reader=world)
+        last = {}
+        for scrape in range(60):
+            if rng.random() < 0.1:                         # SIGHUP, maybe another file
+                with open(path, "w") as f:
+                    f.write("\n".join(rng.choice(configs)))
+                with contextlib.redirect_stderr(io.StringIO()):
+                    pe.reload_config(exporter, argv, running)
+            try:
+                text = exporter.scrape()
+            except OSError:
+                continue
+            families = parse_exposition(text)
+            for name, family in families.items():
+                if family["type"] != "counter":
+                    continue
+                for labels, value in family["samples"]:
+                    series = (name, tuple(sorted(labels.items())))
+                    self.assertGreaterEqual(value, last.get(series, value),
+                                            "%s went down (seed %d, scrape %d)"
+                                            % (series, seed, scrape))
+                    last[series] = value
+            if exporter.grouper is not None:
+                cpu = families.get("namedprocess_namegroup_cpu_seconds_total",
+                                   {"samples": []})["samples"]
+                grouped = sum(value for labels, value in cpu)
+                self.assertLessEqual(grouped, world.used + 1e-6, "a use counted twice")
+                joins = families["process_exporter_group_joins_total"]["samples"]
+                self.assertLessEqual(sum(value for _, value in joins), world.next_pid - 100)
+            world.step()
+
+    def test_groups_and_threads(self):
+        for seed in range(6):
+            with self.subTest(seed=seed):
+                self.run_world(seed, self.CONFIGS[:3])
+
+    def test_top_and_its_rest(self):
+        for seed in range(6):
+            with self.subTest(seed=seed):
+                self.run_world(seed, self.CONFIGS[3:])
 
 
 @in_fast_tier
@@ -4548,7 +4691,11 @@ class ConfigFileTest(unittest.TestCase, ExpositionChecks):
         exporter.reader = StaticReader(records)
         families = parse_exposition(exporter.scrape())
         self.assertEqual(samples_of(families, cpu, groupname="sleepers", mode="user"), [5.0])
-        self.assertEqual(samples_of(families, cpu, groupname="py", mode="user"), [1.0])
+        # a group the reload made counts what its processes use from then on
+        self.assertEqual(samples_of(families, cpu, groupname="py", mode="user"), [0.0])
+        records[:] = [proc(11, "python3", cpu=1.5, rss=50)]
+        families = parse_exposition(exporter.scrape())
+        self.assertEqual(samples_of(families, cpu, groupname="py", mode="user"), [0.5])
         self.write("--group=broken=(")
         said = self.reload(exporter, argv, args)
         self.assertIn("keeping the old settings", said)
