@@ -2724,9 +2724,9 @@ GROUP_FAMILIES = (
            "Number of threads in this group waiting on each wchan (Linux, where the "
            "kernel shows it).", each=wchan_samples, needs=("wchan",)),
     Family("process_exporter_group_joins_total", "counter",
-           "Processes that joined the group since the exporter's first scrape (a "
-           "restart is one): this exporter's own, not a reference family.",
-           one("joins")),
+           "Processes that entered the group, and no group before, since the exporter's "
+           "first scrape (a restart is one; a rename into it is not): this exporter's "
+           "own, not a reference family.", one("joins")),
     # Only with --threads: per thread name, as the reference's -threads.
     Family("namedprocess_namegroup_thread_count", "gauge",
            "Number of threads in this group with the same threadname.",

@@ -2765,7 +2765,7 @@ class World(pe.Reader):
     def step(self):
         rng = self.rng
         for pid, process in list(self.processes.items()):
-            for tid, thread in process[6].items():
+            for thread in process[6].values():
                 spent = rng.randint(0, 3) * 0.01          # ticks: no float is exact
                 thread[1] += spent
                 process[2] += spent
