@@ -4703,6 +4703,44 @@ class ConfigFileTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(samples_of(families, "namedprocess_namegroup_num_procs",
                                     groupname="py"), [1])
 
+    def test_a_file_never_ends_the_exporter_nor_moves_what_needs_a_restart(self):
+        self.write("--group=web=^nginx$")
+        argv = ["--config.file", self.path]
+        args = pe.parse_args(argv)
+        reader = StaticReader([proc(7, "nginx")])
+        exporter = pe.build_exporter(args, reader=reader)
+        for line in ("--version", "--help", "--once", "--hash-password=x"):
+            with self.subTest(line=line):
+                self.write("--group=web=^nginx$", line)
+                said = self.reload(exporter, argv, args)     # no SystemExit
+                self.assertIn("keeping the old settings", said)
+                self.assertIn(line.split("=")[0] + " belongs on the command line", said)
+        self.write("--group=web=^nginx$", "--path.procfs=/nonexistent")
+        said = self.reload(exporter, argv, args)
+        self.assertIn("a restart applies --path.procfs", said)
+        self.assertIs(exporter.reader, reader)          # the same reader, the same procfs
+        self.assertIn('groupname="web"', exporter.scrape())
+
+    def test_sighup_only_notes_a_reload_which_runs_once_in_the_serving_loop(self):
+        import signal as signals
+        installed = []
+        original = pe.run
+        pe.run = lambda argv: installed.append(signals.getsignal(signals.SIGHUP)) or 0
+        try:
+            pe.main(["--once"])
+        finally:
+            pe.run = original
+        self.assertIs(installed[0], pe.HANGUPS)      # before the flags are even parsed
+        server = socketless_server()
+        reloads = []
+        server.reload = lambda: reloads.append(1)
+        for _ in range(1000):                        # a storm, handled as one
+            pe.HANGUPS(signals.SIGHUP, None)
+        _, server_class = pe.http_classes()
+        server_class.service_actions(server)
+        server_class.service_actions(server)
+        self.assertEqual(reloads, [1])
+
     def test_a_reload_changes_labels_and_metrics(self):
         self.write("--metrics=process_threads")
         argv = ["--config.file", self.path]
@@ -4736,8 +4774,17 @@ class ConfigFileTest(unittest.TestCase, ExpositionChecks):
         self.assertEqual(groups, {"nothing", "also"})
         _, page = scrape_port(port, path="/")
         self.assertIn("--group=also=^zz-other$", page)       # the flags now in effect
+        for _ in range(300):                 # a storm: each is noted, reloads run after
+            exporter.send_signal(signal.SIGHUP)
+        time.sleep(0.6)
+        status, text = scrape_port(port)
+        self.assertEqual(status, 200)
+        self.assertIsNone(exporter.poll())
         exporter.terminate()
-        self.assertIn("reloaded " + self.path, exporter.communicate(timeout=10)[1].decode())
+        log = exporter.communicate(timeout=10)[1].decode()
+        self.assertNotIn("Traceback", log)
+        self.assertIn("reloaded " + self.path, log)
+        self.assertLess(log.count("reloaded"), 30)      # not one per signal
 
 
 @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
@@ -5482,6 +5529,7 @@ class ShippedFilesTest(unittest.TestCase):
                                            "--config.file=/etc/process_exporter/flags"))
         self.assertEqual(lines["ExecReload"], "/bin/kill -HUP $MAINPID")
         self.assertEqual(lines["Restart"], "on-failure")
+        self.assertEqual(lines["RestartForceExitStatus"], "SIGHUP")
         self.assertEqual(lines["NoNewPrivileges"], "yes")
         self.assertEqual(set(lines["CapabilityBoundingSet"].split()),
                          {"CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"})
