@@ -55,6 +55,27 @@ def log(message):
         pass
 
 
+class LogBursts:
+    """One log line for a burst of like events: the first, then at most one a minute,
+    saying how many came meanwhile.  For what a client or the system can repeat
+    thousands of times a second (threads that cannot start, a failing accept)."""
+
+    def __init__(self, every=60.0):
+        self.every = every
+        self._last = {}       # kind -> [when last said, how many since]
+
+    def __call__(self, kind, message):
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last[0] < self.every:
+            last[1] += 1
+            return
+        more = " (and %d more like it since the last such line)" % last[1] \
+            if last is not None and last[1] else ""
+        self._last[kind] = [now, 0]
+        log(message + more)
+
+
 MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: far less
 
 
@@ -3288,24 +3309,22 @@ class Users(dict):
 class BasicAuth(Reloading):
     """Users and password hashes from --web.basic-auth-file (lines user:hash).
 
-    A verified credential is remembered (as a keyed digest, never the password)
-    so that a scrape every few seconds does not pay the key derivation.  Attempts
-    from one address take turns, and an address that keeps failing is answered
-    ever more slowly and derives in a single lane: so one client's guessing slows
-    that client, never another's right password.
+    A credential verified once is remembered (as a keyed digest, never the
+    password), as exporter-toolkit does: a scrape every few seconds pays no key
+    derivation and waits for nothing, however many guesses arrive, from whatever
+    address.  Anything else derives its key in one lane, one at a time, so that
+    guessing takes a core at most; an attempt waiting there gives up when its
+    connection is closed to make room.  No state is kept per client: guesses from
+    the scraper's own address (one NAT, one proxy) cannot lock the scraper out.
     """
 
     MAX_REMEMBERED = 64
-    MAX_ADDRESSES = 4096
 
     def __init__(self, path):
         self.path = path
         self._key = os.urandom(32)
         self._verified = {}            # digest of "user:password" -> the hash it matched
-        self._failures = {}            # address -> (count, first failure time)
-        self._turns = {}               # address -> [lock, attempts holding or awaiting it]
-        self._turns_lock = threading.Lock()
-        self._suspects = threading.Lock()      # the one lane of failing addresses
+        self._lane = threading.Lock()
         Reloading.__init__(self, [path], "basic-auth file")
 
     def load(self):
@@ -3339,90 +3358,30 @@ class BasicAuth(Reloading):
         users.dummy = dummy_like(next(iter(users.values())))
         return users
 
-    def authorize(self, header, address, dropped=None):
-        """Whether a request from address with this Authorization header may pass.
-
-        An address that keeps failing waits before its credentials are looked at;
-        a success forgives its failures.  At most MAX_ATTEMPTS_AT_ONCE attempts of
-        one address are under way (more are refused at once), and an attempt whose
-        connection is dropped (the Event `dropped` set) stops waiting.
-        """
-        dropped = dropped or threading.Event()
-        turn = self._join_queue(address)
-        if turn is None:
-            return False
-        try:
-            if not self._wait_turn(turn, dropped):
-                return False
-            try:
-                delay = self.penalty(address)
-                if delay and dropped.wait(delay):
-                    return False
-                if self.check(header, suspect=address in self._failures):
-                    self.succeeded(address)
-                    return True
-                self.failed(address)
-                return False
-            finally:
-                turn[0].release()
-        finally:
-            self._leave_queue(address, turn)
-
-    MAX_ATTEMPTS_AT_ONCE = 3
-
-    def _join_queue(self, address):
-        with self._turns_lock:
-            turn = self._turns.get(address)
-            if turn is None:
-                turn = self._turns[address] = [threading.Lock(), 0]
-            if turn[1] >= self.MAX_ATTEMPTS_AT_ONCE:
-                return None
-            turn[1] += 1
-            return turn
-
-    @staticmethod
-    def _wait_turn(turn, dropped):
-        while not turn[0].acquire(timeout=0.05):
-            if dropped.is_set():
-                return False
-        return True
-
-    def _leave_queue(self, address, turn):
-        with self._turns_lock:
-            turn[1] -= 1
-            if not turn[1]:
-                del self._turns[address]
-
-    def check(self, header, suspect=False):
+    def authorize(self, header, dropped=None):
         """Whether an Authorization header carries a known user and the right password.
-
-        A suspect (an address that failed lately) derives keys one at a time, so
-        guessing cannot take every core; others do not wait for suspects.
-        """
-        import base64
+        An unknown user costs the derivation a known one costs, so that timing does
+        not tell users apart.  `dropped`, an Event, is set when the connection is
+        closed to make room: then the attempt stops waiting for the lane."""
         import hashlib
         import hmac
-        if not header or header[:6].lower() != "basic ":
+        credentials = basic_credentials(header)
+        if credentials is None:
             return False
-        try:
-            user, sep, password = base64.b64decode(header[6:].strip(),
-                                                   validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        if not sep:
-            return False
+        user, password = credentials
         users = self.get()
         encoded = users.get(user)
         digest = hmac.new(self._key, ("%s:%s" % (user, password)).encode("utf-8"),
                           hashlib.sha256).digest()
         if encoded is not None and self._verified.get(digest) == encoded:
             return True
-        # An unknown user costs the same derivation, so timing does not tell users apart.
-        if suspect:
-            with self._suspects:
-                matched = verify_password(password, encoded or users.dummy)
-        else:
+        while not self._lane.acquire(timeout=0.05):
+            if dropped is not None and dropped.is_set():
+                return False
+        try:
             matched = verify_password(password, encoded or users.dummy)
+        finally:
+            self._lane.release()
         if not matched or encoded is None:
             return False
         if len(self._verified) >= self.MAX_REMEMBERED:
@@ -3430,25 +3389,18 @@ class BasicAuth(Reloading):
         self._verified[digest] = encoded
         return True
 
-    def penalty(self, address):
-        """Seconds to wait before looking at this address's credentials: none for
-        three failures a minute, then doubling from 0.25 s up to 5 s."""
-        count, since = self._failures.get(address, (0, 0.0))
-        if count <= 3 or time.monotonic() - since > 60:
-            return 0.0
-        return min(0.25 * 2 ** (count - 4), 5.0)
 
-    def failed(self, address):
-        now = time.monotonic()
-        count, since = self._failures.get(address, (0, now))
-        if now - since > 60:
-            count, since = 0, now
-        if len(self._failures) >= self.MAX_ADDRESSES:
-            self._failures.clear()
-        self._failures[address] = (count + 1, since)
-
-    def succeeded(self, address):
-        self._failures.pop(address, None)
+def basic_credentials(header):
+    """(user, password) from an Authorization header of the Basic scheme, or None."""
+    import base64
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        user, sep, password = base64.b64decode(header[6:].strip(),
+                                               validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
 
 
 def check_user_name(user):
@@ -3559,6 +3511,9 @@ def landing_page(server):
 MAX_CONNECTIONS = 1000
 DESCRIPTORS_KEPT = 64         # for stdio, the listening socket, procfs and file reloads
 MAX_DISCARDED_BODY = 65536    # a GET's body up to this is read and dropped; larger, we close
+MAX_HEAD_BYTES = 16384        # request line and headers: a scrape sends under a kilobyte
+CONTENT_LENGTH = re.compile(r"[0-9]{1,18}\Z")     # RFC 9110 8.6, and an int of sane size
+ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")    # RFC 9112 3.2.2
 WRITE_SLICE = 262144          # the write deadline is checked before each slice
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -3581,7 +3536,7 @@ class Connections:
 
     A connection past either bound makes room by closing the connection (in that
     bound's scope) that has waited longest on its client, for a request to arrive,
-    idle between requests, or sitting out a basic-auth penalty; one being answered
+    idle between requests, or waiting for the basic-auth lane; one being answered
     is never cut off.  Only when
     none is waiting is the newcomer turned away.  So connections that trickle or
     idle cannot keep a scrape out, and one address cannot hold every slot: a
@@ -3592,6 +3547,7 @@ class Connections:
         self.cap = cap
         self.per_address = per_address or max(1, cap - cap // 4)
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)     # notified as connections close
         self._open = {}          # connection -> [address, waiting since or None, dropped]
         self._per_address = {}   # address -> how many it has open
 
@@ -3632,9 +3588,18 @@ class Connections:
         with self._lock:
             return self._close_longest_waiting(None)
 
+    def wait_for_room(self, timeout):
+        """Whether a newcomer could be let in, waiting up to `timeout` for it: while
+        every connection is being answered, the server does not accept at all (the
+        kernel's backlog holds the newcomers) rather than accept and close each."""
+        with self._room:
+            return self._room.wait_for(lambda: len(self._open) < self.cap or any(
+                entry[1] is not None for entry in self._open.values()), timeout)
+
     def _forget(self, connection):
         entry = self._open.pop(connection, None)
         if entry is not None:
+            self._room.notify_all()
             left = self._per_address[entry[0]] - 1
             if left:
                 self._per_address[entry[0]] = left
@@ -3698,6 +3663,30 @@ class DeadlineReader(io.RawIOBase):
     def readinto(self, buffer):
         self.connection.settimeout(time_left(self.deadline.read_by))
         return self.connection.recv_into(buffer)
+
+
+class HeadTooLarge(Exception):
+    pass
+
+
+def read_head(stream, limit=MAX_HEAD_BYTES):
+    """A request's head, its request line and header lines to the blank line that
+    ends them, at most `limit` bytes (HeadTooLarge past that); b"" when the client
+    left first.  Empty lines before the request line are skipped (RFC 9112 2.2)."""
+    lines, size = [], 0
+    while True:
+        line = stream.readline(limit - size + 1)
+        size += len(line)
+        if size > limit:
+            raise HeadTooLarge()
+        if not line:
+            return b""
+        if line in (b"\r\n", b"\n"):
+            if lines:
+                lines.append(line)
+                return b"".join(lines)
+            continue
+        lines.append(line)
 
 
 class DeadlineWriter(io.RawIOBase):
@@ -3826,9 +3815,27 @@ def define_http_classes(http_server):
             self.wfile = DeadlineWriter(self.connection, self.deadline, server.write_timeout)
 
         def handle_one_request(self):
+            """Read the head whole and bounded, then let the base class parse it."""
             self.server.connections.waiting(self.request, True)
             self.deadline.write_by = None
-            base_handler.handle_one_request(self)
+            self.stream = self.rfile
+            try:
+                head = read_head(self.stream)
+            except HeadTooLarge:
+                self.command, self.requestline, self.request_version = "", "", "HTTP/1.0"
+                self.close_connection = True
+                self.reply(431, b"Request header fields too large\n")
+                return
+            except (socket.timeout, TimeoutError):
+                head = b""
+            if not head:
+                self.close_connection = True
+                return
+            self.rfile = io.BytesIO(head)
+            try:
+                base_handler.handle_one_request(self)
+            finally:
+                self.rfile = self.stream
             self.deadline.read_by = time.monotonic() + self.server.read_timeout
 
         def parse_request(self):
@@ -3841,6 +3848,11 @@ def define_http_classes(http_server):
             if self.headers.defects:           # e.g. a header line without a colon
                 self.send_error(400, "Malformed header")
                 return False
+            lengths = set(self.headers.get_all("Content-Length") or ())
+            if len(lengths) > 1 or not all(CONTENT_LENGTH.match(length) for length in lengths):
+                self.close_connection = True   # its body cannot be told from the next request
+                self.reply(400, b"Bad Content-Length\n")
+                return False
             if self.command not in ("GET", "HEAD"):
                 self.close_connection = True   # its body, if any, is left unread
                 self.reply(405, b"Method Not Allowed\n", (("Allow", "GET, HEAD"),))
@@ -3851,12 +3863,12 @@ def define_http_classes(http_server):
         def drop_body(self):
             """A GET has no body: one sent anyway must not be read as the next request.
             A small one is read and dropped; otherwise the answer ends the connection."""
-            length = self.headers.get("Content-Length")
+            length = self.headers.get("Content-Length")     # checked in parse_request
             if self.headers.get("Transfer-Encoding") is None:
                 if length is None:
                     return
-                if length.strip().isdigit() and int(length) <= MAX_DISCARDED_BODY:
-                    self.rfile.read(int(length))
+                if int(length) <= MAX_DISCARDED_BODY:
+                    self.stream.read(int(length))
                     return
             self.close_connection = True
 
@@ -3879,12 +3891,11 @@ def define_http_classes(http_server):
 
         def authorized(self):
             """Whether the credentials pass; if not, answer 401.  While an attempt
-            waits its turn or sits out a penalty, its connection may be closed to
+            waits for the lane to derive its key, its connection may be closed to
             make room, like any connection waiting on its client."""
             connections = self.server.connections
             connections.waiting(self.request, True)
             passed = self.server.auth.authorize(self.headers.get("Authorization"),
-                                                self.client_address[0],
                                                 connections.dropped(self.request))
             connections.waiting(self.request, False)
             if passed:
@@ -3897,11 +3908,15 @@ def define_http_classes(http_server):
             """(status, body, headers) for this GET."""
             server = self.server
             path = self.path.split("?", 1)[0]
+            absolute = ABSOLUTE_FORM.match(path)    # GET http://host:9256/metrics, as a proxy
+            if absolute:
+                path = path[absolute.end():] or "/"
             if path == server.telemetry_path:
                 try:
                     chunks = server.exporter.scrape_chunks()
                 except Exception as exc:   # the reader failed as a whole: say so, carry on
-                    log("scrape failed: %s: %s" % (type(exc).__name__, exc))
+                    server.log_bursts("scrape", "scrape failed: %s: %s"
+                                      % (type(exc).__name__, exc))
                     return 500, b"Scrape failed; see the exporter's log\n", ()
                 headers = [("Content-Type", CONTENT_TYPE)]
                 if accepts_gzip(self.headers.get("Accept-Encoding")):
@@ -3944,7 +3959,6 @@ def define_http_classes(http_server):
             self.every_interface = host == ""
             self.accept_pause = 0.0     # seconds, while descriptors run out
             self.reload = None          # serve() sets what a SIGHUP runs
-            self.thread_trouble = False
             self.address_family = socket.AF_INET
             bind_host = host
             if host == "":
@@ -3969,13 +3983,17 @@ def define_http_classes(http_server):
                 self.reload()
 
         def get_request(self):
+            if not self.connections.wait_for_room(0.5):
+                raise OSError("no room for another connection")   # select, then wait again
             try:
                 connection, client_address = self.socket.accept()
             except OSError as exc:
                 if exc.errno in OUT_OF_DESCRIPTORS:
                     self.back_off(exc)
                 raise                   # socketserver drops it and selects again
-            self.accept_pause = 0.0
+            # Calmer by halves: descriptors that came back for one connection may be
+            # gone again for the next.
+            self.accept_pause = self.accept_pause / 2 if self.accept_pause > 0.01 else 0.0
             if self.tls is not None:
                 try:
                     connection = self.tls.get().wrap_socket(
@@ -3988,9 +4006,8 @@ def define_http_classes(http_server):
         def back_off(self, exc):
             """No descriptor for a new connection: close the connection waiting longest,
             and wait a little, longer each time, rather than spin on accept()."""
-            if not self.accept_pause:
-                log("cannot accept connections: %s; closing idle ones and backing off"
-                    % (exc.strerror or exc))
+            self.log_bursts("accept", "cannot accept connections: %s; closing idle ones "
+                            "and backing off" % (exc.strerror or exc))
             self.connections.make_room()
             self.accept_pause = min(max(self.accept_pause * 2, 0.01), 1.0)
             time.sleep(self.accept_pause)
@@ -4004,11 +4021,7 @@ def define_http_classes(http_server):
             except RuntimeError as exc:     # no thread to be had: let this one go
                 self.connections.remove(request)
                 self.shutdown_request(request)
-                if not self.thread_trouble:
-                    log("cannot start a thread for a connection: %s" % exc)
-                self.thread_trouble = True
-            else:
-                self.thread_trouble = False
+                self.log_bursts("thread", "cannot start a thread for a connection: %s" % exc)
 
         def process_request_thread(self, request, client_address):
             try:
@@ -4023,7 +4036,8 @@ def define_http_classes(http_server):
             exc = sys.exc_info()[1]
             if isinstance(exc, self.quiet_errors):
                 return             # the client hung up, went quiet or spoke no TLS
-            log("error serving %s: %s: %s" % (client_address[0], type(exc).__name__, exc))
+            self.log_bursts("error", "error serving %s: %s: %s"
+                            % (client_address[0], type(exc).__name__, exc))
 
     return MetricsHandler, MetricsServer
 
@@ -4048,6 +4062,7 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
         "request_slots": threading.BoundedSemaphore(max_requests),
         "connections": Connections(max_connections or connection_cap(), max_per_address),
         "quiet_errors": quiet_errors,
+        "log_bursts": LogBursts(),
     }
 
 
@@ -4153,10 +4168,19 @@ def checked_listen_address(text):
 
 
 def checked_telemetry_path(text):
+    """A path a client can ask for and a request can reach: ASCII of RFC 3986's path
+    characters, every % starting an escape, no empty, . or .. segment (clients drop
+    or fold them), short enough for a request head."""
     if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", text):
         raise ValueError("must be a path a client can ask for: / and then ASCII "
                          "letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space or other "
                          "characters), and not / itself")
+    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+        raise ValueError("%r: a %% must start an escape such as %%20" % text)
+    if any(segment in ("", ".", "..") for segment in text[1:].split("/")):
+        raise ValueError("%r: no empty, . or .. segment (clients rewrite those)" % text)
+    if len(text) > 1024:
+        raise ValueError("longer than 1024 characters")
     return text
 
 
