@@ -142,7 +142,7 @@ class Process:
     """
 
     __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS + (
-        "cmdline", "__dict__")
+        "cmdline", "partial", "__dict__")
 
     info = 1        # the value of process_info, the same for every process
 
@@ -196,6 +196,7 @@ class Process:
         # The arguments joined by spaces, when asked for and readable: a slot, as a
         # record holding one in a dict of its own cost a tenth more per scrape.
         self.cmdline = cmdline
+        self.partial = False     # the kernel refused some of its numbers
         if extras:
             self.__dict__.update(extras)
 
@@ -312,6 +313,11 @@ class Reader:
     def _start_reading(self):
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
         self.partial = 0
+
+    def refused_some(self, record):
+        """The kernel refused some of record's numbers: it is exported without them."""
+        record.partial = True
+        self.partial += 1
 
 
 # ---------------------------------------------------------------------------
@@ -934,10 +940,10 @@ class DarwinReader(Reader):
                               PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
             err = ctypes.get_errno()
             if err == errno.EPERM:       # another user's process, and we are not root
-                self.partial += 1
                 this = self.remember(pid, start, comm, known)
                 record = Process(pid, ppid, uid, gid, this.name, this.path, start,
                                  state=darwin_state(state, None))
+                self.refused_some(record)
                 if this.cmdline is not None:     # root's, say, when we run as root
                     record.cmdline = this.cmdline
                 return record
@@ -998,7 +1004,7 @@ class DarwinReader(Reader):
         if with_fds:
             refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
-            self.partial += 1
+            self.refused_some(record)
         return record
 
     def read_zombie(self, row, start, known):
@@ -1017,7 +1023,7 @@ class DarwinReader(Reader):
             self.skipped[failure_reason(err)] += 1
             return None
         if err:
-            self.partial += 1
+            self.refused_some(record)
         elif this.task_times is not None:
             # The kernel keeps a zombie's rusage from the start of its exit, before its
             # last threads stopped: never below what its task said last time.
@@ -1324,8 +1330,9 @@ class LinuxReader(Reader):
         except (OSError, ValueError, IndexError):
             pass
         for line in read_regular_file(os.path.join(self.procfs, "stat")).splitlines():
-            if line.startswith(b"btime "):
-                return float(line.split()[1])
+            words = line.split()
+            if words[:1] == [b"btime"] and len(words) == 2 and words[1].isdigit():
+                return float(words[1])
         raise OSError("no boot time in %s" % self.procfs)
 
     def _follow_the_clock(self):
@@ -1429,7 +1436,7 @@ class LinuxReader(Reader):
         if self.with_threads and threads > 1:
             record.thread_list = self.read_threads(directory, pid, program)
         if refused:
-            self.partial += 1
+            self.refused_some(record)
         return record
 
     def program(self, pid, start_ticks, comm, directory):
@@ -1819,24 +1826,166 @@ class Rule:
     """A regex on one field of a process: its name, path, cmdline (the arguments
     joined by spaces) or user (name); with no prefix, its name or else its path.
     A field not known for a process (another user's command line on macOS) matches
-    nothing."""
+    nothing.  A text longer than the regex can search cheaply (see regex_reach) is
+    searched in its first `reach` characters."""
 
-    __slots__ = ("field", "regex")
+    __slots__ = ("field", "regex", "reach")
 
     def __init__(self, text):
         self.field, pattern = split_rule(text)
         self.regex = re.compile(pattern)
+        self.reach = regex_reach(pattern)
 
     def search(self, record, user_names):
         """The match object, or None."""
-        regex, field = self.regex, self.field
+        field = self.field
         if field is None:
-            return regex.search(record.name) or regex.search(record.path)
+            return self._search(record.name) or self._search(record.path)
         if field == "user":
             value = user_names(record.uid) if record.uid != "" else None
         else:
             value = getattr(record, field)
-        return None if value is None else regex.search(value)
+        return None if value is None else self._search(value)
+
+    def _search(self, text):
+        return self.regex.search(text if len(text) <= self.reach else text[:self.reach])
+
+
+# Python's regexes backtrack, and any local user chooses the names, paths and
+# command lines they run against.  What one search may cost, in steps of the engine
+# (some tens of milliseconds): a regex that could cost more on a long text searches
+# its start.
+REGEX_STEPS = 4 * 10 ** 6
+VARIABLE = 16        # a repeat whose count may vary by more than this costs per character
+
+
+def regex_reach(pattern):
+    """How many characters of a text the regex may search within REGEX_STEPS, from a
+    bound on its backtracking: about n ** degree steps for a text of n characters,
+    one factor of n for each repeat that may give characters back and retry what
+    follows, one more for the start positions of an unanchored search.  A pattern
+    that can backtrack exponentially (a repeat inside a repeat, or an alternation
+    whose branches can match the same text) is a ValueError, as no length is safe."""
+    try:
+        from re import _parser as sre_parse
+    except ImportError:                              # Python < 3.11
+        import sre_parse
+    parsed = sre_parse.parse(pattern)
+    items = list(parsed)
+    first = items[0] if items else (None, None)
+    anchored = first[0] is sre_parse.AT and str(first[1]) in (
+        "AT_BEGINNING", "AT_BEGINNING_STRING") and not parsed.state.flags & re.MULTILINE
+    degree = (0 if anchored else 1) + _repeat_factors(items, sre_parse, 0)
+    return REGEX_STEPS if degree <= 1 else int(REGEX_STEPS ** (1.0 / degree))
+
+
+def _repeat_factors(items, sre_parse, depth, followed=False):
+    """The factors of n that the repeats in a sequence of parsed items cost;
+    `followed`: whether the pattern goes on after the sequence."""
+    if depth > 50:
+        raise ValueError("nested more than 50 deep")
+    factors = 0
+    for i, (op, av) in enumerate(items):
+        name = str(op)
+        rest = followed or i + 1 < len(items)       # a repeat last of all gives nothing back
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, body = av
+            body = list(body)
+            variable = high == sre_parse.MAXREPEAT or high - low > VARIABLE
+            if high > 1 and _varies(body, sre_parse):
+                raise ValueError("a repeat inside a repeat can take time exponential in "
+                                 "the length of the text")
+            if variable and high > 1 and _ambiguous_body(body):
+                raise ValueError("a repeated alternation whose branches can match the "
+                                 "same text can take exponential time")
+            if variable and rest and name != "POSSESSIVE_REPEAT" \
+                    and not _rescans_nothing(items, i, av):
+                factors += 1
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            body = av[-1] if name == "SUBPATTERN" else av
+            factors += _repeat_factors(list(body), sre_parse, depth + 1, rest)
+        elif name == "BRANCH":
+            factors += max(_repeat_factors(list(branch), sre_parse, depth + 1, rest)
+                           for branch in av[1])
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            factors += _repeat_factors(list(av[1]), sre_parse, depth + 1, True)
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            factors += 1          # a backreference compares up to n characters
+    return factors
+
+
+def _varies(items, sre_parse):
+    """Whether parsed items can match texts of many lengths (a variable repeat in them,
+    a backreference), which repeated makes a repeat inside a repeat."""
+    for op, av in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            if av[1] == sre_parse.MAXREPEAT or av[1] - av[0] > VARIABLE or \
+                    _varies(list(av[2]), sre_parse):
+                return True
+        elif name == "SUBPATTERN" and _varies(list(av[-1]), sre_parse):
+            return True
+        elif name == "BRANCH" and any(_varies(list(branch), sre_parse) for branch in av[1]):
+            return True
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return True
+    return False
+
+
+def _ambiguous_body(body):
+    """Whether a repeated body holds an alternation that could match one text two
+    ways: anything but branches of distinct plain strings, none a prefix of another."""
+    for op, av in body:
+        if str(op) == "SUBPATTERN":
+            return _ambiguous_body(list(av[-1]))
+        if str(op) == "BRANCH":
+            words = []
+            for branch in av[1]:
+                if not branch or any(str(item_op) != "LITERAL" for item_op, _ in branch):
+                    return True
+                words.append("".join(chr(code) for _, code in branch))
+            return any(a != b and b.startswith(a) or a == b and i != j
+                       for i, a in enumerate(words) for j, b in enumerate(words))
+    return False
+
+
+def _rescans_nothing(items, i, repeat):
+    """Whether a repeat of one character class, right after a literal character it
+    cannot match (-jar\\s+), scans each stretch of text once in a whole search: the
+    stretches that different starts scan do not overlap."""
+    low, high, body = repeat
+    body = list(body)
+    if i == 0 or str(items[i - 1][0]) != "LITERAL" or len(body) != 1:
+        return False
+    before = chr(items[i - 1][1])
+    op, av = body[0]
+    name = str(op)
+    if name == "LITERAL":
+        return chr(av) != before
+    if name == "NOT_LITERAL":
+        return chr(av) == before
+    if name != "IN":
+        return False                  # ANY, and what else there is: it may match
+    matched, negated = False, False
+    for item_op, item_av in av:
+        kind = str(item_op)
+        if kind == "NEGATE":
+            negated = True
+        elif kind == "LITERAL":
+            matched = matched or chr(item_av) == before
+        elif kind == "RANGE":
+            matched = matched or item_av[0] <= ord(before) <= item_av[1]
+        elif kind == "CATEGORY":
+            category = str(item_av)
+            test = {"CATEGORY_DIGIT": str.isdecimal, "CATEGORY_SPACE": str.isspace,
+                    "CATEGORY_WORD": lambda c: c.isalnum() or c == "_"}.get(
+                category.replace("_NOT", ""))
+            if test is None:
+                return False
+            matched = matched or test(before) != ("_NOT_" in category)
+        else:
+            return False
+    return matched == negated
 
 
 def needs_cmdline(rules):
@@ -2196,6 +2345,7 @@ class Group:
                  joins=None, threads=None):
         self.name = name
         self.num_procs = len(members)
+        self.partial = sum(member.partial for member in members)
         self.joins = joins
         for field, value in zip(GROUP_COUNTERS, counters):
             setattr(self, field, value)
@@ -3054,14 +3204,16 @@ class Exporter:
         self._lock = threading.Lock()
 
     def select(self, records):
-        """The per-process items to export, and how many processes they stand for."""
+        """The per-process items to export, how many processes they stand for, and
+        how many of those the kernel refused some numbers of."""
         if self.min_age:
             now = self.clock()
             records = [record for record in records if record.start_time is None
                        or now - record.start_time >= self.min_age]
+        partial = sum(record.partial for record in records)
         if self.top:
-            return self.top.select(records), len(records)
-        return records, len(records)
+            return self.top.select(records), len(records), partial
+        return records, len(records), partial
 
     def scrape_chunks(self):
         """The exposition of this moment as UTF-8 chunks, one per family: the whole
@@ -3078,8 +3230,9 @@ class Exporter:
             if self.grouper:
                 items = self.grouper.update(records, everyone, states_told=reader.states_told)
                 exported = sum(group.num_procs for group in items)
+                partial = sum(group.partial for group in items)
             else:
-                items, exported = self.select(records)
+                items, exported, partial = self.select(records)
             self.last_count = len(everyone)
             chunks = [text.encode("utf-8") for text in render_families(
                 items, self.families, self.labels_of, self.identity_labels_of)]
@@ -3089,18 +3242,18 @@ class Exporter:
             series = sum(chunk.count(b"\n") - 2 for chunk in chunks)    # less HELP, TYPE
             duration = time.perf_counter() - started
             self.last_duration, self.last_scrape_at = duration, time.time()
-            own = render_self(exported, reader.skipped, duration, reader.partial, series)
+            own = render_self(exported, reader.skipped, duration, partial, series)
             chunks.append(own.encode("utf-8"))
             if self.grouper:
-                chunks.append(self.render_scrape_errors(reader).encode("utf-8"))
+                chunks.append(self.render_scrape_errors(reader, partial).encode("utf-8"))
             return chunks
 
-    def render_scrape_errors(self, reader):
+    def render_scrape_errors(self, reader, partial):
         """The reference's scrape counters, with this scrape's failures added."""
         errors = self.errors
         errors["namedprocess_scrape_procread_errors"] += \
             reader.skipped.get("permission_denied", 0) + reader.skipped.get("error", 0)
-        errors["namedprocess_scrape_partial_errors"] += reader.partial
+        errors["namedprocess_scrape_partial_errors"] += partial
         return "".join("%s%s %d\n" % (family_header(family), family.name, errors[family.name])
                        for family in GROUP_SCRAPE_FAMILIES)
 
@@ -3450,10 +3603,14 @@ def dummy_like(encoded):
 
 
 def read_new_password(stream_in=None):
-    """A password, asked twice without echo on a terminal, or one line of standard input."""
+    """A password, asked twice without echo on a terminal, or one line of standard
+    input; ValueError (a closed input, or one that is not UTF-8) says why not."""
     stream_in = stream_in or sys.stdin
+    if stream_in is None or stream_in.closed:
+        raise ValueError("standard input is closed")
     if not stream_in.isatty():
-        return stream_in.readline().rstrip("\r\n")
+        return stream_in.buffer.readline().decode("utf-8").rstrip("\r\n") \
+            if hasattr(stream_in, "buffer") else stream_in.readline().rstrip("\r\n")
     import getpass
     first = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != first:
@@ -4185,9 +4342,11 @@ def checked_telemetry_path(text):
 
 
 def checked_regex(text):
+    """A regex Python compiles and whose cost an outsider cannot make explode."""
     try:
         re.compile(text)
-    except re.error as exc:
+        regex_reach(text)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
         raise ValueError("bad regex %r: %s" % (text, exc)) from None
     return text
 
@@ -4203,6 +4362,10 @@ def parse_group_declaration(text):
     name, sep, pattern = text.partition("=")
     if not sep or not name:
         raise ValueError("takes NAME=REGEX, not %r" % text)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the group name %r is not valid UTF-8" % name) from None
     checked_rule(pattern)
     check_template(name, pattern)
     return name, pattern
@@ -4562,18 +4725,32 @@ def load_security(args):
     return tls, auth
 
 
+def warn_of_short_reach(args):
+    """A line for each rule that searches only the start of a long text (regex_reach)."""
+    rules = [("--include", text) for text in args.include] + \
+        [("--exclude", text) for text in args.exclude] + \
+        [("--group", "%s=%s" % pair) for pair in args.declared]
+    for flag, text in rules:
+        reach = regex_reach(split_rule(text.partition("=")[2] if flag == "--group"
+                                       else text)[1])
+        if reach < PROC_PIDPATHINFO_MAXSIZE:
+            log("warning: %s %r searches only the first %d characters of a longer "
+                "name, path or command line: its regex could backtrack long on more "
+                "(anchor it with ^, or drop a leading .*)" % (flag, text, reach))
+
+
 def print_password_hash(user):
     """--hash-password: a user:hash line for the basic-auth file, on stdout."""
     try:
         password = read_new_password()
-    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+    except (ValueError, EOFError, KeyboardInterrupt, OSError) as exc:
         log("no password: %s" % (exc or "cancelled"))
         return 1
     if not password:
         log("an empty password is not accepted")
         return 1
-    print("%s:%s" % (user, hash_password(password)))
-    return 0
+    return write_exposition([("%s:%s\n" % (user, hash_password(password))).encode("utf-8")],
+                            "the hash")
 
 
 # What a reload cannot change: the listening socket, TLS, auth and procfs stay as
@@ -4610,11 +4787,11 @@ def reload_config(exporter, argv, running, server=None):
                            if later else ""))
 
 
-def write_exposition(chunks):
+def write_exposition(chunks, what="the metrics"):
     """--once: the exposition on stdout, as bytes (the locale's encoding has no say
     in UTF-8 text).  Returns the exit code."""
-    if sys.stdout is None:
-        log("cannot write the metrics: standard output is closed")
+    if sys.stdout is None or sys.stdout.closed:
+        log("cannot write %s: standard output is closed" % what)
         return 1
     binary = getattr(sys.stdout, "buffer", None)     # none if stdout was replaced by text
     try:
@@ -4628,7 +4805,7 @@ def write_exposition(chunks):
         silence_stdout()
         return 1
     except (OSError, ValueError) as exc:     # a full disk, a closed descriptor
-        log("cannot write the metrics: %s" % (getattr(exc, "strerror", None) or exc))
+        log("cannot write %s: %s" % (what, getattr(exc, "strerror", None) or exc))
         silence_stdout()
         return 1
     return 0
@@ -4674,6 +4851,7 @@ def run(argv):
             return 2
         tune_malloc()
     connections, args.kept_files = descriptor_budget(args)
+    warn_of_short_reach(args)
     try:
         exporter = build_exporter(args, args.kept_files)
         chunks = exporter.scrape_chunks()

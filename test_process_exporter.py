@@ -2438,6 +2438,34 @@ class RuleTest(unittest.TestCase, ExpositionChecks):
     """Rules on one field (name:, path:, cmdline:, user:) and group names filled
     from the match."""
 
+    def test_what_an_outsider_can_make_a_regex_cost_is_bounded(self):
+        for pattern in ("(a+)+$", "(\\w+\\s?)*x", "(a|aa)*b", "(x|x)+", "((ab)*c)+",
+                        "(a{1,30})+b", "a{99999999999}", "(" * 500 + "a" + ")" * 500,
+                        "(?:" * 2000 + "a" + ")" * 2000):
+            with self.subTest(pattern=pattern[:30]):
+                said = one_line_exit(self, ["--include", "cmdline:" + pattern])
+                self.assertIn("bad regex", said)
+        # Polynomial ones search the start of a long text: n ** 2 steps for this one.
+        rule = pe.Rule("cmdline:(?P<jar>\\w+)\\.jar")
+        self.assertLess(rule.reach, 5000)
+        searched = []
+        real = rule.regex
+        rule.regex = type("Recording", (), {"search": lambda _, text: searched.append(
+            len(text)) or real.search(text)})()
+        hostile = with_cmdline(proc(9, "x"), "a" * pe.CMDLINE_BYTES)   # 20 s in full
+        self.assertIsNone(rule.search(hostile, pe.UserNames()))
+        self.assertEqual(searched, [rule.reach])
+        near = with_cmdline(proc(9, "x"), "java -jar app.jar " + "-Dx=1 " * 100)
+        self.assertEqual(rule.search(near, pe.UserNames()).group("jar"), "app")
+        with contextlib.redirect_stderr(io.StringIO()) as said:
+            pe.warn_of_short_reach(pe.parse_args(["--include", "cmdline:(?P<j>\\w+)\\.jar",
+                                                  "--include", "java"]))
+        self.assertEqual(len(said.getvalue().splitlines()), 1)
+        self.assertIn("searches only the first %d characters" % rule.reach, said.getvalue())
+        # Linear ones search it all.
+        for pattern in ("-jar\\s+(?P<jar>\\S+)", "^/usr/.*\\.app/", "java", "(?:foo|bar)+"):
+            self.assertEqual(pe.Rule(pattern).reach, pe.REGEX_STEPS, pattern)
+
     def records(self):
         return [with_cmdline(proc(1, "java", path="/usr/bin/java"),
                              "java -Xmx1g -jar /opt/kafka/kafka.jar"),
@@ -2695,6 +2723,21 @@ class RedactionTest(unittest.TestCase, ExpositionChecks):
 @in_fast_tier
 class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
     """Filters and groups over the real readers: the stand-in libSystem and a procfs tree."""
+
+    def test_partial_counts_only_the_processes_exported(self):
+        records = [proc(1, "bash"), proc(2, "sshd", uid=0), proc(3, "sshd", uid=0)]
+        records[1].partial = records[2].partial = True      # root's, read as a user
+        reader = StaticReader(records)
+
+        def partial(**options):
+            text = pe.Exporter(reader, **options).scrape()
+            return samples_of(parse_exposition(text), "process_exporter_processes_partial")
+        self.assertEqual(partial(), [2])
+        self.assertEqual(partial(filter=pe.Filter(include=["name:^bash$"])), [0])
+        self.assertEqual(partial(top=pe.TopConsumers(1, pe.PROCESS_FAMILIES)), [2])
+        for declared, count in (([("b", "^bash$")], 0), ([("s", "^sshd$")], 2)):
+            grouper = pe.Grouper(declared=declared, children=False)
+            self.assertEqual(partial(families=pe.GROUP_FAMILIES, grouper=grouper), [count])
 
     def test_groups_on_the_stand_in_libsystem(self):
         lib = self.lib = standin_library()
@@ -3142,6 +3185,7 @@ class Certificates:
                  "-addext", "basicConstraints=critical,CA:TRUE",
                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         self.server_cert, self.server_key = self.issue("server", "serverAuth")
+        self.run("genrsa", "-out", self.path("rsa.key"), "2048")       # a legacy PEM key
         self.client_cert, self.client_key = self.issue("client", "clientAuth")
 
     def path(self, name):
@@ -3602,6 +3646,22 @@ class TLSFilesTest(unittest.TestCase):
         self.assertEqual(called, [1])          # OpenSSL asked us, not the terminal
         self.assertIn("--web.tls-key-file %s is protected by a pass phrase" % locked,
                       str(caught.exception))
+        # The same when a running exporter's key is replaced by a locked one.
+        live = self.certificates.path("live.key")
+        shutil.copy(self.certificates.server_key, live)
+        files = pe.TLSFiles(self.certificates.server_cert, live)
+        context = files.current
+        said = io.StringIO()
+        for later, (command, key, *legacy) in enumerate(
+                (("pkey", self.certificates.server_key),
+                 ("rsa", self.certificates.path("rsa.key"), "-traditional")), 1):
+            self.certificates.run(command, "-in", key, "-out", live, "-aes256",
+                                  "-passout", "pass:secret", *legacy)
+            files.clock = lambda later=later: time.monotonic() + 10 * later
+            with contextlib.redirect_stderr(said):
+                self.assertIs(files.get(), context)            # the old one kept
+            self.assertEqual(len(called), 1 + later)           # asked us, not the terminal
+        self.assertEqual(said.getvalue().count("is protected by a pass phrase"), 1)
 
     def test_errors_name_the_flag_and_the_file(self):
         folder = self.certificates.folder
@@ -3641,6 +3701,32 @@ class SecurityCommandLineTest(unittest.TestCase):
         empty = subprocess.run([sys.executable, SCRIPT, "--hash-password"], input=b"\n",
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         self.assertEqual((empty.returncode, empty.stdout), (1, b""))
+
+    def test_hash_password_never_loses_the_hash_silently_nor_prints_a_traceback(self):
+        real_hash, real_in, real_out = pe.hash_password, sys.stdin, sys.stdout
+        pe.hash_password = lambda password: "pbkdf2-sha256$1$c2FsdA==$aGFzaA=="
+        self.addCleanup(setattr, pe, "hash_password", real_hash)
+        self.addCleanup(setattr, sys, "stdin", real_in)
+        self.addCleanup(setattr, sys, "stdout", real_out)
+
+        class Full(io.BytesIO):
+            def write(self, data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+        closed = io.TextIOWrapper(io.BytesIO())
+        closed.close()
+        for name, stdin, stdout in (
+                ("stdin closed", None, io.TextIOWrapper(io.BytesIO())),
+                ("stdin not UTF-8", io.TextIOWrapper(io.BytesIO(b"\xff\xfe\n")), None),
+                ("stdout closed", io.TextIOWrapper(io.BytesIO(b"pw\n")), closed),
+                ("stdout full", io.TextIOWrapper(io.BytesIO(b"pw\n")),
+                 io.TextIOWrapper(Full()))):
+            with self.subTest(name):
+                sys.stdin, sys.stdout = stdin, stdout
+                with contextlib.redirect_stderr(io.StringIO()) as said:
+                    code = pe.main(["--hash-password=alice"])
+                sys.stdin, sys.stdout = real_in, real_out
+                self.assertEqual(code, 1)
+                self.assertEqual(len(said.getvalue().splitlines()), 1, said.getvalue())
 
     def test_bad_tls_flags_and_files(self):
         folder = tempfile.mkdtemp(prefix="exporter-bad-tls-")
@@ -4618,13 +4704,24 @@ class BadInputTest(unittest.TestCase):
         for argv in (["--include=args:x"], ["--exclude=cmdline:("], ["--group=g=usr:x"],
                      ["--group={app}=cmdline:x"], ["--group={app=x"],
                      ["--group={}=cmdline:(?P<a>x)"], ["--labels=pid,cmdline", "--label=cmdline"],
-                     ["--label=cmdline", "--group-by=name"]):
+                     ["--label=cmdline", "--group-by=name"], ["--group=\udcff\udcfe=x"]):
             with self.subTest(argv=argv):
                 one_line_exit(self, argv)
         args = pe.parse_args(["--group={app}=cmdline:-jar (?P<app>[^ /]+)\\.jar"])
         self.assertEqual(args.declared, [("{app}", "cmdline:-jar (?P<app>[^ /]+)\\.jar")])
         args = pe.parse_args(["--include=user:^www$", "--label=cmdline"])
         self.assertEqual(args.identity_labels, pe.PROCESS_LABELS + ("cmdline",))
+
+    def test_a_procfs_with_a_broken_boot_time_is_one_line(self):
+        procfs = FakeProcfs()
+        self.addCleanup(procfs.cleanup)
+        os.remove(os.path.join(procfs.root, "uptime"))
+        for stat in ("cpu 1 2\n", "cpu 1 2\nbtime \n", "btime x\n", "btime 1 2\n"):
+            with self.subTest(stat=stat):
+                procfs.write("stat", stat)
+                with self.assertRaises(OSError) as caught:
+                    pe.LinuxReader(procfs.root)
+                self.assertIn("no boot time in", str(caught.exception))
 
     @unittest.skipUnless(IS_LINUX, "a fake procfs")
     def test_once_to_a_closed_pipe_is_quiet(self):
