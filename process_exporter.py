@@ -242,7 +242,7 @@ class Known:
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
                  "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline", "cmdline_uid")
+                 "gone_switches", "cmdline", "cmdline_uid", "wait")
 
     def __init__(self, comm, name, path):
         self.comm = comm
@@ -252,7 +252,7 @@ class Known:
         # it is asked again only once the process's uid is another than it was then.
         self.cmdline = self.cmdline_uid = None
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
-        self.minor_faults = self.switches = self.pageins = 0
+        self.minor_faults = self.switches = self.pageins = self.wait = 0
         # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
         # of those of threads gone, so that the process's sum never goes down.
         self.thread_switches = {}
@@ -1102,7 +1102,12 @@ class DarwinReader(Reader):
         if self.with_extras:
             record.idle_wakeups = idle_wakeups
             record.interrupt_wakeups = interrupt_wakeups
-            record.cpu_wait = runnable * numer / denom
+            # The runnable timer runs from unblock to block, running included: the
+            # wait is what exceeds the CPU time of the same snapshot.  The two are
+            # stamped by different clocks, so the difference may step back a little:
+            # it is kept at its highest.
+            this.wait = max(this.wait, runnable - user - system)
+            record.cpu_wait = this.wait * numer / denom
             record.wired_bytes = wired
             record.footprint_peak_bytes = footprint_peak
             if v6 and self.has_performance_cores:
@@ -2792,7 +2797,8 @@ PROCESS_FAMILIES = (
            (('mode="user"', "cpu_user_performance"),
             ('mode="system"', "cpu_system_performance")), default=False),
     Family("process_cpu_wait_seconds_total", "counter",
-           "Time the process was runnable but waiting for a CPU, in seconds.",
+           "Time the process was runnable but waiting for a CPU, in seconds (Linux: "
+           "schedstat's run-queue delay; macOS: runnable time less CPU time).",
            one("cpu_wait"), default=False),
     Family("process_wired_memory_bytes", "gauge",
            "Wired memory, which cannot be paged out, in bytes (macOS).", one("wired_bytes"),

@@ -503,6 +503,7 @@ def standin_library():
                                        c.c_uint64]
     lib.standin_set_rusage.argtypes = [c.c_int] + [c.c_uint64] * 6
     lib.standin_set_rusage_more.argtypes = [c.c_int] + [c.c_uint64] * 7
+    lib.standin_runnable_lag.argtypes = [c.c_int, c.c_uint64]
     lib.standin_set_fds.argtypes = [c.c_int, c.c_int, c.c_int, c.c_uint32]
     lib.standin_make_zombie.argtypes = [c.c_int]
     lib.standin_set_state.argtypes = [c.c_int, c.c_int, c.c_int32]
@@ -1078,7 +1079,7 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         record = pe.DarwinReader(lib, fields).read()[0]
         self.assertEqual((record.idle_wakeups, record.interrupt_wakeups), (1200, 30))
         self.assertEqual((record.wired_bytes, record.footprint_peak_bytes), (65536, 900000000))
-        self.assertEqual(record.cpu_wait, 0.1)
+        self.assertEqual(record.cpu_wait, 0.1)      # runnable time less the 3 s it ran
         self.assertIsNone(record.cpu_user_performance)       # Intel: one kind of core
         lib.standin_perf_levels(2)                            # Apple silicon
         record = pe.DarwinReader(lib, fields).read()[0]
@@ -1091,6 +1092,21 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
         record = pe.DarwinReader(lib, fields).read()[0]
         self.assertIsNone(record.cpu_user_performance)
         self.assertEqual(record.idle_wakeups, 1200)
+
+    def test_waiting_is_runnable_time_less_cpu_time_and_never_goes_down(self):
+        lib = self.lib
+        lib.standin_timebase(125, 3, 24000000)
+        add_fake(lib, 91, comm=b"busy", start=(1700000000, 0), ticks=(24000000, 0))
+        lib.standin_set_rusage_more(91, 0, 0, 0, 0, 1200000, 0, 0)       # 0.05 s waiting
+        reader = pe.DarwinReader(lib, {"cpu_user", "cpu_wait"})
+        self.assertEqual(reader.read()[0].cpu_wait, 0.05)
+        lib.standin_set_ticks(91, 48000000, 0)           # a second more on a CPU, no wait
+        self.assertEqual(reader.read()[0].cpu_wait, 0.05)
+        lib.standin_runnable_lag(91, 240000)             # the clocks' stamps drift apart
+        self.assertEqual(reader.read()[0].cpu_wait, 0.05)        # kept, not 0.04
+        lib.standin_runnable_lag(91, 0)
+        lib.standin_set_rusage_more(91, 0, 0, 0, 0, 2400000, 0, 0)
+        self.assertEqual(reader.read()[0].cpu_wait, 0.1)
 
     def test_zero_hardware_counters_are_left_out(self):
         records, _ = self.read()

@@ -165,6 +165,11 @@ struct fake_proc {
     int table_slots;      /* the real fd table size (pbi_nfiles may lag behind it) */
     uint32_t reported_slots;
     struct rusage_info_v6 ru;
+    /* Time runnable but not running.  The kernel keeps no such count: its runnable
+       timer runs from unblock to block, running included (thread.h runnable_timer),
+       so ri_runnable_time is the CPU time plus this, less what the two clocks'
+       different stamps put between them (runnable_lag). */
+    uint64_t wait_ticks, runnable_lag;
     char path[PROC_PIDPATHINFO_MAXSIZE];
     int path_len;
     int argc;             /* exec's argc; the strings sit in arg_arena */
@@ -302,7 +307,7 @@ int standin_set_rusage(int pid, uint64_t footprint, uint64_t bytes_read, uint64_
 }
 
 int standin_set_rusage_more(int pid, uint64_t idle_wakeups, uint64_t interrupt_wakeups,
-                            uint64_t wired, uint64_t peak_footprint, uint64_t runnable_ticks,
+                            uint64_t wired, uint64_t peak_footprint, uint64_t wait_ticks,
                             uint64_t user_pticks, uint64_t system_pticks) {
     struct fake_proc *p = find(pid);
     if (p == NULL) return -1;
@@ -310,9 +315,16 @@ int standin_set_rusage_more(int pid, uint64_t idle_wakeups, uint64_t interrupt_w
     p->ru.ri_interrupt_wkups = interrupt_wakeups;
     p->ru.ri_wired_size = wired;
     p->ru.ri_lifetime_max_phys_footprint = peak_footprint;
-    p->ru.ri_runnable_time = runnable_ticks;
+    p->wait_ticks = wait_ticks;
     p->ru.ri_user_ptime = user_pticks;
     p->ru.ri_system_ptime = system_pticks;
+    return 0;
+}
+
+int standin_runnable_lag(int pid, uint64_t lag) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->runnable_lag = lag;
     return 0;
 }
 
@@ -751,6 +763,9 @@ int proc_pid_rusage(int pid, int flavor, void *buffer) {
         return -1;
     }
     /* Like the kernel: the whole struct of that flavour, no size check. */
+    p->ru.ri_runnable_time = p->ru.ri_user_time + p->ru.ri_system_time + p->wait_ticks;
+    p->ru.ri_runnable_time -= p->runnable_lag < p->ru.ri_runnable_time
+                              ? p->runnable_lag : p->ru.ri_runnable_time;
     memcpy(buffer, &p->ru, flavor == RUSAGE_INFO_V6 ? sizeof(struct rusage_info_v6)
                                                     : sizeof(struct rusage_info_v4));
     if (macos_major < 12)       /* task->pageins was an integer_t, sign-extended */
