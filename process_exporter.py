@@ -242,7 +242,7 @@ class Known:
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
                  "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline", "cmdline_uid", "wait")
+                 "gone_switches", "cmdline", "cmdline_uid", "wait", "executable")
 
     def __init__(self, comm, name, path):
         self.comm = comm
@@ -250,7 +250,7 @@ class Known:
         self.path = path
         # The command line, read when first wanted (arguments do not change); refused,
         # it is asked again only once the process's uid is another than it was then.
-        self.cmdline = self.cmdline_uid = None
+        self.cmdline = self.cmdline_uid = self.executable = None
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = self.wait = 0
         # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
@@ -633,7 +633,7 @@ def unpacker(struct, fields):
         if offset < position:
             raise ValueError("%s is out of offset order" % dotted)
         fmt += "%dx" % (offset - position) if offset > position else ""
-        is_text = issubclass(kind, ctypes.Array) and kind._type_ is ctypes.c_char
+        is_text = issubclass(kind, ctypes.Array) and kind._type_ in (ctypes.c_char, c_uint8)
         fmt += "%ds" % kind._length_ if is_text else STRUCT_CODES[kind]
         position = offset + ctypes.sizeof(kind)
     return struct_module.Struct(fmt + "%dx" % (ctypes.sizeof(struct) - position))
@@ -655,7 +655,7 @@ TASK_VALUES = unpacker(proc_taskallinfo, (
 
 # And from proc_pid_rusage; V6 adds performance-core time and energy.
 RUSAGE_V4_NAMES = (
-    "ri_user_time", "ri_system_time", "ri_pkg_idle_wkups", "ri_interrupt_wkups",
+    "ri_uuid", "ri_user_time", "ri_system_time", "ri_pkg_idle_wkups", "ri_interrupt_wkups",
     "ri_pageins", "ri_wired_size", "ri_phys_footprint", "ri_diskio_bytesread",
     "ri_diskio_byteswritten", "ri_lifetime_max_phys_footprint", "ri_instructions",
     "ri_cycles", "ri_runnable_time")
@@ -718,13 +718,30 @@ def libproc_error(call):
 
 
 def program_name(path, kernel_name, short_name):
-    """The name label: the executable's file name when its path is known (the one
-    full name every user can read) and begins with the process table's 16
-    characters (the name it was run by), else the kernel's name for the process.
-    The path is looked up anew from the executable's file, so a file renamed,
-    replaced or hard-linked since the exec may have another name now."""
-    file_name = path.rpartition("/")[2]
-    return file_name if file_name and file_name.startswith(short_name) else kernel_name
+    """The name label, from bytes as the kernel keeps them: the executable's file name
+    when its path is known (the one full name every user can read) and begins with
+    the process table's 16 bytes (the name it was run by), else the kernel's name for
+    the process, a character its cut left in two dropped.  The path is looked up anew
+    from the executable's file, so a file renamed, replaced or hard-linked since the
+    exec may have another name now."""
+    file_name = path.rpartition(b"/")[2]
+    if file_name and file_name.startswith(short_name):
+        return decode(file_name)
+    return decode_cut(kernel_name or short_name)
+
+
+def decode_cut(raw):
+    """Text of bytes cut at a fixed size (p_comm's 16, pbi_name's 31), perhaps inside
+    a UTF-8 character: that last, incomplete character is left out."""
+    for back in range(1, min(4, len(raw)) + 1):
+        byte = raw[-back]
+        if byte & 0xC0 != 0x80:                  # a character's first byte, or ASCII
+            length = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else \
+                4 if byte & 0xF8 == 0xF0 else 1
+            if length > back:
+                raw = raw[:-back]
+            break
+    return decode(raw)
 
 
 def text_before_nul(raw):
@@ -733,17 +750,16 @@ def text_before_nul(raw):
 
 def procargs_arguments(raw):
     """The arguments in what sysctl(KERN_PROCARGS2) gives, or None if it is not
-    that: a native int argc, the exec path, NUL padding, argc NUL-terminated
-    arguments, then the environment, which is never looked at."""
+    that: a native int argc, the exec path, its NUL padded to 8 bytes (exec pads it
+    to the pointer size, so an empty argv[0] is the one NUL after), argc
+    NUL-terminated arguments, then the environment, which is never looked at."""
     if len(raw) < 4:
         return None
     argc = int.from_bytes(raw[:4], sys.byteorder, signed=True)
     end = raw.find(b"\0", 4)
     if argc < 0 or end < 0:
         return None
-    position = end
-    while position < len(raw) and raw[position] == 0:     # past the padding
-        position += 1
+    position = 4 + (end - 4 + 1 + 7) // 8 * 8
     arguments = []
     while len(arguments) < argc and position < len(raw):
         end = raw.find(b"\0", position)
@@ -940,12 +956,10 @@ class DarwinReader(Reader):
                               PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
             err = ctypes.get_errno()
             if err == errno.EPERM:       # another user's process, and we are not root
-                this = self.remember(pid, start, comm, known)
+                this = self.remember(pid, start, comm, known, uid)
                 record = Process(pid, ppid, uid, gid, this.name, this.path, start,
-                                 state=darwin_state(state, None))
+                                 state=darwin_state(state, None), cmdline=this.cmdline)
                 self.refused_some(record)
-                if this.cmdline is not None:     # root's, say, when we run as root
-                    record.cmdline = this.cmdline
                 return record
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
                 return self.read_zombie(row, start, known)
@@ -958,11 +972,7 @@ class DarwinReader(Reader):
         elif task_sec != start_sec or task_usec != start_usec:
             self.skipped["vanished"] += 1    # reaped, and its pid reused, since the listing
             return None
-        this = known.get((pid, start))
-        if this is None or this.comm != comm:       # new to us, or it has exec'd
-            this = self.remember(pid, start, comm, known, kernel_name)
-        else:
-            self._seen[pid, start] = this
+        this = self.remember(pid, start, comm, known, uid, kernel_name)
         this.task_times = (user, system)     # a zombie's rusage may lag behind them
         # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
         # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
@@ -996,11 +1006,14 @@ class DarwinReader(Reader):
         )
         if self.with_threads and threads > 1:
             record.thread_list = self.read_threads(pid, threads, this.name)
-        if this.cmdline is not None:
-            record.cmdline = this.cmdline
         refused = False
         if with_rusage:
             refused = self.read_rusage(pid, record, this) == errno.EPERM
+            if this.comm is None:            # another executable: an exec, just noticed
+                this = self.remember(pid, start, comm, known, uid, kernel_name)
+                record.name, record.path = this.name, this.path
+        if this.cmdline is not None:
+            record.cmdline = this.cmdline
         if with_fds:
             refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
@@ -1014,10 +1027,10 @@ class DarwinReader(Reader):
         _, _, _, pid, comm, uid, gid, ppid = row
         if start is None:
             start = self._known_starts.get(pid)
-        this = self.remember(pid, start, comm, known, need_path=False)
-        record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie")
-        if this.cmdline is not None:         # what it had alive: a zombie's is refused
-            record.cmdline = this.cmdline
+        this = self.remember(pid, start, comm, known, uid, alive=False)
+        # What it had alive: a zombie's path and command line are refused.
+        record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie",
+                         cmdline=this.cmdline)
         err = self.read_rusage(pid, record, this)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
@@ -1035,40 +1048,54 @@ class DarwinReader(Reader):
         record.footprint_bytes = record.wired_bytes = record.footprint_peak_bytes = None
         return record
 
-    def remember(self, pid, start, comm, known, kernel_name=None, need_path=True):
-        """What is kept of this program run: its name and path, asked for once.
+    def remember(self, pid, start, comm, known, uid, kernel_name=b"", alive=True):
+        """What is kept of this process: the name and path of the program it runs,
+        asked for once per program, and its command line when wanted.
 
-        A new pid and start time, or a new kernel name for them (an exec), is a
-        new program: its path is asked for then, and only then (the kernel may
-        log a line for each time another user's path is asked for); so is its
-        command line, when wanted."""
+        A new pid and start time, or a new name in the process table or a new
+        executable (an exec; see read_rusage), is a new program: its path is asked
+        for then, and only then (the kernel logs a line each time it cannot look up
+        the path for us).  A command line the kernel refused is asked for again
+        only once the process's user is another: the kernel checks at each call."""
         key = (pid, start)
         this = known.get(key)
-        if this is None or this.comm != comm:
-            path = self.read_path(pid) if need_path else ""
-            short_name = decode(text_before_nul(comm))
-            name = decode(text_before_nul(kernel_name or b"")) or short_name
-            this = Known(comm, program_name(path, name, short_name), path)
-            if self._args is not None and need_path:
-                this.cmdline = self.read_cmdline(pid)
+        if this is None:
+            this = Known(comm, "", "")
+            self.new_program(this, pid, comm, kernel_name, alive)
+        elif this.comm != comm:
+            self.new_program(this, pid, comm, kernel_name, alive)
+        if alive and self._args is not None and this.cmdline is None \
+                and this.cmdline_uid != uid:
+            this.cmdline, this.cmdline_uid = self.read_cmdline(pid), uid
         self._seen[key] = this
         return this
 
+    def new_program(self, this, pid, comm, kernel_name, alive):
+        path = self.read_path(pid) if alive else b""
+        this.comm = comm
+        this.name = program_name(path, text_before_nul(kernel_name), text_before_nul(comm))
+        this.path = decode(path)
+        # Its executable is learnt from the next rusage read (see read_rusage).
+        this.cmdline = this.cmdline_uid = this.executable = None
+
     def read_cmdline(self, pid):
         """The arguments joined by spaces, or None: the kernel gives them for our
-        own processes (any to root), and EINVAL for the rest, zombies and pid 0."""
+        own processes (any to root), and EINVAL for the rest, zombies and pid 0.  A
+        string area larger than the buffer comes back as its tail, at the buffer's
+        size: an answer that fills the buffer is taken for cut, and is none."""
         self._args_mib[2] = pid
         size = ctypes.c_size_t(len(self._args))
-        if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0:
+        if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0 \
+                or size.value >= len(self._args):
             return None
         arguments = procargs_arguments(ctypes.string_at(self._args, size.value))
         return None if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
-        """The executable's path; "" for pid 0, a zombie (ESRCH) or a deleted executable
-        (ENOENT).  Any user may ask for any process's path."""
+        """The executable's path, as bytes; empty for pid 0, a zombie (ESRCH) or a
+        deleted executable (ENOENT).  Any user may ask for any process's path."""
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
-        return decode(ctypes.string_at(self._path, length)) if length > 0 else ""
+        return ctypes.string_at(self._path, length) if length > 0 else b""
 
     def read_rusage(self, pid, record, this):
         """Fill in what proc_pid_rusage gives; return its errno, or 0."""
@@ -1079,8 +1106,15 @@ class DarwinReader(Reader):
             # The kernel writes the whole struct unchecked, so the buffer matches the flavour.
             self._use_rusage(rusage_info_v4(), RUSAGE_INFO_V4, RUSAGE_V4_NAMES)
         values = self._rusage_values(self._rusage)
-        (user, system, idle_wakeups, interrupt_wakeups, pageins, wired, footprint,
-         disk_read, disk_written, footprint_peak, instructions, cycles, runnable) = values[:13]
+        (executable, user, system, idle_wakeups, interrupt_wakeups, pageins, wired,
+         footprint, disk_read, disk_written, footprint_peak, instructions, cycles,
+         runnable) = values[:14]
+        if executable != this.executable:
+            # The executable's LC_UUID: another one, though the process table's 16
+            # bytes of name stayed, is an exec (not of the same binary, though).
+            if this.executable is not None and record.state != "Zombie":
+                this.comm = None
+            this.executable = executable
         numer, denom = self.tick_numer, self.tick_denom
         if record.cpu_user is None:      # a zombie: its task times are gone
             record.cpu_user = user * numer / denom
@@ -1095,9 +1129,9 @@ class DarwinReader(Reader):
             this.pageins = GONE_BAD_64
         record.instructions = instructions or None     # 0: the CPU keeps no count
         record.cycles = cycles or None
-        v6 = len(values) > 13
+        v6 = len(values) > 14
         if v6:
-            energy = values[15]
+            energy = values[16]
             record.energy_joules = energy / 1e9 if energy else None
         if self.with_extras:
             record.idle_wakeups = idle_wakeups
@@ -1111,8 +1145,8 @@ class DarwinReader(Reader):
             record.wired_bytes = wired
             record.footprint_peak_bytes = footprint_peak
             if v6 and self.has_performance_cores:
-                record.cpu_user_performance = values[13] * numer / denom
-                record.cpu_system_performance = values[14] * numer / denom
+                record.cpu_user_performance = values[14] * numer / denom
+                record.cpu_system_performance = values[15] * numer / denom
         return 0
 
     def read_threads(self, pid, count, process_name):

@@ -517,6 +517,7 @@ def standin_library():
     lib.standin_begin_exit.argtypes = [c.c_int]
     lib.standin_reuse_after_listing.argtypes = [c.c_int, c.c_int64]
     lib.standin_exec.argtypes = [c.c_int, c.c_char_p, c.c_char_p, c.c_int]
+    lib.standin_set_uid.argtypes = [c.c_int, c.c_uint32]
     lib.standin_set_args.argtypes = [c.c_int, c.c_int, c.c_char_p, c.c_size_t]
     lib.standin_timebase.argtypes = [c.c_uint32, c.c_uint32, c.c_int64]
     lib.standin_caller_uid.argtypes = [c.c_uint32]
@@ -849,16 +850,26 @@ class DarwinReaderTest(unittest.TestCase, ExpositionChecks):
                  path=b"/Applications/Google Chrome.app/Contents/Frameworks/" + long_name)
         add_fake(lib, 12, uid=88, comm=WEBKIT, path_errno=errno.ENOENT,
                  start=(1700000000, 0))                        # its executable deleted
+        accented = "a\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9".encode()
+        add_fake(lib, 13, uid=88, comm=accented, start=(1700000000, 0),   # cut at 16 bytes,
+                 path=b"/opt/bin/" + accented)                            # inside an e-acute
+        add_fake(lib, 14, uid=88, comm=accented, path_errno=errno.ENOENT,
+                 start=(1700000000, 0))
         names = {}
         for caller in (ROOT, 88, USER):
             records, _ = self.read(populate=False, caller=caller)
             names[caller] = [r.name for r in records]
         self.assertEqual(names[ROOT][:2], ["com.apple.WebKit.WebContent", long_name.decode()])
         self.assertEqual(names[USER][:2], names[ROOT][:2])
+        self.assertEqual(names[ROOT][3], accented.decode())
+        self.assertEqual(names[USER][3], names[ROOT][3])       # the path's, for every reader
         # Without a path the kernel's names are all there is: 31 characters to a
-        # reader allowed the full BSD info, 16 from the process table to anyone else.
+        # reader allowed the full BSD info, 16 from the process table to anyone else,
+        # a character cut in two left out.
         self.assertEqual(names[88][2], WEBKIT.decode())
         self.assertEqual(names[USER][2], WEBKIT[:16].decode())
+        self.assertEqual(names[88][4], accented.decode())
+        self.assertEqual(names[USER][4], accented[:15].decode())
 
     def test_the_path_is_asked_for_once_per_program_run(self):
         records, reader = self.read(caller=USER)
@@ -1286,14 +1297,58 @@ class DarwinCommandLineTest(unittest.TestCase):
 
     def test_odd_areas_parse_or_give_nothing(self):
         argc = (2).to_bytes(4, sys.byteorder)
-        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0\0a\0b\0ENV=1\0"),
+        # argv[0] starts where the path, its NUL and the padding to 8 bytes end
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0a\0b\0ENV=1\0"),
                          [b"a", b"b"])
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0\0a\0ENV=1\0"),
+                         [b"", b"a"])                       # an empty argv[0] is one NUL
+        self.assertEqual(pe.procargs_arguments(argc + b"/bin/ab\0" + b"\0" * 8 + b"x\0"),
+                         [b"", b""])                        # 7 bytes and its NUL: no pad
         self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0a\0b"), [b"a", b"b"])
         self.assertEqual(pe.procargs_arguments(argc + b"/bin/a\0\0"), [])
+        self.assertEqual(pe.procargs_arguments((0).to_bytes(4, sys.byteorder) + b"/a\0" +
+                                               b"\0" * 5 + b"ENV=1\0"), [])     # argc 0
         self.assertIsNone(pe.procargs_arguments(b"\1\0"))
         self.assertIsNone(pe.procargs_arguments(argc + b"/bin/a"))
         self.assertIsNone(pe.procargs_arguments((-1).to_bytes(4, sys.byteorder, signed=True)
                                                 + b"/a\0b\0"))
+
+    def test_a_cut_answer_is_no_command_line(self):
+        # Path, arguments, environment and Apple's strings past kern.argmax: the kernel
+        # gives their tail, at the caller's own size, its end zeroed to a page.
+        environment = [b"K%d=%s" % (i, b"v" * 1000) for i in range(1100)]
+        set_fake_args(self.lib, 500, [b"java", b"-jar", b"x.jar"], environment=environment)
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        self.assertIsNone(self.read(reader)[500].cmdline)      # not environment text
+
+    def test_an_empty_argv0_shifts_nothing(self):
+        set_fake_args(self.lib, 500, [b"", b"-x"], path=b"/usr/bin/java")
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        self.assertEqual(self.read(reader)[500].cmdline, " -x")
+
+    def test_refused_then_readable_once_its_user_is_ours(self):
+        reader = pe.DarwinReader(self.lib, fields=(pe.CMDLINE,))
+        self.assertIsNone(self.read(reader)[40].cmdline)          # root's: EINVAL
+        self.read(reader)
+        calls = self.lib.standin_calls(CALL_PROCARGS2)
+        self.read(reader)
+        self.assertEqual(self.lib.standin_calls(CALL_PROCARGS2), calls)   # not asked again
+        self.lib.standin_set_uid(40, USER)               # privilege separation: setuid(501)
+        self.assertEqual(self.read(reader)[40].cmdline, "/usr/sbin/sshd -D")
+
+    def test_an_exec_keeping_the_first_16_bytes_of_the_name_is_noticed(self):
+        helper = b"com.example.helper"
+        self.lib.standin_exec(500, helper + b".Agent", b"/opt/x/" + helper + b".Agent", 31)
+        set_fake_args(self.lib, 500, [helper + b".Agent"])
+        reader = pe.DarwinReader(self.lib, fields=pe.VALUE_FIELDS + (pe.CMDLINE,))
+        first = self.read(reader)[500]
+        self.assertEqual((first.name, first.cmdline), ("com.example.helper.Agent",) * 2)
+        self.lib.standin_exec(500, helper + b".Other", b"/opt/y/" + helper + b".Other", 31)
+        set_fake_args(self.lib, 500, [helper + b".Other", b"-v"])
+        later = self.read(reader)[500]
+        self.assertEqual((later.name, later.path, later.cmdline),
+                         ("com.example.helper.Other", "/opt/y/com.example.helper.Other",
+                          "com.example.helper.Other -v"))
 
 
 # ---------------------------------------------------------------------------

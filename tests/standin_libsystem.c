@@ -28,6 +28,7 @@
 #define KERN_ARGMAX 8
 #define KERN_PROCARGS2 49
 #define ARG_MAX (1024 * 1024)
+#define PAGE_SIZE 16384                      /* arm64's; a cut answer ends on one */
 #define SRUN 2
 #define SSTOP 4
 #define SZOMB 5
@@ -378,13 +379,26 @@ int standin_set_fds(int pid, int open_fds, int table_slots, uint32_t reported_sl
     return 0;
 }
 
-/* exec: a new program in the same process (same pid, same start time). */
+/* exec: a new program in the same process (same pid, same start time, same CPU
+   counters), named from its file; ri_uuid is the new executable's LC_UUID, here a
+   digest of its path (the same binary run again keeps it). */
 int standin_exec(int pid, const char *name, const char *path, int path_len) {
     struct fake_proc *p = find(pid);
     if (p == NULL) return -1;
     set_names(p, name, name);
     memcpy(p->path, path, (size_t)path_len);
     p->path_len = path_len;
+    memset(p->ru.ri_uuid, 0, sizeof p->ru.ri_uuid);
+    for (int i = 0; i < path_len; i++)
+        p->ru.ri_uuid[i % 16] = (uint8_t)(p->ru.ri_uuid[i % 16] * 31 + (uint8_t)path[i]);
+    return 0;
+}
+
+/* setuid() without exec: the effective uid every permission check reads anew. */
+int standin_set_uid(int pid, uint32_t uid) {
+    struct fake_proc *p = find(pid);
+    if (p == NULL) return -1;
+    p->uid = uid;
     return 0;
 }
 
@@ -572,13 +586,17 @@ static int procargs2(int pid, void *oldp, size_t *oldlenp) {
     }
     if (oldp == NULL) { *oldlenp = len + sizeof(int); return 0; }
     if (!may_read(p)) { errno = EINVAL; return -1; }     /* not EPERM */
-    if (buflen < len) {
+    size_t zeroed = 0;
+    if (buflen < len) {         /* the tail, its last bytes to a page boundary zeroed */
         area += len - buflen;
         len = buflen;
+        zeroed = (buflen + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE - buflen;
+        if (zeroed > len) zeroed = len;
     }
     memcpy(oldp, &argc, sizeof argc);
-    memcpy((char *)oldp + sizeof(int), area, len);
-    *oldlenp = len + sizeof(int);
+    memcpy((char *)oldp + sizeof(int), area, len - zeroed);
+    memset((char *)oldp + sizeof(int) + len - zeroed, 0, zeroed);
+    *oldlenp = len + sizeof(int);   /* the caller's own size when cut */
     return 0;
 }
 
