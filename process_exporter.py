@@ -79,13 +79,15 @@ class LogBursts:
 MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: far less
 
 
-def read_regular_file(path, limit=MAX_FILE_BYTES):
-    """The bytes of the regular file at path, if it holds at most `limit` of them.
+def read_regular_file(path, limit=MAX_FILE_BYTES, follow=True):
+    """The bytes of the regular file at path, if it holds at most `limit` of them;
+    with follow=False, not through a symbolic link at its end.
 
     Anything else is refused (ValueError): a FIFO would block the open or the read,
     and a device such as /dev/zero would never end.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                 | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
     try:
         if not S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("%s is not a regular file" % path)
@@ -2131,28 +2133,75 @@ CONTAINER_CGROUP = re.compile(r"(?:[a-z][a-z-]*-)?([0-9a-f]{64})(?:\.scope)?\Z")
 
 def outermost_bundle(path):
     """The path of the outermost NAME.app directory in an executable's path, or None:
-    a helper app inside an app's bundle belongs to the app."""
+    a helper app inside an app's bundle belongs to the app.  An app inside a
+    framework is an interpreter's (Python.framework's Python.app runs every Python
+    program on a Mac), no app of its own."""
     parts = path.split("/")
     for i, part in enumerate(parts[:-1]):
+        if part.endswith(".framework"):
+            return None
         if len(part) > 4 and part.endswith(".app"):
             return "/".join(parts[:i + 1])
     return None
 
 
-def bundle_name(bundle):
-    """An app's name: CFBundleDisplayName, else CFBundleName, from its Info.plist;
-    the folder's name less .app when the plist is missing, broken or silent."""
+PLIST_BYTES = 262144          # an app's Info.plist is a few kilobytes
+# Where no Info.plist is read, whoever owns the app: other volumes (a network mount
+# can hang any call on it) and the folders macOS's privacy controls guard (reading
+# there may be refused, or ask the person at the screen).
+UNREAD_BUNDLES = re.compile(r"/(?:Volumes|Network)/|/Users/[^/]+/(?:Desktop|Documents|"
+                            r"Downloads|Library/Mobile Documents)/")
+
+
+def bundle_name(bundle, root=""):
+    """An app's name, and whether it is final: CFBundleDisplayName, else CFBundleName,
+    from its Info.plist; else the folder's name less .app.  The plist is read only if
+    it is a regular file of its bundle (not a link, a FIFO or a device, which is
+    never opened) and not on a path UNREAD_BUNDLES names.  A plist that cannot be read
+    now (refused, or being written) may be read later: that answer is not final."""
     import plistlib
+    folder = bundle.rpartition("/")[2][:-4]
+    if UNREAD_BUNDLES.match(bundle):
+        return folder, True
+    path = root + bundle + "/Contents/Info.plist"
     try:
-        info = plistlib.loads(read_regular_file(bundle + "/Contents/Info.plist"))
+        if not S_ISREG(os.lstat(path).st_mode):
+            return folder, True
+        data = read_regular_file(path, PLIST_BYTES, follow=False)
+    except (OSError, ValueError):
+        return folder, False
+    try:
+        info = plistlib.loads(data)
     except Exception:         # any user can write a bundle: nothing in one may crash us
-        info = None
+        return folder, True
     if isinstance(info, dict):
         for key in ("CFBundleDisplayName", "CFBundleName"):
             name = info.get(key)
             if isinstance(name, str) and name.strip():
-                return name
-    return bundle.rpartition("/")[2][:-4]
+                return name, True
+    return folder, True
+
+
+# Interpreters whose programs are told apart by the script they run (--group-by app).
+INTERPRETER = re.compile(r"(?:[Pp]ython|ruby|perl|node)[0-9.]*\Z")
+
+
+def script_name(record):
+    """The file name of the script an interpreter runs (python3 /srv/job.py: job.py), or
+    the module of python -m; None for anything else, or when the command line is not
+    known.  The command line is its arguments joined by spaces: the script is the
+    first word after the interpreter that is no option."""
+    if not INTERPRETER.match(record.name) or not record.cmdline:
+        return None
+    words = record.cmdline.split(" ")[1:]
+    for i, word in enumerate(words):
+        if word in ("-m", "-M") and i + 1 < len(words):
+            return words[i + 1] or None
+        if word in ("-c", "-e", "--eval", "-"):
+            return None
+        if word and not word.startswith("-"):
+            return word.rpartition("/")[2] or None
+    return None
 
 
 def cgroup_app(text):
@@ -2186,20 +2235,26 @@ def cgroup_app(text):
 class AppNames:
     """--group-by app: the program a process belongs to, or None (it then groups by
     its name).  macOS: the app bundle its executable is in; Linux: its container
-    or systemd unit.  Asked once per process (Grouper remembers the answer).
-    `root` is put before bundle paths and `procfs` is where cgroup files are read."""
+    or systemd unit; else, for an interpreter, the script it runs.  Asked once per
+    process (Grouper remembers the answer).  `root` is put before bundle paths and
+    `procfs` is where cgroup files are read."""
 
-    def __init__(self, platform=None, procfs="/proc", root=""):
+    RETRY_SECONDS = 600.0     # a plist that could not be read is tried again after this
+
+    def __init__(self, platform=None, procfs="/proc", root="", clock=time.monotonic):
         self.on_mac = (platform or sys.platform) == "darwin"
         self.procfs = procfs
         self.root = root
-        self._bundles = {}      # bundle path -> app name
+        self.clock = clock
+        self._bundles = {}      # bundle path -> (app name, when to read it again or None)
 
     def __call__(self, record):
-        if self.on_mac:
-            return self.bundle_app(record.path)
+        return (self.bundle_app(record.path) if self.on_mac else self.unit(record.pid)) \
+            or script_name(record)
+
+    def unit(self, pid):
         try:
-            cgroup = read_start_of("%s/%s/cgroup" % (self.procfs, record.pid), 65536)
+            cgroup = read_start_of("%s/%s/cgroup" % (self.procfs, pid), 65536)
         except OSError:
             return None
         return cgroup_app(decode(cgroup))
@@ -2208,11 +2263,12 @@ class AppNames:
         bundle = outermost_bundle(path)
         if bundle is None:
             return None
-        name = self._bundles.get(bundle)
-        if name is None:
+        name, again = self._bundles.get(bundle, (None, 0.0))
+        if again is not None and self.clock() >= again:
             if len(self._bundles) >= MAX_BUNDLES:
                 self._bundles.clear()
-            name = self._bundles[bundle] = bundle_name(self.root + bundle)
+            name, final = bundle_name(bundle, self.root)
+            self._bundles[bundle] = (name, None if final else self.clock() + self.RETRY_SECONDS)
         return name
 
 
@@ -2466,7 +2522,8 @@ class Grouper:
         self.kernel_threads = kernel_threads
         self._declared_group = remembered_match(self._first_declared_match,
                                                 [rule for _, rule in self.declared])
-        self._app = Remembered(app_names or AppNames()) if group_by == "app" else None
+        # An interpreter's app is its script: asked again once its command line is known.
+        self._app = RememberedMatch(app_names or AppNames()) if group_by == "app" else None
         self.ledger = Ledger(GROUP_COUNTERS)      # every process read, by group
         self.thread_ledger = Ledger(THREAD_COUNTERS, went_down)   # by (group, thread name)
         self.empty_since = {}   # group -> when it last lost its last member
@@ -4737,9 +4794,9 @@ def build_exporter(args, kept_files=0, reader=None):
         [label for label in args.identity_labels if label in value_labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
     fields = set(args.fields)
-    if "cmdline" in args.identity_labels or needs_cmdline(
+    if "cmdline" in args.identity_labels or args.group_by == "app" or needs_cmdline(
             args.include + args.exclude + [rule for _, rule in args.declared]):
-        fields.add(CMDLINE)
+        fields.add(CMDLINE)          # (an interpreter's app is the script it runs)
     if reader is None:
         reader = make_reader(args.procfs, fields, kept_files=kept_files)
     return Exporter(reader, args.families,

@@ -2665,6 +2665,80 @@ class AppNamesTest(unittest.TestCase):
             with self.subTest(path=path):
                 self.assertEqual(self.apps.bundle_app(path), app)
 
+    def test_files_anyone_controls_are_looked_at_before_they_are_opened(self):
+        import plistlib
+        target = self.root + "/elsewhere.plist"
+        with open(target, "wb") as f:
+            plistlib.dump({"CFBundleName": "Borrowed"}, f)
+        for app, make in (("Linked", lambda path: os.symlink(target, path)),
+                          ("Piped", os.mkfifo)):
+            os.makedirs(self.root + "/Applications/%s.app/Contents" % app)
+            make(self.root + "/Applications/%s.app/Contents/Info.plist" % app)
+        opened = []
+        real_open = os.open
+        os.open = lambda path, *args, **kw: opened.append(path) or real_open(path, *args, **kw)
+        try:
+            self.assertEqual(self.apps.bundle_app("/Applications/Linked.app/Contents/MacOS/l"),
+                             "Linked")
+            self.assertEqual(self.apps.bundle_app("/Applications/Piped.app/Contents/MacOS/p"),
+                             "Piped")
+        finally:
+            os.open = real_open
+        self.assertEqual(opened, [])              # neither followed nor opened
+
+    def test_no_plist_is_read_on_other_volumes_or_in_guarded_folders(self):
+        looked = []
+        real_lstat, real_open = os.lstat, os.open
+        os.lstat = lambda path, *args, **kw: looked.append(path) or real_lstat(path)
+        os.open = lambda path, *args, **kw: looked.append(path) or real_open(path, *args, **kw)
+        try:
+            for path, app in (
+                    ("/Volumes/NAS/Apps/Slow.app/Contents/MacOS/s", "Slow"),
+                    ("/Network/Servers/x/Apps/Far.app/Contents/MacOS/f", "Far"),
+                    ("/Users/me/Downloads/New.app/Contents/MacOS/n", "New"),
+                    ("/Users/me/Desktop/Tool.app/Contents/MacOS/t", "Tool"),
+                    ("/Users/me/Library/Mobile Documents/x/Sync.app/Contents/MacOS/s", "Sync")):
+                self.assertEqual(self.apps.bundle_app(path), app)
+        finally:
+            os.lstat, os.open = real_lstat, real_open
+        self.assertEqual(looked, [])
+
+    def test_a_plist_that_could_not_be_read_is_tried_again_later(self):
+        import plistlib
+        now = [1000.0]
+        apps = pe.AppNames("darwin", root=self.root, clock=lambda: now[0])
+        path = "/Applications/NoPlist.app/Contents/MacOS/n"
+        self.assertEqual(apps.bundle_app(path), "NoPlist")           # none yet: the folder
+        with open(self.root + "/Applications/NoPlist.app/Contents/Info.plist", "wb") as f:
+            plistlib.dump({"CFBundleDisplayName": "Now Listed"}, f)   # the install finished
+        now[0] += 60
+        self.assertEqual(apps.bundle_app(path), "NoPlist")
+        now[0] += apps.RETRY_SECONDS
+        self.assertEqual(apps.bundle_app(path), "Now Listed")
+
+    def test_an_interpreter_is_the_script_it_runs(self):
+        framework = ("/Library/Frameworks/Python.framework/Versions/3.12/Resources/"
+                     "Python.app/Contents/MacOS/Python")
+        self.assertIsNone(self.apps.bundle_app(framework))     # no app: an interpreter's
+        for name, cmdline, app in (
+                ("Python", framework + " /Users/me/bin/backup.py --full", "backup.py"),
+                ("Python", framework + " -u -B /srv/job.py", "job.py"),
+                ("python3", "python3 -m http.server 8000", "http.server"),
+                ("python3.11", "/usr/bin/python3.11 process_exporter.py --once",
+                 "process_exporter.py"),
+                ("node", "node /srv/app/server.js", "server.js"),
+                ("Python", framework + " -c print(1)", None),
+                ("Python", None, None),                          # another user's: not known
+                ("bash", "bash /usr/local/bin/run.sh", None)):   # a shell runs commands
+            with self.subTest(cmdline=cmdline):
+                record = with_cmdline(proc(5, name, path=framework), cmdline)
+                self.assertEqual(self.apps(record), app)
+        grouper = pe.Grouper("app", children=False, app_names=self.apps)
+        records = [with_cmdline(proc(1, "Python", path=framework), "Python /a/backup.py"),
+                   with_cmdline(proc(2, "Python", path=framework), "Python -m pip install x"),
+                   proc(3, "Python", path=framework)]
+        self.assertEqual(sorted(grouper.assign(records)), ["Python", "backup.py", "pip"])
+
     def test_a_plist_is_read_once_per_bundle(self):
         self.assertEqual(self.apps.bundle_app(CHROME_HELPER), "Google Chrome")
         os.remove(self.root + CHROME + "/Contents/Info.plist")
