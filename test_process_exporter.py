@@ -1510,6 +1510,48 @@ class MacOSSystemTest(unittest.TestCase):
         self.assertIsNotNone(launchd.start_time)
         self.assertIsNone(launchd.cpu_user)
 
+    def test_a_name_that_is_not_ascii_is_its_file_name_in_either_normal_form(self):
+        import unicodedata
+        folder = tempfile.mkdtemp(prefix="names-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        children = []
+        for form in ("NFC", "NFD"):
+            name = unicodedata.normalize(form, "t\u00e9l\u00e9chargements-\u00e9t\u00e9")
+            path = os.path.join(folder, name)            # past 16 bytes, inside a character
+            shutil.copy("/bin/sleep", path)
+            children.append((subprocess.Popen([path, "30"]), name))
+        self.addCleanup(lambda: [(child.kill(), child.wait()) for child, _ in children])
+        time.sleep(0.2)
+        records = self.read()[0]
+        for child, name in children:
+            record = records[child.pid]
+            self.assertEqual(record.name, os.path.basename(record.path))
+            self.assertNotIn("\ufffd", record.name)
+            self.assertEqual(unicodedata.normalize("NFC", record.name),
+                             unicodedata.normalize("NFC", name))
+
+    def test_a_stopped_child_is_other_and_running_again_once_continued(self):
+        child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self.addCleanup(lambda: (child.kill(), child.wait()))
+        os.kill(child.pid, signal.SIGSTOP)
+        time.sleep(0.2)
+        self.assertEqual(self.read()[0][child.pid].state, "Other")
+        os.kill(child.pid, signal.SIGCONT)
+        time.sleep(0.2)
+        self.assertEqual(self.read()[0][child.pid].state, "Running")
+
+    def test_waiting_is_runnable_time_less_cpu_time(self):
+        """A busy loop on a runner that has a CPU for it waits far less than it runs."""
+        child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self.addCleanup(lambda: (child.kill(), child.wait()))
+        reader = pe.DarwinReader(fields={"cpu_user", "cpu_system", "cpu_wait"})
+        time.sleep(1.0)
+        record = self.read(reader)[0][child.pid]
+        cpu = record.cpu_user + record.cpu_system
+        self.assertGreater(cpu, 0.5)
+        self.assertGreaterEqual(record.cpu_wait, 0)
+        self.assertLess(record.cpu_wait, cpu)
+
     def test_once_on_this_mac(self):
         result = subprocess.run([sys.executable, SCRIPT, "--once"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, timeout=60)
