@@ -2917,6 +2917,23 @@ SELF_FAMILIES = (
            "Series of the process or group families in this scrape (the exporter's own "
            "not counted): the cardinality it costs."),
 )
+# The exporter's own process, as every exporter's client library gives it, under its
+# own prefix: process_* are the per-process families here.
+HEALTH_FAMILIES = (
+    Family("process_exporter_cpu_seconds_total", "counter",
+           "CPU time the exporter itself has used, user and system, in seconds.",
+           one("cpu_seconds")),
+    Family("process_exporter_resident_memory_bytes", "gauge",
+           "The exporter's own resident memory, in bytes.", one("resident_bytes")),
+    Family("process_exporter_virtual_memory_bytes", "gauge",
+           "The exporter's own virtual memory, in bytes.", one("virtual_bytes")),
+    Family("process_exporter_open_fds", "gauge",
+           "Descriptors the exporter has open.", one("open_fds")),
+    Family("process_exporter_max_fds", "gauge",
+           "The exporter's soft limit on open descriptors.", one("max_fds")),
+    Family("process_exporter_start_time_seconds", "gauge",
+           "When the exporter started, in seconds since the epoch.", one("start_time")),
+)
 
 PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
@@ -3229,8 +3246,9 @@ def render_families(items, families, labels_of=process_labels, identity_labels_o
             yield "".join(lines)
 
 
-def render_self(processes, skipped, duration, partial=0, series=None):
-    """The exporter's own families: what it is and how the last scrape went."""
+def render_self(processes, skipped, duration, partial=0, series=None, health=None):
+    """The exporter's own families: what it is, how the last scrape went, and (given
+    its Health) what it uses."""
     build, duration_family, count, partial_family, skipped_family, series_family = \
         SELF_FAMILIES
     python_version = "%d.%d.%d" % sys.version_info[:3]
@@ -3253,7 +3271,36 @@ def render_self(processes, skipped, duration, partial=0, series=None):
     if series is not None:
         parts.append(family_header(series_family))
         parts.append("%s %d\n" % (series_family.name, series))
+    if health is not None:
+        for family in HEALTH_FAMILIES:
+            value = getattr(health, family.samples[0][1])
+            if value is not None:
+                parts.append("%s%s %s\n" % (family_header(family), family.name,
+                                            format_value(value)))
     return "".join(parts)
+
+
+class Health:
+    """The exporter's own process, from its record among those read (the reader reads
+    it as any other) and, for what the flags may leave unread, the system."""
+
+    def __init__(self, records):
+        import resource
+        me = os.getpid()
+        own = next((record for record in records if record.pid == me), None)
+        times = os.times()
+        self.cpu_seconds = times.user + times.system
+        self.resident_bytes = own and own.resident_bytes
+        self.virtual_bytes = own and own.virtual_bytes
+        self.start_time = own and own.start_time
+        try:
+            self.open_fds = len(os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd")
+                                           else "/dev/fd")) - 1     # less listdir's own
+        except OSError:
+            self.open_fds = None
+        self.max_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if self.max_fds == resource.RLIM_INFINITY:
+            self.max_fds = None
 
 
 def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
@@ -3339,7 +3386,8 @@ class Exporter:
             series = sum(chunk.count(b"\n") - 2 for chunk in chunks)    # less HELP, TYPE
             duration = time.perf_counter() - started
             self.last_duration, self.last_scrape_at = duration, time.time()
-            own = render_self(exported, reader.skipped, duration, partial, series)
+            own = render_self(exported, reader.skipped, duration, partial, series,
+                              Health(everyone))
             chunks.append(own.encode("utf-8"))
             if self.grouper:
                 chunks.append(self.render_scrape_errors(reader, partial).encode("utf-8"))

@@ -2926,6 +2926,23 @@ class SelectionOnReadersTest(unittest.TestCase, ExpositionChecks):
             grouper = pe.Grouper(declared=declared, children=False)
             self.assertEqual(partial(families=pe.GROUP_FAMILIES, grouper=grouper), [count])
 
+    def test_the_exporters_own_health_under_its_own_prefix(self):
+        me = proc(os.getpid(), "python3", rss=12345678, virtual_bytes=99, start=1700000000.0)
+        for records, resident in (([proc(1, "init"), me], 12345678), ([proc(1, "init")], None)):
+            families = parse_exposition(pe.Exporter(StaticReader(records)).scrape())
+            self.assertEqual(families.get("process_exporter_resident_memory_bytes",
+                                          {"samples": []})["samples"],
+                             [({}, resident)] if resident else [])
+            self.assertGreater(samples_of(families, "process_exporter_cpu_seconds_total")[0],
+                               0)
+            self.assertGreater(samples_of(families, "process_exporter_open_fds")[0], 0)
+            self.assertEqual(families["process_exporter_cpu_seconds_total"]["type"],
+                             "counter")
+        self.assertNotIn("process_exporter_start_time_seconds", families)   # not read
+        for name, family in families.items():        # process_*: the processes', by pid
+            if not name.startswith("process_exporter_"):
+                self.assertTrue(all("pid" in labels for labels, _ in family["samples"]), name)
+
     def test_groups_on_the_stand_in_libsystem(self):
         lib = self.lib = standin_library()
         lib.standin_reset()
@@ -5902,7 +5919,8 @@ class ShippedFilesTest(unittest.TestCase):
     def test_readme_documents_every_flag_and_metric(self):
         with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
             readme = f.read()
-        for family in pe.PROCESS_FAMILIES + pe.GROUP_FAMILIES + pe.SELF_FAMILIES:
+        for family in pe.PROCESS_FAMILIES + pe.GROUP_FAMILIES + pe.SELF_FAMILIES + \
+                pe.HEALTH_FAMILIES:
             self.assertTrue("`%s`" % family.name in readme, family.name)
         for label in pe.PROCESS_LABELS:
             self.assertTrue("`%s`" % label in readme, label)
