@@ -41,15 +41,33 @@ DEFAULT_TELEMETRY_PATH = "/metrics"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def log(message):
-    """One line on stderr with a UTC timestamp: launchd keeps it in the job's log.
+LOG_LEVELS = ("debug", "info", "warn", "error")
+LOG_ESCAPES = re.compile(r'[\x00-\x1f\x7f"\\]')    # a message is one quoted string
 
-    A log that cannot be written (its disk full, stderr closed) loses the line,
-    never the exporter.
-    """
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+class Logging:
+    """--log.level and --log.format, as Prometheus's own programs name them."""
+    level = 1                 # LOG_LEVELS' index: info and above
+    json = False              # logfmt, else one JSON object a line
+
+
+def log(message, level="info"):
+    """One record a line on stderr (launchd keeps it in the job's log): its time
+    (UTC), level and message, in logfmt or JSON.  A log that cannot be written (its
+    disk full, stderr closed) loses the line, never the exporter."""
+    if LOG_LEVELS.index(level) < Logging.level:
+        return
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (now % 1 * 1000)
+    quoted = '"%s"' % LOG_ESCAPES.sub(lambda match: "\\u%04x" % ord(match.group()) if
+                                      match.group() not in '"\\' else "\\" + match.group(),
+                                      message)
+    if Logging.json:
+        line = '{"time":"%s","level":"%s","msg":%s}' % (stamp, level.upper(), quoted)
+    else:
+        line = "time=%s level=%s msg=%s" % (stamp, level.upper(), quoted)
     try:
-        sys.stderr.write("%s process_exporter: %s\n" % (stamp, message))
+        sys.stderr.write(line + "\n")
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):
         pass
@@ -64,7 +82,7 @@ class LogBursts:
         self.every = every
         self._last = {}       # kind -> [when last said, how many since]
 
-    def __call__(self, kind, message):
+    def __call__(self, kind, message, level="warn"):
         now = time.monotonic()
         last = self._last.get(kind)
         if last is not None and now - last[0] < self.every:
@@ -73,7 +91,7 @@ class LogBursts:
         more = " (and %d more like it since the last such line)" % last[1] \
             if last is not None and last[1] else ""
         self._last[kind] = [now, 0]
-        log(message + more)
+        log(message + more, level)
 
 
 MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: far less
@@ -3386,6 +3404,8 @@ class Exporter:
             series = sum(chunk.count(b"\n") - 2 for chunk in chunks)    # less HELP, TYPE
             duration = time.perf_counter() - started
             self.last_duration, self.last_scrape_at = duration, time.time()
+            log("scraped %d processes, %d series, in %.1f ms"
+                % (len(everyone), series, duration * 1e3), "debug")
             own = render_self(exported, reader.skipped, duration, partial, series,
                               Health(everyone))
             chunks.append(own.encode("utf-8"))
@@ -3535,7 +3555,7 @@ class Reloading:
         except (OSError, ValueError) as exc:
             complaint = "keeping the old %s: %s" % (self.what, exc)
             if complaint != self._complaint:
-                log(complaint)
+                log(complaint, "error")
                 self._complaint = complaint
 
 
@@ -4218,7 +4238,7 @@ def define_http_classes(http_server):
                     chunks = server.exporter.scrape_chunks()
                 except Exception as exc:   # the reader failed as a whole: say so, carry on
                     server.log_bursts("scrape", "scrape failed: %s: %s"
-                                      % (type(exc).__name__, exc))
+                                      % (type(exc).__name__, exc), "error")
                     return 500, b"Scrape failed; see the exporter's log\n", ()
                 headers = [("Content-Type", CONTENT_TYPE)]
                 if accepts_gzip(self.headers.get("Accept-Encoding")):
@@ -4724,6 +4744,13 @@ def parse_args(argv, raise_errors=False):
                             "(default)")
     linux.add_argument("--no-linux.keep-files-open", dest="keep_open", action="store_false",
                        help="open and close them on every scrape instead")
+    logs = parser.add_argument_group("logging")
+    logs.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info",
+                      help="the least important records written (default %(default)s)")
+    logs.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
+                      default="logfmt",
+                      help="one record a line on stderr, as logfmt or JSON (default "
+                           "%(default)s)")
     parser.add_argument("--version", action="version",
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
@@ -4861,12 +4888,12 @@ def load_security(args):
     if args.basic_auth_file:
         auth = BasicAuth(args.basic_auth_file)
         if os.stat(args.basic_auth_file).st_mode & 0o004:
-            log("warning: %s is world-readable; chmod 600 it" % args.basic_auth_file)
+            log("%s is world-readable; chmod 600 it" % args.basic_auth_file, "warn")
     host = parse_listen_address(args.listen_address)[0]
     loopback = host in ("localhost", "::1") or host.startswith("127.")
     if not loopback and tls is None and auth is None:
-        log("warning: listening beyond loopback (%s) without TLS or basic auth: anyone "
-            "who can reach it can read this machine's process list" % args.listen_address)
+        log("listening beyond loopback (%s) without TLS or basic auth: anyone who can "
+            "reach it can read this machine's process list" % args.listen_address, "warn")
     return tls, auth
 
 
@@ -4879,9 +4906,9 @@ def warn_of_short_reach(args):
         reach = regex_reach(split_rule(text.partition("=")[2] if flag == "--group"
                                        else text)[1])
         if reach < PROC_PIDPATHINFO_MAXSIZE:
-            log("warning: %s %r searches only the first %d characters of a longer "
-                "name, path or command line: its regex could backtrack long on more "
-                "(anchor it with ^, or drop a leading .*)" % (flag, text, reach))
+            log("%s %r searches only the first %d characters of a longer name, path or "
+                "command line: its regex could backtrack long on more (anchor it with ^, "
+                "or drop a leading .*)" % (flag, text, reach), "warn")
 
 
 def print_password_hash(user):
@@ -4889,10 +4916,10 @@ def print_password_hash(user):
     try:
         password = read_new_password()
     except (ValueError, EOFError, KeyboardInterrupt, OSError) as exc:
-        log("no password: %s" % (exc or "cancelled"))
+        log("no password: %s" % (exc or "cancelled"), "error")
         return 1
     if not password:
-        log("an empty password is not accepted")
+        log("an empty password is not accepted", "error")
         return 1
     return write_exposition([("%s:%s\n" % (user, hash_password(password))).encode("utf-8")],
                             "the hash")
@@ -4923,8 +4950,9 @@ def reload_config(exporter, argv, running, server=None):
         for _, name in RESTART_FLAGS:
             setattr(args, name, getattr(running, name))
         exporter.adopt(build_exporter(args, running.kept_files, exporter.reader))
+        use_logging(args)
     except (OSError, ValueError) as exc:
-        log("keeping the old settings: %s" % exc)
+        log("keeping the old settings: %s" % exc, "error")
         return
     if server is not None:
         server.flags = list(args.given)       # what the landing page shows
@@ -4936,7 +4964,7 @@ def write_exposition(chunks, what="the metrics"):
     """--once: the exposition on stdout, as bytes (the locale's encoding has no say
     in UTF-8 text).  Returns the exit code."""
     if sys.stdout is None or sys.stdout.closed:
-        log("cannot write %s: standard output is closed" % what)
+        log("cannot write %s: standard output is closed" % what, "error")
         return 1
     binary = getattr(sys.stdout, "buffer", None)     # none if stdout was replaced by text
     try:
@@ -4950,7 +4978,7 @@ def write_exposition(chunks, what="the metrics"):
         silence_stdout()
         return 1
     except (OSError, ValueError) as exc:     # a full disk, a closed descriptor
-        log("cannot write %s: %s" % (what, getattr(exc, "strerror", None) or exc))
+        log("cannot write %s: %s" % (what, getattr(exc, "strerror", None) or exc), "error")
         silence_stdout()
         return 1
     return 0
@@ -4982,9 +5010,14 @@ def main(argv=None):
         return 130
 
 
+def use_logging(args):
+    Logging.level, Logging.json = LOG_LEVELS.index(args.log_level), args.log_format == "json"
+
+
 def run(argv):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    use_logging(args)
     if args.hash_password is not None:
         return print_password_hash(args.hash_password)
     tls = auth = None
@@ -4992,7 +5025,7 @@ def run(argv):
         try:
             tls, auth = load_security(args)
         except (OSError, ValueError) as exc:
-            log("cannot start: %s" % exc)
+            log("cannot start: %s" % exc, "error")
             return 2
         tune_malloc()
     connections, args.kept_files = descriptor_budget(args)
@@ -5001,7 +5034,7 @@ def run(argv):
         exporter = build_exporter(args, args.kept_files)
         chunks = exporter.scrape_chunks()
     except (OSError, ValueError) as exc:      # no libSystem, no procfs, a broken one
-        log("cannot read processes: %s" % exc)
+        log("cannot read processes: %s" % exc, "error")
         return 1
     if args.once:
         return write_exposition(chunks)
@@ -5011,7 +5044,7 @@ def run(argv):
                              args.read_timeout, args.max_requests, tls, auth,
                              args.write_timeout, connections, flags=args.given)
     except OSError as exc:
-        log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc))
+        log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc), "error")
         return 1
     guards = [name for name, on in (("TLS", tls), ("client certificates",
                                                    args.tls_client_ca_file),

@@ -3281,6 +3281,45 @@ def sample_records():
 
 
 @in_fast_tier
+class LoggingTest(unittest.TestCase):
+    """--log.level and --log.format: one record a line, time, level and message."""
+
+    def records(self, argv, messages):
+        args = pe.parse_args(argv)
+        saved = (pe.Logging.level, pe.Logging.json)
+        self.addCleanup(lambda: setattr(pe.Logging, "level", saved[0]) or
+                        setattr(pe.Logging, "json", saved[1]))
+        pe.use_logging(args)
+        with contextlib.redirect_stderr(io.StringIO()) as said:
+            for message, level in messages:
+                pe.log(message, level)
+        return said.getvalue().splitlines()
+
+    MESSAGES = (("scraped 3 processes", "debug"), ("listening on :9256", "info"),
+                ('odd "quoted"\n\tline \\ \x01', "warn"), ("cannot listen", "error"))
+
+    def test_logfmt_by_default_from_info_up(self):
+        lines = self.records([], self.MESSAGES)
+        self.assertEqual(len(lines), 3)
+        for line, (message, level) in zip(lines, self.MESSAGES[1:]):
+            match = re.match(r'time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) '
+                             r'level=([A-Z]+) msg="((?:[^"\\]|\\.)*)"\Z', line)
+            self.assertIsNotNone(match, line)
+            self.assertEqual(match.group(2), level.upper())
+            self.assertEqual(json.loads('"%s"' % match.group(3)), message)
+
+    def test_json_and_levels(self):
+        lines = self.records(["--log.format=json", "--log.level=debug"], self.MESSAGES)
+        self.assertEqual([(json.loads(line)["level"], json.loads(line)["msg"])
+                          for line in lines],
+                         [(level.upper(), message) for message, level in self.MESSAGES])
+        self.assertEqual(sorted(json.loads(lines[0])), ["level", "msg", "time"])
+        errors = self.records(["--log.level=error"], self.MESSAGES)
+        self.assertEqual(len(errors), 1)
+        self.assertIn('level=ERROR msg="cannot listen"', errors[0])
+
+
+@in_fast_tier
 class RenderTest(unittest.TestCase, ExpositionChecks):
 
     def test_escaping(self):
@@ -4518,6 +4557,9 @@ class HostileClientTest(unittest.TestCase, ServerFixture):
             threading.Thread.start = real_start
             logged, sys.stderr = sys.stderr.getvalue(), stderr
         self.assertEqual(len(logged.splitlines()), 1, logged)   # said once, not per connection
+        deadline = time.monotonic() + 5          # the served ones end as their clients left
+        while len(self.server.connections) and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.assertEqual(len(self.server.connections), 0)
         self.assertEqual(self.scrape_status(), 200)
 
