@@ -162,7 +162,7 @@ class Process:
     """
 
     __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS + (
-        "cmdline", "partial", "__dict__")
+        "cmdline", "argv0", "partial", "__dict__")
 
     info = 1        # the value of process_info, the same for every process
 
@@ -183,7 +183,7 @@ class Process:
                  disk_written_bytes=None, major_faults=None, minor_faults=None,
                  context_switches=None, instructions=None, cycles=None, energy_joules=None,
                  voluntary_switches=None, nonvoluntary_switches=None, swapped_bytes=None,
-                 fd_limit=None, state=None, cmdline=None, **extras):
+                 fd_limit=None, state=None, cmdline=None, argv0=None, **extras):
         self.pid = pid
         self.ppid = ppid
         self.uid = uid
@@ -216,6 +216,7 @@ class Process:
         # The arguments joined by spaces, when asked for and readable: a slot, as a
         # record holding one in a dict of its own cost a tenth more per scrape.
         self.cmdline = cmdline
+        self.argv0 = argv0       # the first of them, as exec was given it
         self.partial = False     # the kernel refused some of its numbers
         if extras:
             self.__dict__.update(extras)
@@ -262,7 +263,7 @@ class Known:
 
     __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
                  "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline", "cmdline_uid", "wait", "executable")
+                 "gone_switches", "cmdline", "argv0", "cmdline_uid", "wait", "executable")
 
     def __init__(self, comm, name, path):
         self.comm = comm
@@ -270,7 +271,7 @@ class Known:
         self.path = path
         # The command line, read when first wanted (arguments do not change); refused,
         # it is asked again only once the process's uid is another than it was then.
-        self.cmdline = self.cmdline_uid = self.executable = None
+        self.cmdline = self.argv0 = self.cmdline_uid = self.executable = None
         self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
         self.minor_faults = self.switches = self.pageins = self.wait = 0
         # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
@@ -300,9 +301,10 @@ def decode(raw):
 
 
 def joined_arguments(arguments):
-    """Arguments (bytes) as one line of text: joined by single spaces, at most
-    CMDLINE_BYTES of it."""
-    return decode(b" ".join(arguments)[:CMDLINE_BYTES])
+    """Arguments (bytes) as one line of text, joined by single spaces, at most
+    CMDLINE_BYTES of it; and the first of them (argv[0]), "" when there are none."""
+    return decode(b" ".join(arguments)[:CMDLINE_BYTES]), \
+        decode(arguments[0]) if arguments else ""
 
 
 class Reader:
@@ -978,7 +980,8 @@ class DarwinReader(Reader):
             if err == errno.EPERM:       # another user's process, and we are not root
                 this = self.remember(pid, start, comm, known, uid)
                 record = Process(pid, ppid, uid, gid, this.name, this.path, start,
-                                 state=darwin_state(state, None), cmdline=this.cmdline)
+                                 state=darwin_state(state, None), cmdline=this.cmdline,
+                                 argv0=this.argv0)
                 self.refused_some(record)
                 return record
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
@@ -1033,7 +1036,7 @@ class DarwinReader(Reader):
                 this = self.remember(pid, start, comm, known, uid, kernel_name)
                 record.name, record.path = this.name, this.path
         if this.cmdline is not None:
-            record.cmdline = this.cmdline
+            record.cmdline, record.argv0 = this.cmdline, this.argv0
         if with_fds:
             refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
@@ -1050,7 +1053,7 @@ class DarwinReader(Reader):
         this = self.remember(pid, start, comm, known, uid, alive=False)
         # What it had alive: a zombie's path and command line are refused.
         record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie",
-                         cmdline=this.cmdline)
+                         cmdline=this.cmdline, argv0=this.argv0)
         err = self.read_rusage(pid, record, this)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
@@ -1086,7 +1089,7 @@ class DarwinReader(Reader):
             self.new_program(this, pid, comm, kernel_name, alive)
         if alive and self._args is not None and this.cmdline is None \
                 and this.cmdline_uid != uid:
-            this.cmdline, this.cmdline_uid = self.read_cmdline(pid), uid
+            (this.cmdline, this.argv0), this.cmdline_uid = self.read_cmdline(pid), uid
         self._seen[key] = this
         return this
 
@@ -1096,10 +1099,11 @@ class DarwinReader(Reader):
         this.name = program_name(path, text_before_nul(kernel_name), text_before_nul(comm))
         this.path = decode(path)
         # Its executable is learnt from the next rusage read (see read_rusage).
-        this.cmdline = this.cmdline_uid = this.executable = None
+        this.cmdline = this.argv0 = this.cmdline_uid = this.executable = None
 
     def read_cmdline(self, pid):
-        """The arguments joined by spaces, or None: the kernel gives them for our
+        """The arguments joined by spaces, and argv[0]; (None, None) unless the
+        kernel gives them, which it does for our
         own processes (any to root), and EINVAL for the rest, zombies and pid 0.  A
         string area larger than the buffer comes back as its tail, at the buffer's
         size: an answer that fills the buffer is taken for cut, and is none."""
@@ -1107,9 +1111,9 @@ class DarwinReader(Reader):
         size = ctypes.c_size_t(len(self._args))
         if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0 \
                 or size.value >= len(self._args):
-            return None
+            return None, None
         arguments = procargs_arguments(ctypes.string_at(self._args, size.value))
-        return None if arguments is None else joined_arguments(arguments)
+        return (None, None) if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
         """The executable's path, as bytes; empty for pid 0, a zombie (ESRCH) or a
@@ -1476,9 +1480,10 @@ class LinuxReader(Reader):
             record.kernel_thread = True
         if self.with_cmdline and program.cmdline is None and program.cmdline_uid != uid:
             # Asked again only as another user: what refused it may allow it now.
-            program.cmdline, program.cmdline_uid = self.command_line(directory), uid
+            (program.cmdline, program.argv0), program.cmdline_uid = \
+                self.command_line(directory), uid
         if program.cmdline is not None:
-            record.cmdline = program.cmdline
+            record.cmdline, record.argv0 = program.cmdline, program.argv0
         refused = False
         if self.with_fds:
             refused = self.read_open_fds(directory, record) or refused
@@ -1519,15 +1524,14 @@ class LinuxReader(Reader):
     @staticmethod
     def command_line(directory):
         """The arguments joined by spaces (its first CMDLINE_BYTES), "" for a kernel
-        thread or a zombie, None where the kernel will not say (hidepid)."""
+        thread or a zombie, and argv[0]; (None, None) where the kernel will not say
+        (hidepid)."""
         try:
             raw = read_start_of(directory + "cmdline", CMDLINE_BYTES)
         except OSError:
-            return None
-        arguments = raw.split(b"\0")
-        if raw.endswith(b"\0"):
-            arguments.pop()
-        return joined_arguments(arguments)
+            return None, None
+        raw = raw.rstrip(b"\0")        # setproctitle pads with NULs
+        return joined_arguments(raw.split(b"\0") if raw else [])
 
     @staticmethod
     def executable(directory):
@@ -2141,6 +2145,147 @@ def filled_template(template, match, record, user_names):
         return None
 
 
+# --config.path: the reference exporter's process_names ---------------------
+
+GO_TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
+TEMPLATE_FIELD = re.compile(r"\.(Comm|ExeBase|ExeFull|Username|PID|StartTime|Cgroups)\Z|"
+                            r"\.Matches\.(\w+)\Z")
+# POSIX classes, which Go's regexes know inside brackets and Python's do not.
+POSIX_CLASSES = {"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f",
+                 "blank": " \\t", "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9",
+                 "graph": "!-~", "lower": "a-z", "print": " -~", "space": "\\s",
+                 "upper": "A-Z", "word": "\\w", "xdigit": "0-9A-Fa-f",
+                 "punct": "!-/:-@\\[-`{-~"}
+
+
+def go_regex(text):
+    """A Go (RE2) regex as Python's: named groups (?<name>...), \\z and POSIX classes
+    spelled as Python spells them.  What Python's cannot read is a ValueError."""
+    text = re.sub(r"\(\?<(?=\w+>)", "(?P<", text).replace("\\z", "\\Z")
+    text = re.sub(r"\[:(\w+):\]", lambda match: POSIX_CLASSES.get(match.group(1),
+                                                                 match.group()), text)
+    return checked_regex(text)
+
+
+def go_time(seconds, digits):
+    """A time as Go's time.Time prints it in UTC (2024-05-01 10:00:00.37 +0000 UTC),
+    to `digits` decimals at most."""
+    whole = int(seconds)
+    fraction = ("%.*f" % (digits, seconds - whole))[2:].rstrip("0")
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)) + \
+        ("." + fraction if fraction else "") + " +0000 UTC"
+
+
+def go_base(path):
+    """Go's filepath.Base: the last element, trailing slashes dropped; "." for ""."""
+    stripped = path.rstrip("/")
+    return stripped.rpartition("/")[2] if stripped else ("/" if path else ".")
+
+
+class ProcessNames:
+    """One item of the reference exporter's process_names (--config.path): selectors
+    that must all match (comm: any of these names; exe: any of these argv[0]s, by
+    file name, or whole when the entry has a slash; cmdline: every regex, searched
+    in the arguments joined by spaces) and a Go template naming the group,
+    {{.ExeBase}} by default.  Without a command line (a kernel thread; another
+    user's process on macOS) argv[0] is the process's name, as for the reference."""
+
+    def __init__(self, item, where, procfs="/proc"):
+        if not isinstance(item, dict):
+            raise ValueError("%s: each of process_names is a mapping of name, comm, exe "
+                             "and cmdline" % where)
+        unknown = sorted(set(item) - {"name", "comm", "exe", "cmdline"})
+        if unknown:
+            raise ValueError("%s: unknown key %r in process_names (there are name, comm, "
+                             "exe and cmdline)" % (where, unknown[0]))
+        self.comm = self.strings(item, "comm", where)
+        exe = self.strings(item, "exe", where)
+        # As the reference keys them: by file name, the last entry of a name winning.
+        self.exe = None if exe is None else {entry.rpartition("/")[2]: entry for entry in exe}
+        try:
+            self.cmdline = [(re.compile(pattern), regex_reach(pattern)) for pattern in
+                            map(go_regex, self.strings(item, "cmdline", where) or ())]
+        except ValueError as exc:
+            raise ValueError("%s: %s" % (where, exc)) from None
+        if self.comm is None and self.exe is None and not self.cmdline:
+            raise ValueError("%s: an item of process_names needs comm, exe or cmdline"
+                             % where)
+        self.template = item.get("name") or "{{.ExeBase}}"
+        for field in GO_TEMPLATE.findall(self.template):
+            if not TEMPLATE_FIELD.match(field):
+                raise ValueError("%s: name %r: only {{.Comm}}, {{.ExeBase}}, {{.ExeFull}}, "
+                                 "{{.Username}}, {{.PID}}, {{.StartTime}}, {{.Cgroups}} and "
+                                 "{{.Matches.NAME}} are filled here" % (where, self.template))
+        self.procfs = procfs
+
+    def start_time(self, record):
+        """The process's start as the reference prints it: on Linux /proc/stat's btime
+        plus the start's clock ticks (hundredths), which the exporter's own start time
+        reads finer; elsewhere the kernel's start to the microsecond."""
+        try:
+            btime = [line.split()[1] for line in read_regular_file(
+                self.procfs + "/stat").splitlines() if line.startswith(b"btime ")][0]
+            stat = read_start_of("%s/%d/stat" % (self.procfs, record.pid), 4096)
+            ticks = int(stat[stat.rindex(b")") + 2:].split()[STAT_STARTTIME])
+        except (OSError, ValueError, IndexError):
+            return "" if record.start_time is None else go_time(record.start_time, 6)
+        return go_time(int(btime) + ticks / os.sysconf("SC_CLK_TCK"), 2)
+
+    @staticmethod
+    def strings(item, key, where):
+        values = item.get(key)
+        if values is None:
+            return None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError("%s: %s takes a list of strings" % (where, key))
+        return values
+
+    def search(self, record, user_names):
+        """The group's name for this process, or None if a selector does not match."""
+        if self.comm is not None and not any(     # (a macOS name is longer than comm)
+                entry == record.name or len(entry) >= 15 and record.name.startswith(entry)
+                for entry in self.comm):
+            return None
+        has_argv = bool(record.cmdline)      # none: a kernel thread, or not readable
+        if self.exe is not None:
+            base = has_argv and go_base(record.argv0)
+            entry = self.exe.get(base) if has_argv else None
+            if entry is None or entry not in (base, record.argv0):
+                return None
+        matches = {}
+        for regex, reach in self.cmdline:
+            text = record.cmdline
+            match = None if text is None else regex.search(text[:reach])
+            if match is None:
+                return None
+            matches.update(match.groupdict(""))
+        exe_full = record.argv0 if has_argv else record.name
+        return GO_TEMPLATE.sub(lambda field: self.fill(field.group(1), record, exe_full,
+                                                       matches, user_names), self.template)
+
+    def fill(self, field, record, exe_full, matches, user_names):
+        name = TEMPLATE_FIELD.match(field)
+        if name.group(2) is not None:
+            return matches.get(name.group(2), "<no value>")
+        value = name.group(1)
+        if value == "Comm":
+            return record.name
+        if value in ("ExeBase", "ExeFull"):
+            return go_base(exe_full) if value == "ExeBase" else exe_full
+        if value == "Username":
+            return user_names(record.uid)
+        if value == "PID":
+            return str(record.pid)
+        if value == "StartTime":
+            return self.start_time(record)
+        try:                # Cgroups: the paths of /proc/PID/cgroup, as Go prints a list
+            text = decode(read_start_of("%s/%s/cgroup" % (self.procfs, record.pid), 65536))
+        except OSError:
+            text = ""
+        return "[%s]" % " ".join(line.split(":", 2)[2] for line in text.splitlines()
+                                 if line.count(":") >= 2)
+
+
 # --group-by app ------------------------------------------------------------
 
 MAX_BUNDLES = 4096        # app names remembered; any user can make bundles, so a cap
@@ -2528,9 +2673,10 @@ class Grouper:
     """
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
-                 user_names=None, kernel_threads="group", app_names=None):
+                 user_names=None, kernel_threads="group", app_names=None, process_names=()):
         self.group_by = group_by
         self.declared = [(name, Rule(pattern)) for name, pattern in declared]
+        self.process_names = list(process_names)      # --config.path, after --group
         # Groups exported even when empty, and never forgotten: those of fixed name.
         self.fixed_names = {name for name, _ in self.declared
                             if not PLACEHOLDER.search(name)}
@@ -2538,8 +2684,9 @@ class Grouper:
         self.expiry = expiry
         self.user_names = user_names or UserNames()
         self.kernel_threads = kernel_threads
-        self._declared_group = remembered_match(self._first_declared_match,
-                                                [rule for _, rule in self.declared])
+        self._declared_group = RememberedMatch(self._first_declared_match) \
+            if self.process_names else remembered_match(self._first_declared_match,
+                                                        [rule for _, rule in self.declared])
         # An interpreter's app is its script: asked again once its command line is known.
         self._app = RememberedMatch(app_names or AppNames()) if group_by == "app" else None
         self.ledger = Ledger(GROUP_COUNTERS)      # every process read, by group
@@ -2550,7 +2697,7 @@ class Grouper:
 
     def own_group(self, record):
         """The group a process names by itself, or None."""
-        if self.declared:
+        if self.declared or self.process_names:
             declared = self._declared_group(record)
             if declared is not None:
                 return declared
@@ -2576,6 +2723,10 @@ class Grouper:
                 name = filled_template(name, match, record, self.user_names)
                 if name:
                     return name
+        for item in self.process_names:
+            name = item.search(record, self.user_names)
+            if name is not None:         # "" too: the reference exports groupname=""
+                return name
         return None
 
     def assign(self, records, everyone=None):
@@ -4475,6 +4626,228 @@ def serve(server, reload=None, on_ready=None):
 
 
 # ---------------------------------------------------------------------------
+# Configuration files: the YAML that other exporters' users already have
+# ---------------------------------------------------------------------------
+
+_YAML_CONTROL = re.compile(
+    r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]')
+_YAML_NULLS = ('~', 'null', 'Null', 'NULL')
+# What a plain scalar may not start with (-?: only before a blank), and the feature it means.
+_YAML_NOT_PLAIN = '&*!|>%{[?-:@`,]}'
+_YAML_FEATURES = {'&': 'anchors and aliases', '*': 'anchors and aliases', '!': 'tags',
+                  '%': 'directives',
+             '|': 'block scalars', '>': 'block scalars', '{': 'flow mappings',
+             '[': 'nested flow sequences', '?': "complex keys ('? ')",
+             '@': "reserved characters ('@', '`')", '`': "reserved characters ('@', '`')"}
+_YAML_ESCAPES = {'\\': '\\', '"': '"', '/': '/', 'n': '\n', 't': '\t', 'r': '\r', '0': '\0'}
+_YAML_ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)')
+_YAML_QUOTED = {"'": re.compile(r"'((?:[^']|'')*)'"), '"': re.compile(r'"((?:[^"\\]|\\.)*)"')}
+# A plain scalar ends at ': ' or ' #'; inside [ ] also at , [ ] { }.
+_YAML_PLAIN = re.compile(r'[^ \t](?:[^ \t:]|:(?=[^ \t])|[ \t]+(?=[^ \t#]))*')
+_YAML_PLAIN_FLOW = re.compile(r'[^ \t](?:[^ \t:,[\]{}]|:(?=[^ \t,[\]{}])|[ \t]+(?=[^ \t#,[\]{}]))*')
+_YAML_FLOW_NEXT = re.compile(r'[ \t]*(?:,[ \t]*|(?=[\]#]|$))')
+_YAML_ITEM = re.compile(r'-(?:[ \t]|$)')
+_YAML_KEY_END = re.compile(r'[ \t]*:(?:[ \t]+(?:#.*)?|$)')  # takes a comment after ': ' too
+_YAML_BAD_INDENT = 'inconsistent indentation (this line matches no enclosing block)'
+_YAML_MIXED = 'mapping keys and sequence items ("- ") are mixed at one indentation level'
+_YAML_CONTINUED = 'a value continued on the next line is not supported here; quote it on one line'
+_YAML_TABS = 'tabs are not allowed in indentation'
+
+
+def parse_yaml(text, where):
+    """Parse text, one YAML document in a strict subset, into dicts, lists, strs and None.
+
+    Supported: block mappings and sequences, one-line flow sequences of scalars, plain,
+    'single' and "double" quoted scalars, comments, and an optional leading '---'.
+    Every scalar is returned as the str written (unquoted): true, 10 or 1.5 stay strings,
+    the caller converts them.  An empty value and plain ~ or null are None; keys are always
+    str.  Anything else raises ValueError('<where> line <n>: <what is wrong>') on one line.
+    """
+    try:
+        lines = _yaml_lines(text)
+        return _yaml_block(lines, 0, -1)[0]  # with parent -1, it takes all lines or raises
+    except ValueError as err:  # raised below as ValueError(line number, message)
+        raise ValueError('%s line %d: %s' % ((where,) + err.args)) from None
+    except RecursionError:  # only absurdly deep nesting gets here; blame the deepest line
+        deepest = max(lines, key=lambda line: line[1])[0]
+        raise ValueError('%s line %d: nested too deeply' % (where, deepest)) from None
+
+
+def _yaml_fail_if(condition, n, what):
+    if condition:
+        raise ValueError(n, what)
+
+
+def _yaml_lines(text):
+    """Return [line number, indent, content] for each line that is not blank or a comment."""
+    lines, started = [], False
+    for n, line in enumerate(re.split(r'\r\n?|\n', text[1:] if text[:1] == '\ufeff' else text), 1):
+        bad = _YAML_CONTROL.search(line)
+        if bad:
+            raise ValueError(n, 'character U+%04X is not allowed' % ord(bad.group()))
+        body = line.lstrip(' \t')
+        if not body or body[0] == '#':
+            continue
+        # Checked here, before a later '---' would be reported as a second document.
+        _yaml_fail_if(line[0] == '%', n, 'directives are not supported here')
+        if re.match(r'(?:---|\.\.\.)(?:[ \t]|$)', line):
+            _yaml_fail_if(line[0] == '.', n, "the document end marker '...' is not supported here")
+            _yaml_fail_if(lines or started, n, "a second document ('---') is not supported here")
+            _yaml_fail_if(not re.match(r'---[ \t]*(#|$)', line), n,
+                          "text after '---' is not supported")
+            started = True
+            continue
+        _yaml_fail_if('\t' in line[:len(line) - len(body)], n, _YAML_TABS)
+        lines.append([n, len(line) - len(body), body])
+    return lines
+
+
+def _yaml_block(lines, i, parent, after_key=False):
+    """Parse the node at lines[i] if it is indented deeper than parent, else return None.
+
+    After 'key:' a list may also be written at the key's own indent.
+    """
+    n, indent, body = lines[i] if i < len(lines) else (0, -1, '')
+    item = _YAML_ITEM.match(body)
+    if indent < parent or (indent == parent and not (after_key and item)):
+        return None, i
+    if item or _yaml_key(body, n):
+        return _yaml_collection(lines, i, indent, parent)
+    return _yaml_value(body, n), _yaml_after_value(lines, i + 1, parent, body)
+
+
+def _yaml_after_value(lines, i, indent, text):
+    """Reject a deeper line after a value that was complete on its own line."""
+    if i < len(lines) and lines[i][1] > indent:
+        raise ValueError(lines[i][0], _YAML_BAD_INDENT if text[0] in '[\'"' else _YAML_CONTINUED)
+    return i
+
+
+def _yaml_collection(lines, i, indent, parent):
+    """Parse the '- item' or 'key: value' lines at indent into a list or dict."""
+    result = [] if _YAML_ITEM.match(lines[i][2]) else {}
+    # The lines deeper than parent are ours; a list level with its key ends before a shallower one.
+    while i < len(lines) and lines[i][1] > min(parent, indent - 1):
+        n, ind, body = lines[i]
+        _yaml_fail_if(ind != indent, n, _YAML_BAD_INDENT)
+        if bool(_YAML_ITEM.match(body)) != isinstance(result, list):
+            _yaml_fail_if(indent != parent, n, _YAML_MIXED)
+            break  # the next key after a list written level with its key
+        if isinstance(result, list):
+            rest = body[1:].lstrip(' \t')
+            if rest[:1] in ('', '#'):
+                i += 1  # the item is the block on the next lines, or None
+            else:
+                _yaml_fail_if('\t' in body[1:len(body) - len(rest)], n, _YAML_TABS)
+                # The item's content is a block of its own, indented to the column it starts at.
+                lines[i] = [n, ind + len(body) - len(rest), rest]
+            value, i = _yaml_block(lines, i, indent)
+            result.append(value)
+            continue
+        entry = _yaml_key(body, n)
+        if entry is None:
+            _yaml_value(body, n)  # raises the more specific error, if there is one
+            raise ValueError(n, "expected 'key: value' but found no ': ' after a key")
+        key, rest = entry
+        _yaml_fail_if(key in result, n, 'duplicate key %r' % key)
+        if rest:
+            result[key] = _yaml_value(rest, n)
+            i = _yaml_after_value(lines, i + 1, indent, rest)
+        else:
+            result[key], i = _yaml_block(lines, i + 1, indent, True)
+    return result, i
+
+
+def _yaml_key(body, n):
+    """Split a 'key: value' line into (key, value text or ''); None if it is not one."""
+    # '[' starts a value, never a key
+    key, end = (None, 0) if body[0] == '[' else _yaml_scalar(body, 0, n, False)
+    colon = _YAML_KEY_END.match(body, end)
+    if not colon:
+        return None
+    if body[0] not in _YAML_QUOTED:
+        key = body[:end].rstrip(' \t')  # a plain key stays a str, even null or ~
+        _yaml_fail_if(key == '<<', n, "merge keys ('<<') are not supported here")
+    return key, body[colon.end():]
+
+
+def _yaml_value(text, n):
+    """Parse a scalar or flow sequence that must be all that is left on its line."""
+    value, end = _yaml_flow(text, n) if text[0] == '[' else _yaml_scalar(text, 0, n, False)
+    if not re.match(r'[ \t]*$|[ \t]+#', text[end:]):  # only a comment may follow
+        closing = {'[': 'bracket', '"': 'quote', "'": 'quote'}.get(text[0])
+        _yaml_fail_if(closing, n, 'unexpected text after the closing %s' % closing)
+        raise ValueError(n, "a plain value cannot contain ': '; quote it, or nest it on new lines")
+    return value
+
+
+def _yaml_flow(text, n):
+    """Parse a one-line flow sequence of scalars, text[0] being '['; return (list, end)."""
+    items, pos = [], len(text) - len(text[1:].lstrip(' \t'))
+    while text[pos:pos + 1] != ']':
+        _yaml_fail_if(text[pos:pos + 1] in ('', '#'), n,
+                      "unclosed '[' (must close on the same line)")
+        value, pos = _yaml_scalar(text, pos, n, True)
+        items.append(value)
+        after = _YAML_FLOW_NEXT.match(text, pos)
+        _yaml_fail_if(not after, n,
+                      'unexpected %r in a flow sequence' % text[pos:].strip(' \t')[:1])
+        pos = after.end()
+    return items, pos + 1
+
+
+def _yaml_scalar(text, pos, n, flow):
+    """Read the scalar starting at text[pos]; return (str or None, end position)."""
+    char = text[pos]
+    if char in _YAML_QUOTED:
+        quoted = _YAML_QUOTED[char].match(text, pos)
+        _yaml_fail_if(not quoted, n, 'unclosed quote (a quoted value must end on the same line)')
+        if char == "'":
+            return quoted.group(1).replace("''", "'"), quoted.end()
+        return _YAML_ESCAPE.sub(lambda m: _yaml_unescape(m.group(1), n),
+                                quoted.group(1)), quoted.end()
+    # Inside [ ], YAML readers disagree on what '?x' and ':x' are, so refuse them too.
+    if char in _YAML_NOT_PLAIN and (char not in '-?:' or text[pos + 1:pos + 2] in ('', ' ', '\t')
+                               or (flow and char != '-')):
+        feature = _YAML_FEATURES.get(char, "values starting with '%s'" % text[pos:pos + 2])
+        raise ValueError(n, feature + ' are not supported here; quote the value if it is text')
+    plain = (_YAML_PLAIN_FLOW if flow else _YAML_PLAIN).match(text, pos)
+    value = plain.group().rstrip(' \t')
+    return None if value in _YAML_NULLS else value, plain.end()
+
+
+def _yaml_unescape(code, n):
+    """Translate the escape sequence after a backslash in a double-quoted scalar."""
+    if code in _YAML_ESCAPES:
+        return _YAML_ESCAPES[code]
+    _yaml_fail_if(len(code) == 1 or int(code[1:], 16) > 0x10FFFF, n, 'unsupported escape \\' + code)
+    return chr(int(code[1:], 16))
+
+
+def read_text(path):
+    """A configuration file's text: a regular file of UTF-8 (a ValueError says why not)."""
+    data = read_regular_file(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError("%s line %d is not UTF-8" % (
+            path, data[:exc.start].count(b"\n") + 1)) from None
+
+
+def read_process_names(path, procfs="/proc"):
+    """The items of the reference exporter's config file (--config.path), unchanged:
+    a top-level process_names list (see ProcessNames)."""
+    document = parse_yaml(read_text(path), path)
+    if not isinstance(document, dict) or not isinstance(document.get("process_names"), list):
+        raise ValueError("%s: no process_names list at the top" % path)
+    unknown = sorted(set(document) - {"process_names"})
+    if unknown:
+        raise ValueError("%s: unknown key %r (there is process_names)" % (path, unknown[0]))
+    return [ProcessNames(item, "%s: process_names item %d" % (path, number), procfs)
+            for number, item in enumerate(document["process_names"], 1)]
+
+
+# ---------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------
 
@@ -4712,6 +5085,10 @@ def parse_args(argv, raise_errors=False):
                              "prefixes as --include), exported even when none runs "
                              "(repeatable; first match wins); {name}, {path}, {user} or a "
                              "named group (?P<app>...) in NAME make one group per value")
+    groups.add_argument("--config.path", dest="config_path", metavar="FILE",
+                        help="the reference process-exporter's YAML config (process_names), "
+                             "unchanged: its items name groups after any --group rule; "
+                             "SIGHUP reads it again")
     groups.add_argument("--children", action="store_true", default=True,
                         help="a process in no group joins its nearest grouped ancestor's "
                              "(default)")
@@ -4783,7 +5160,9 @@ def settle_flags(args):
     if args.tls_client_ca_file and not args.tls_cert_file:
         raise ValueError("--web.tls-client-ca-file needs --web.tls-cert-file and -key-file")
     args.kept_files = 0        # the command line's descriptor budget decides (run)
-    args.grouped = bool(args.group_by or args.declared)
+    args.process_names = [] if not args.config_path else \
+        read_process_names(args.config_path, args.procfs)
+    args.grouped = bool(args.group_by or args.declared or args.config_path)
     if args.grouped and args.label:
         raise ValueError("--label adds to per-process series; groups carry only groupname")
     per_process = [flag for flag, given in (("--labels", args.labels is not None),
@@ -4860,7 +5239,8 @@ def build_exporter(args, kept_files=0, reader=None):
     grouper = None
     if args.grouped:
         grouper = Grouper(args.group_by, args.declared, args.children, args.group_expiry,
-                          user_names, args.kernel_threads, AppNames(procfs=args.procfs))
+                          user_names, args.kernel_threads, AppNames(procfs=args.procfs),
+                          args.process_names)
     labels_of = labeler(args.identity_labels, user_names)
     value_labels = args.labels
     if value_labels is None and "cmdline" in args.identity_labels:
@@ -4869,7 +5249,8 @@ def build_exporter(args, kept_files=0, reader=None):
         [label for label in args.identity_labels if label in value_labels], user_names)
     top = TopConsumers(args.top, args.families) if args.top else None
     fields = set(args.fields)
-    if "cmdline" in args.identity_labels or args.group_by == "app" or needs_cmdline(
+    if "cmdline" in args.identity_labels or args.group_by == "app" or args.config_path or \
+            needs_cmdline(
             args.include + args.exclude + [rule for _, rule in args.declared]):
         fields.add(CMDLINE)          # (an interpreter's app is the script it runs)
     if reader is None:
@@ -4956,8 +5337,9 @@ def reload_config(exporter, argv, running, server=None):
         return
     if server is not None:
         server.flags = list(args.given)       # what the landing page shows
-    log("reloaded %s%s" % (running.config_file, "; a restart applies " + ", ".join(later)
-                           if later else ""))
+    log("reloaded %s%s" % (" and ".join(path for path in (running.config_file,
+                                                          running.config_path) if path),
+                           "; a restart applies " + ", ".join(later) if later else ""))
 
 
 def write_exposition(chunks, what="the metrics"):
@@ -5061,7 +5443,7 @@ def run(argv):
                                      "" if os.geteuid() == 0 else
                                      "; run as root to read other users' processes"))
     serve(server, (lambda: reload_config(exporter, argv, args, server))
-          if args.config_file else None, ready)
+          if args.config_file or args.config_path else None, ready)
     log("stopped")
     return 0
 

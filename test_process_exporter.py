@@ -43,6 +43,8 @@ import warnings
 import process_exporter as pe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "tests"))
+import yaml_cases  # noqa: E402  (test data, in tests/)
 SCRIPT = os.path.join(HERE, "process_exporter.py")
 LAYOUT_JSON = os.path.join(HERE, "tests", "macos-layout.json")
 REQUIRE_TOOLS = os.environ.get("PROCESS_EXPORTER_REQUIRE_TOOLS") == "1"
@@ -4743,6 +4745,143 @@ class LoadTest(unittest.TestCase, ServerFixture, ExpositionChecks):
 
 
 # ---------------------------------------------------------------------------
+# Configuration files: YAML, the reference's process_names, the web config
+# ---------------------------------------------------------------------------
+
+@in_fast_tier
+class YAMLTest(unittest.TestCase):
+    """The strict subset of YAML the two files use: what it reads, and one line with the
+    file and the line for anything else (cases in tests/yaml_cases.py)."""
+
+    def test_the_two_files_users_have(self):
+        self.assertEqual(pe.parse_yaml(yaml_cases.PROCESS_EXPORTER, "x"),
+                         yaml_cases.PROCESS_EXPORTER_VALUE)
+        self.assertEqual(pe.parse_yaml(yaml_cases.WEB_CONFIG, "x"), yaml_cases.WEB_CONFIG_VALUE)
+
+    def test_supported_forms(self):
+        for text, expected, _ in yaml_cases.SUPPORTED:
+            with self.subTest(text=text):
+                self.assertEqual(pe.parse_yaml(text, "conf.yml"), expected)
+
+    def test_everything_else_is_one_line_naming_file_and_line(self):
+        for text, line, words in yaml_cases.ERRORS:
+            with self.subTest(text=text[:60]):
+                with self.assertRaises(ValueError) as caught:
+                    pe.parse_yaml(text, "conf.yml")
+                message = str(caught.exception)
+                self.assertTrue(message.startswith("conf.yml line %d: " % line), message)
+                self.assertIn(words, message)
+                self.assertEqual(len(message.splitlines()), 1)
+
+    def test_the_same_as_pyyaml_where_both_read(self):
+        try:
+            import yaml
+        except ImportError:
+            yaml = None
+        need(yaml, "PyYAML is not installed")
+        for text, _, same in yaml_cases.SUPPORTED:
+            if same:
+                with self.subTest(text=text):
+                    self.assertEqual(pe.parse_yaml(text, "x"),
+                                     yaml_cases.pyyaml_as_written(yaml.safe_load(text)))
+
+
+@in_fast_tier
+class ProcessNamesTest(unittest.TestCase):
+    """--config.path: the reference's selectors and templates, on records made here."""
+
+    def items(self, text, procfs="/proc"):
+        folder = tempfile.mkdtemp(prefix="process-names-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "config.yml")
+        with open(path, "w") as f:
+            f.write(text)
+        return pe.read_process_names(path, procfs)
+
+    def name(self, items, record):
+        for item in items:
+            name = item.search(record, pe.UserNames())
+            if name is not None:
+                return name
+        return None
+
+    def record(self, name, argv, pid=7, uid=0):
+        record = proc(pid, name, uid=uid, start=1700000000.25)
+        record.cmdline, record.argv0 = (None, None) if argv is None else \
+            (" ".join(argv), argv[0] if argv else "")
+        return record
+
+    def test_selectors_and_templates_as_the_reference_fills_them(self):
+        items = self.items(yaml_cases.PROCESS_EXPORTER.replace(
+            '"{{.Comm}}"', '"{{.Comm}}/{{.ExeBase}}/{{.ExeFull}}/{{.PID}}/{{.Username}}"'))
+        java = self.record("java", ["/usr/bin/java", "-Xmx1g", "-jar", "/opt/kafka.jar"])
+        self.assertEqual(self.name(items, java), "java/java//usr/bin/java/7/root")
+        kernel = self.record("kworker/0:1", [])               # no arguments: '.+' fails
+        bash = self.record("bash", ["-bash"])
+        self.assertEqual(self.name(items, kernel), None)
+        self.assertEqual(self.name(items[2:], bash), "-bash")          # {{.ExeBase}}
+        jar = self.items(yaml_cases.PROCESS_EXPORTER)[1]
+        self.assertEqual(jar.search(java, pe.UserNames()), "/opt/kafka.jar")
+        other = self.record("java", ["/opt/jdk/bin/java", "-jar", "x.jar"])
+        self.assertIsNone(jar.search(other, pe.UserNames()))     # /usr/bin/java whole only
+        unreadable = self.record("java", None)    # another user's, on macOS
+        self.assertIsNone(jar.search(unreadable, pe.UserNames()))
+
+    def test_start_time_and_missing_matches_as_go_prints_them(self):
+        (item,) = self.items('process_names:\n  - name: "{{.StartTime}}|{{.Matches.x}}|'
+                             '{{.Matches.y}}"\n    cmdline: ["(?P<x>a)?b"]\n',
+                             procfs="/nonexistent")
+        name = item.search(self.record("t", ["b"]), pe.UserNames())
+        self.assertEqual(name, "2023-11-14 22:13:20.25 +0000 UTC||<no value>")
+        self.assertEqual(pe.go_time(1700000000.0, 2), "2023-11-14 22:13:20 +0000 UTC")
+        self.assertEqual([pe.go_base(p) for p in ("", "/", "a/", "/usr/bin/java", "x")],
+                         [".", "/", "a", "java", "x"])
+
+    def test_go_regexes_read_as_go_reads_them(self):
+        for go, text, matched in (("(?<app>\\w+)\\.jar", "kafka.jar", "kafka"),
+                                  ("^[[:alpha:]]+[[:digit:]]\\z", "abc1", "abc1")):
+            match = re.search(pe.go_regex(go), text)
+            self.assertEqual(match.group(1) if match.groups() else match.group(), matched)
+
+    def test_a_bad_file_is_one_line_and_exit_2(self):
+        for text, says in (("process_names:\n  - nme: x\n", "unknown key 'nme'"),
+                           ("process_names:\n  - name: x\n", "needs comm, exe or cmdline"),
+                           ("process_names:\n  - comm: bash\n", "list of strings"),
+                           ("other: 1\n", "no process_names list"),
+                           ("process_names:\n  - cmdline: ['(a+)+']\n", "a repeat inside"),
+                           ('process_names:\n  - name: "{{.Comm | x}}"\n    comm: [a]\n',
+                            "only {{.Comm}}"),
+                           ("process_names:\n  - comm: [a]\n   exe: [b]\n", "line 3")):
+            with self.subTest(text=text):
+                folder = tempfile.mkdtemp(prefix="process-names-")
+                self.addCleanup(shutil.rmtree, folder, True)
+                path = os.path.join(folder, "config.yml")
+                with open(path, "w") as f:
+                    f.write(text)
+                said = one_line_exit(self, ["--config.path", path])
+                self.assertIn(path, said)
+                self.assertIn(says, said)
+
+    def test_reloaded_on_sighup(self):
+        folder = tempfile.mkdtemp(prefix="process-names-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "config.yml")
+        with open(path, "w") as f:
+            f.write("process_names:\n  - comm: [nginx]\n")
+        argv = ["--config.path", path]
+        args = pe.parse_args(argv)
+        reader = StaticReader([self.record("nginx", ["nginx"]), self.record("redis", ["r"], 8)])
+        exporter = pe.build_exporter(args, reader=reader)
+        self.assertEqual(ReferenceConfigSideBySideTest.groups(exporter.scrape()), {"nginx": 1})
+        with open(path, "w") as f:
+            f.write("process_names:\n  - comm: [nginx, redis]\n    name: web\n")
+        with contextlib.redirect_stderr(io.StringIO()) as said:
+            pe.reload_config(exporter, argv, args)
+        self.assertIn("reloaded " + path, said.getvalue())
+        self.assertEqual(ReferenceConfigSideBySideTest.groups(exporter.scrape()), {"web": 2})
+
+
+# ---------------------------------------------------------------------------
 # The command line, as a user runs it
 # ---------------------------------------------------------------------------
 
@@ -5812,6 +5951,97 @@ class ReferenceSideBySideTest(unittest.TestCase, PrometheusServer):
                          value(our_api, "namedprocess_namegroup_num_procs{GROUP}"))
 
 
+# One file for both exporters, every selector and template field in it, each item
+# matching only processes this test starts (their names begin pe-sbs-).
+REFERENCE_CONFIG = r"""
+process_names:
+  # by the kernel's name, and its short form
+  - name: "alpha-{{.Comm}}"
+    comm: [pe-sbs-alpha, pe-sbs-long-name-]
+  # by argv[0]'s file name, and argv[0] whole
+  - name: "beta:{{.ExeBase}}:{{.ExeFull}}"
+    exe: [pe-sbs-beta, FOLDER/pe-sbs-whole]
+  # by the arguments, with captures, ANDed
+  - name: "gamma-{{.Matches.app}}-{{.Matches.missing}}-{{.Username}}"
+    cmdline:
+      - '--pe-sbs-app=(?P<app>\w+)'
+      - 'sleep\(30[0-9]\)'
+  # all three at once, and the default name
+  - comm: [sleep]
+    exe: [pe-sbs-delta]
+    cmdline: ['pe-sbs-delta 30[0-9]$']
+  # a parent whose children join it
+  - name: "parent"
+    exe: [pe-sbs-parent]
+"""
+
+
+@unittest.skipUnless(IS_LINUX, "the reference exporter runs on Linux")
+class ReferenceConfigSideBySideTest(unittest.TestCase):
+    """--config.path with the reference's own file: the same groups, with the same
+    members, as the reference exporter gives (Debian's prometheus-process-exporter)."""
+
+    def start(self, argv, folder):
+        child = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        self.addCleanup(stop_process, child)
+
+    def test_the_same_groups_and_members_as_the_reference(self):
+        reference = shutil.which("prometheus-process-exporter")
+        need(reference, "the reference exporter is not installed (Debian package "
+                        "prometheus-process-exporter)")
+        folder = tempfile.mkdtemp(prefix="pe-sbs-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        for name in ("pe-sbs-alpha", "pe-sbs-long-name-for-comm", "pe-sbs-whole"):
+            os.symlink(shutil.which("sleep"), os.path.join(folder, name))
+        sleep_py = "import time; time.sleep(300)"
+        self.start([os.path.join(folder, "pe-sbs-alpha"), "300"], folder)
+        self.start([os.path.join(folder, "pe-sbs-long-name-for-comm"), "301"], folder)
+        self.start(["bash", "-c", "exec -a pe-sbs-beta sleep 302"], folder)
+        self.start(["bash", "-c", "exec -a %s/pe-sbs-whole sleep 303" % folder], folder)
+        self.start([os.path.join(folder, "pe-sbs-whole"), "304"], folder)   # whole, too
+        self.start([sys.executable, "-c", sleep_py.replace("300", "305"), "--pe-sbs-app=web"],
+                   folder)
+        self.start([sys.executable, "-c", sleep_py, "--pe-sbs-app=db"], folder)
+        self.start(["bash", "-c", "exec -a pe-sbs-delta sleep 306"], folder)
+        self.start(["bash", "-c", "exec -a pe-sbs-delta sleep 400"], folder)       # not 30x
+        self.start(["bash", "-c", "exec -a pe-sbs-parent bash -c 'sleep 307; :'"], folder)
+        config = os.path.join(folder, "reference.yml")
+        with open(config, "w") as f:
+            f.write(REFERENCE_CONFIG.replace("FOLDER", folder))
+        time.sleep(0.3)                    # every exec done
+        port = free_port()
+        proc = subprocess.Popen([reference, "-config.path", config, "-threads=false",
+                                 "-gather-smaps=false", "-web.listen-address",
+                                 "127.0.0.1:%d" % port],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(stop_process, proc)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                theirs = self.groups(scrape_port(port)[1])
+                break
+            except (OSError, http.client.HTTPException):
+                self.assertLess(time.monotonic(), deadline, "the reference did not answer")
+                time.sleep(0.05)
+        result = run_script("--once", "--config.path", config)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        ours = self.groups(result.stdout.decode())
+        self.assertEqual(ours, theirs)
+        user = pe.UserNames()(os.geteuid())
+        self.assertEqual(ours, {          # comm holds 15 bytes: the long name never matches
+            "alpha-pe-sbs-alpha": 1, "beta:pe-sbs-beta:pe-sbs-beta": 1,
+            "beta:pe-sbs-whole:%s/pe-sbs-whole" % folder: 2,
+            "gamma-web-<no value>-%s" % user: 1, "gamma-db-<no value>-%s" % user: 1,
+            "pe-sbs-delta": 1, "parent": 2})
+
+    @staticmethod
+    def groups(text):
+        return {labels["groupname"]: value for labels, value in
+                parse_exposition(text)["namedprocess_namegroup_num_procs"]["samples"]
+                if value}
+
+
 @unittest.skipUnless(IS_LINUX, "starts and reads real processes")
 class ChurnTest(unittest.TestCase, ServerFixture, ExpositionChecks):
 
@@ -5909,7 +6139,8 @@ class ShippedFilesTest(unittest.TestCase):
                       "process_instructions_total", "process_cycles_total",
                       "process_cpu_performance_seconds_total", "process_wired_memory_bytes",
                       "process_memory_footprint_peak_bytes"}
-        families = {f.name for f in pe.PROCESS_FAMILIES + pe.GROUP_FAMILIES + pe.SELF_FAMILIES}
+        families = {f.name for f in pe.PROCESS_FAMILIES + pe.GROUP_FAMILIES + pe.SELF_FAMILIES
+                    + pe.HEALTH_FAMILIES}
         for what, expr, says_macos_only in dashboard_queries():
             with self.subTest(what=what):
                 names = set(re.findall(r"\b(process_[a-z_]+|namedprocess_[a-z_]+)", expr))
