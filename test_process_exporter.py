@@ -6189,6 +6189,21 @@ class ShippedFilesTest(unittest.TestCase):
                          {"CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"})
         self.assertEqual(lines["ProtectProc"], "default")     # it must see every process
 
+    def test_homebrew_formula(self):
+        with open(os.path.join(HERE, "packaging", "homebrew", "process_exporter.rb")) as f:
+            formula = f.read()
+        self.assertIn('uses_from_macos "python"', formula)      # the Mac's own python3
+        self.assertIn('"/usr/bin/python3"', formula)
+        self.assertIn('libexec.install "process_exporter.py"', formula)
+        self.assertIn("--config.file=#{etc}/process_exporter.flags", formula)
+        self.assertIn('etc.install "process_exporter.flags"', formula)     # never overwritten
+        service = formula[formula.index("service do"):formula.index("test do")]
+        for line in ("keep_alive true", "run [opt_bin/\"process_exporter\"]", "log_path",
+                     "error_log_path"):
+            self.assertIn(line, service)
+        self.assertIn("--once", formula[formula.index("test do"):])
+        self.assertIn(pe.__version__, formula)
+
     def test_readme_documents_every_flag_and_metric(self):
         with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
             readme = f.read()
