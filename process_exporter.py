@@ -3637,11 +3637,43 @@ def parse_hash(encoded):
     return parts[0], cost, salt, digest
 
 
+# bcrypt, as htpasswd -B makes it for exporter-toolkit's basic_auth_users: verified by
+# the system's crypt(3) where it knows bcrypt (libxcrypt on Linux; Apple's knows DES only).
+BCRYPT = re.compile(r"\$2[abxy]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}\Z")
+# A known answer: OpenBSD's test vector for "U*U".
+BCRYPT_CHECK = (b"U*U", b"$2a$05$CCCCCCCCCCCCCCCCCCCCC.",
+                b"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
+_crypt = []
+
+
+def system_bcrypt():
+    """crypt(3) if it computes bcrypt hashes right, else None.  Not thread-safe (one
+    static buffer): callers derive in BasicAuth's single lane."""
+    if not _crypt:
+        found = None
+        for name in ("libcrypt.so.1", "libcrypt.so.2", None):     # None: libSystem
+            try:
+                crypt = ctypes.CDLL(name).crypt
+            except (OSError, AttributeError):
+                continue
+            crypt.argtypes, crypt.restype = [ctypes.c_char_p, ctypes.c_char_p], ctypes.c_char_p
+            if crypt(*BCRYPT_CHECK[:2]) == BCRYPT_CHECK[2]:
+                found = crypt
+            break
+        _crypt.append(found)
+    return _crypt[0]
+
+
 def verify_password(password, encoded):
-    """Whether password matches an encoded hash (see parse_hash); compared in constant
-    time.  A malformed hash, or scrypt where hashlib has none, matches nothing."""
+    """Whether password matches an encoded hash (see parse_hash, BCRYPT); compared in
+    constant time.  A malformed hash, or a scheme this system cannot compute, matches
+    nothing."""
     import hashlib
     import hmac
+    if BCRYPT.match(encoded):
+        crypt = system_bcrypt()
+        derived = crypt and crypt(password.encode("utf-8"), encoded.encode("ascii"))
+        return derived is not None and hmac.compare_digest(derived, encoded.encode("ascii"))
     try:
         scheme, cost, salt, expected = parse_hash(encoded)
         if scheme == PBKDF2:
@@ -3673,13 +3705,13 @@ class Reloading:
     clock = staticmethod(time.monotonic)     # a test may move time on
 
     def __init__(self, paths, what):
-        self.paths = [path for path in paths if path]
+        self.paths = [path for path in paths if path]    # a load may name more
         self.what = what
         self._lock = threading.Lock()
         self._checked = self.clock()
-        self._stamps = watched_mtimes(self.paths)
         self._complaint = None          # what was last logged about files that fail
         self.current = self.load()
+        self._stamps = watched_mtimes(self.paths)
 
     def load(self):
         raise NotImplementedError
@@ -3701,6 +3733,7 @@ class Reloading:
             if stamps != self._stamps:
                 self._stamps = stamps
                 self.current = self.load()
+                self._stamps = watched_mtimes(self.paths)
                 log("reloaded the %s" % self.what)
             self._complaint = None
         except (OSError, ValueError) as exc:
@@ -3716,7 +3749,6 @@ class TLSFiles(Reloading):
 
     def __init__(self, cert_file, key_file, client_ca_file=None):
         self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
-        self.check_files()
         Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
 
     def flags(self):
@@ -3724,38 +3756,55 @@ class TLSFiles(Reloading):
             ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
             ("--web.tls-client-ca-file", self.client_ca_file)) if path]
 
-    def check_files(self):
-        """Each file there, regular and small, before OpenSSL reads it: a FIFO would
-        hang it and a device never end.  A failure names the flag and the file."""
-        for flag, path in self.flags():
-            try:
-                read_regular_file(path)
-            except OSError as exc:
-                raise ValueError("%s %s: %s" % (flag, path, exc.strerror or exc)) from None
-            except ValueError as exc:
-                raise ValueError("%s: %s" % (flag, exc)) from None
-
     def load(self):
-        import ssl
-        self.check_files()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return tls_context(self.flags(), "RequireAndVerifyClientCert"
+                           if self.client_ca_file else "NoClientCert")
+
+
+# exporter-toolkit's client_auth_type: those Python's ssl can keep (it cannot take a
+# client certificate without checking it).
+CLIENT_AUTH = {"": "CERT_NONE", "NoClientCert": "CERT_NONE",
+               "VerifyClientCertIfGiven": "CERT_OPTIONAL",
+               "RequireAndVerifyClientCert": "CERT_REQUIRED"}
+TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
+
+
+def tls_context(files, client_auth="NoClientCert", min_version="TLS12", max_version="TLS13",
+                allowed_sans=None):
+    """An SSLContext from (name, path) pairs of a certificate, its key and perhaps a
+    client CA, each name saying where it came from in an error.  Each file is checked
+    to be regular and small before OpenSSL reads it: a FIFO would hang it and a device
+    never end.  A key with a pass phrase is refused, never prompted for.  The allowed
+    SANs of client certificates ride on the context (see MetricsHandler.setup)."""
+    import ssl
+    for name, path in files:
         try:
-            context.load_cert_chain(self.cert_file, self.key_file, password=no_pass_phrase)
-        except PassPhraseNeeded:
-            raise ValueError("--web.tls-key-file %s is protected by a pass phrase; give "
-                             "the exporter a key without one" % self.key_file) from None
+            read_regular_file(path)
+        except OSError as exc:
+            raise ValueError("%s %s: %s" % (name, path, exc.strerror or exc)) from None
+        except ValueError as exc:
+            raise ValueError("%s: %s" % (name, exc)) from None
+    (cert_name, cert), (key_name, key) = files[:2]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = getattr(ssl.TLSVersion, TLS_VERSIONS[min_version])
+    context.maximum_version = getattr(ssl.TLSVersion, TLS_VERSIONS[max_version])
+    try:
+        context.load_cert_chain(cert, key, password=no_pass_phrase)
+    except PassPhraseNeeded:
+        raise ValueError("%s %s is protected by a pass phrase; give the exporter a key "
+                         "without one" % (key_name, key)) from None
+    except ssl.SSLError as exc:
+        raise ValueError("%s %s with %s %s: %s" % (cert_name, cert, key_name, key,
+                                                   exc.reason or exc)) from None
+    if len(files) > 2:
+        ca_name, ca = files[2]
+        try:
+            context.load_verify_locations(cafile=ca)
         except ssl.SSLError as exc:
-            raise ValueError("--web.tls-cert-file %s with --web.tls-key-file %s: %s" % (
-                self.cert_file, self.key_file, exc.reason or exc)) from None
-        if self.client_ca_file:
-            try:
-                context.load_verify_locations(cafile=self.client_ca_file)
-            except ssl.SSLError as exc:
-                raise ValueError("--web.tls-client-ca-file %s: %s" % (
-                    self.client_ca_file, exc.reason or exc)) from None
-            context.verify_mode = ssl.CERT_REQUIRED
-        return context
+            raise ValueError("%s %s: %s" % (ca_name, ca, exc.reason or exc)) from None
+    context.verify_mode = getattr(ssl, CLIENT_AUTH[client_auth])
+    context.allowed_sans = allowed_sans
+    return context
 
 
 class PassPhraseNeeded(Exception):
@@ -3827,18 +3876,24 @@ class BasicAuth(Reloading):
         users.dummy = dummy_like(next(iter(users.values())))
         return users
 
+    def users(self):
+        return self.get()
+
     def authorize(self, header, dropped=None):
-        """Whether an Authorization header carries a known user and the right password.
-        An unknown user costs the derivation a known one costs, so that timing does
-        not tell users apart.  `dropped`, an Event, is set when the connection is
-        closed to make room: then the attempt stops waiting for the lane."""
+        """Whether an Authorization header carries a known user and the right password
+        (anyone passes where there are no users: a web config without them).  An
+        unknown user costs the derivation a known one costs, so that timing does not
+        tell users apart.  `dropped`, an Event, is set when the connection is closed
+        to make room: then the attempt stops waiting for the lane."""
         import hashlib
         import hmac
+        users = self.users()
+        if not users:
+            return True
         credentials = basic_credentials(header)
         if credentials is None:
             return False
         user, password = credentials
-        users = self.get()
         encoded = users.get(user)
         digest = hmac.new(self._key, ("%s:%s" % (user, password)).encode("utf-8"),
                           hashlib.sha256).digest()
@@ -3859,6 +3914,19 @@ class BasicAuth(Reloading):
         return True
 
 
+class WebConfigAuth(BasicAuth):
+    """BasicAuth with the basic_auth_users of a --web.config.file, as it is now."""
+
+    def __init__(self, web):
+        self.web = web
+        self._key = os.urandom(32)
+        self._verified = {}
+        self._lane = threading.Lock()
+
+    def users(self):
+        return self.web.get().users
+
+
 def basic_credentials(header):
     """(user, password) from an Authorization header of the Basic scheme, or None."""
     import base64
@@ -3870,6 +3938,154 @@ def basic_credentials(header):
     except (ValueError, UnicodeDecodeError):
         return None
     return (user, password) if sep else None
+
+
+# --web.config.file: exporter-toolkit's web configuration, as node_exporter reads it.
+WEB_CONFIG_KEYS = {
+    "tls_server_config": ("cert_file", "key_file", "client_ca_file", "client_auth_type",
+                          "min_version", "max_version", "client_allowed_sans", "cert", "key",
+                          "client_ca", "cipher_suites", "curve_preferences",
+                          "prefer_server_cipher_suites"),
+    "http_server_config": ("http2", "headers"),
+    "basic_auth_users": None,
+    "rate_limit": ("interval", "burst"),
+}
+# The response headers it may set, and the values each may take (None: any).
+WEB_HEADERS = {"Strict-Transport-Security": None, "X-Content-Type-Options": ("nosniff",),
+               "X-Frame-Options": ("deny", "sameorigin"), "X-XSS-Protection": None,
+               "Content-Security-Policy": None}
+# What exporter-toolkit lets a file choose and Python's ssl chooses itself here (its
+# secure defaults), or what this server does not do: said once a load, then ignored.
+WEB_IGNORED = ("tls_server_config.cipher_suites", "tls_server_config.curve_preferences",
+               "rate_limit")
+
+
+class WebSettings:
+    """What a web configuration file says: an SSLContext or None, the basic-auth users
+    (Users, perhaps empty) and the headers every answer carries."""
+
+    def __init__(self, context, users, headers):
+        self.context, self.users, self.headers = context, users, headers
+
+
+class WebConfig(Reloading):
+    """--web.config.file, the file exporter-toolkit reads: tls_server_config,
+    http_server_config and basic_auth_users, read again when it or a file it names
+    changes (checked at most once a second, where exporter-toolkit reads it at each
+    request).  A change that does not load keeps the old settings, said in the log
+    (exporter-toolkit answers 500 until it is mended); whether TLS is on is settled
+    at start, as there."""
+
+    def __init__(self, path):
+        self.path = path
+        Reloading.__init__(self, [path], "web configuration")
+
+    def load(self):
+        path, folder = self.path, os.path.dirname(os.path.abspath(self.path))
+        document = parse_yaml(read_text(path), path)
+        document = {} if document is None else document
+        if not isinstance(document, dict):
+            raise ValueError("%s: not a mapping of %s" % (path, ", ".join(WEB_CONFIG_KEYS)))
+        for section, keys in WEB_CONFIG_KEYS.items():
+            value = document.get(section)
+            if value is not None and not isinstance(value, dict):
+                raise ValueError("%s: %s is a mapping" % (path, section))
+            if keys and value:
+                web_keys(value, keys, "%s: %s" % (path, section))
+        web_keys(document, WEB_CONFIG_KEYS, path)
+        for ignored in WEB_IGNORED:
+            section, _, key = ignored.partition(".")
+            if (document.get(section) or {}).get(key) if key else document.get(section):
+                log("%s: %s is not used here (Python's ssl keeps its secure defaults; no "
+                    "rate limit)" % (path, ignored), "warn")
+        tls = document.get("tls_server_config") or {}
+        context = web_tls_context(tls, folder, path)
+        self.paths = [path] + [os.path.join(folder, tls[key]) for key in
+                               ("cert_file", "key_file", "client_ca_file") if tls.get(key)]
+        current = getattr(self, "current", None)
+        if current is not None and (current.context is None) != (context is None):
+            raise ValueError("%s: TLS is switched on or off at a restart only" % path)
+        headers = (document.get("http_server_config") or {}).get("headers") or {}
+        for name, value in headers.items():
+            allowed = WEB_HEADERS.get(name, ())
+            if name not in WEB_HEADERS or allowed is not None and value not in allowed:
+                raise ValueError("%s: http_server_config.headers: %s: %r cannot be set here "
+                                 "(headers: %s)" % (path, name, value, ", ".join(WEB_HEADERS)))
+        return WebSettings(context, web_users(document.get("basic_auth_users") or {}, path),
+                           dict(headers))
+
+
+def web_keys(mapping, known, where):
+    unknown = sorted(set(mapping) - set(known))
+    if unknown:
+        raise ValueError("%s: unknown key %r (there are %s)" % (where, unknown[0],
+                                                                 ", ".join(known)))
+
+
+def web_tls_context(tls, folder, path):
+    """The SSLContext a tls_server_config makes, or None when it names nothing of TLS."""
+    if not any(tls.get(key) for key in ("cert_file", "key_file", "client_ca_file",
+                                        "client_auth_type", "cert", "key", "client_ca")):
+        return None
+    where = "%s: tls_server_config" % path
+    inline = [key for key in ("cert", "key", "client_ca") if tls.get(key)]
+    if inline:
+        raise ValueError("%s: %s inline is not read here; give cert_file, key_file and "
+                         "client_ca_file" % (where, inline[0]))
+    for key in ("cert_file", "key_file"):
+        if not tls.get(key):
+            raise ValueError("%s: missing %s" % (where, key))
+    client_auth = tls.get("client_auth_type") or ""
+    if client_auth not in CLIENT_AUTH:
+        raise ValueError("%s: client_auth_type %s cannot be kept here (Python's ssl checks "
+                         "every client certificate it takes): use %s" % (
+                             where, client_auth, " or ".join(sorted(CLIENT_AUTH)[1:])))
+    verifies = CLIENT_AUTH[client_auth] != "CERT_NONE"
+    if bool(tls.get("client_ca_file")) != verifies:
+        raise ValueError("%s: client_ca_file and a client_auth_type that checks client "
+                         "certificates go together" % where)
+    versions = [tls.get("min_version") or "TLS12", tls.get("max_version") or "TLS13"]
+    if any(version not in TLS_VERSIONS for version in versions) or versions[0] > versions[1]:
+        raise ValueError("%s: min_version and max_version are TLS10 to TLS13, in order"
+                         % where)
+    sans = tls.get("client_allowed_sans")
+    if sans is not None and not (isinstance(sans, list) and all(isinstance(san, str)
+                                                                for san in sans)):
+        raise ValueError("%s: client_allowed_sans takes a list of names" % where)
+    files = [("%s.%s" % (where, key), os.path.join(folder, tls[key]))
+             for key in ("cert_file", "key_file", "client_ca_file") if tls.get(key)]
+    return tls_context(files, client_auth, versions[0], versions[1],
+                       frozenset(sans) if sans is not None else None)
+
+
+def web_users(entries, path):
+    """Users from basic_auth_users (user: hash), each checked as the basic-auth file's."""
+    if not isinstance(entries, dict):
+        raise ValueError("%s: basic_auth_users is a mapping of user: hash" % path)
+    users = Users()
+    for user, encoded in entries.items():
+        try:
+            check_user_name(user)
+            if not isinstance(encoded, str):
+                raise ValueError("no hash")
+            check_hash(encoded)
+        except ValueError as exc:
+            raise ValueError("%s: basic_auth_users: %s: %s" % (path, user, exc)) from None
+        users[user] = encoded
+    if users:
+        users.dummy = dummy_like(next(iter(users.values())))
+    return users
+
+
+class Picked:
+    """One attribute of what a Reloading holds now, for whoever wants only that (the
+    server's TLS context and headers out of a WebConfig)."""
+
+    def __init__(self, source, attribute):
+        self.source, self.attribute = source, attribute
+
+    def get(self):
+        return getattr(self.source.get(), self.attribute)
 
 
 def check_user_name(user):
@@ -3894,6 +4110,11 @@ def check_user_name(user):
 def check_hash(encoded):
     """ValueError unless encoded is a hash that verify_password can check."""
     import hashlib
+    if BCRYPT.match(encoded):
+        if system_bcrypt() is None:
+            raise ValueError("this system's crypt(3) cannot check bcrypt hashes ($2y$...); "
+                             "make a hash it can with --hash-password")
+        return
     try:
         scheme, cost, salt, digest = parse_hash(encoded)
     except ValueError:
@@ -3905,13 +4126,16 @@ def check_hash(encoded):
         good = bool(salt and digest) and (cost[0] > 0 if scheme == PBKDF2 else
                                           n > 1 and n & (n - 1) == 0 and min(cost[1:]) > 0)
     if not good:
-        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH or "
-                         "scrypt$N$R$P$SALT$HASH (make one with --hash-password)")
+        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH, "
+                         "scrypt$N$R$P$SALT$HASH or bcrypt (make one with --hash-password)")
 
 
 def dummy_like(encoded):
     """A hash of the same scheme and cost as encoded, with random salt and digest."""
     import base64
+    if BCRYPT.match(encoded):
+        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return encoded[:7] + "".join(alphabet[byte % 64] for byte in os.urandom(53))
     parts = encoded.split("$")
     for index in (-2, -1):
         parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
@@ -4282,6 +4506,11 @@ def define_http_classes(http_server):
                     self.connection.do_handshake()
                 except OSError:     # plain HTTP, no client certificate, a bad one...
                     raise ConnectionAbortedError("TLS handshake failed") from None
+                allowed = getattr(self.connection.context, "allowed_sans", None)
+                if allowed is not None and not allowed.intersection(
+                        value for _, value in (self.connection.getpeercert() or {}).get(
+                            "subjectAltName", ())):
+                    raise ConnectionAbortedError("no allowed SAN in the client certificate")
             # Headers and body must not wait on an ACK.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
             self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.deadline))
@@ -4405,6 +4634,8 @@ def define_http_classes(http_server):
             chunks = [body] if isinstance(body, bytes) else body
             self.send_response(status)
             headers = dict(headers)
+            if self.server.headers is not None:
+                headers.update(self.server.headers.get())
             headers.setdefault("Content-Type", "text/plain; charset=utf-8")
             headers["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
             for name, value in headers.items():
@@ -4517,7 +4748,7 @@ def define_http_classes(http_server):
 
 def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
                     max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                    max_connections=None, max_per_address=None, flags=()):
+                    max_connections=None, max_per_address=None, flags=(), headers=None):
     """What a MetricsServer serves and how: the attributes its handler reads."""
     import socket
     quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
@@ -4536,12 +4767,13 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
         "connections": Connections(max_connections or connection_cap(), max_per_address),
         "quiet_errors": quiet_errors,
         "log_bursts": LogBursts(),
+        "headers": headers,          # what every answer carries (--web.config.file)
     }
 
 
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
                 read_timeout=10.0, max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                max_connections=None, max_per_address=None, flags=()):
+                max_connections=None, max_per_address=None, flags=(), headers=None):
     """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
 
     tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
@@ -4554,7 +4786,7 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT
     _, server_class = http_classes()
     return server_class(host, port, server_settings(
         exporter, telemetry_path, read_timeout, max_requests, tls, auth, write_timeout,
-        max_connections, max_per_address, flags))
+        max_connections, max_per_address, flags, headers))
 
 
 M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
@@ -5034,6 +5266,10 @@ def parse_args(argv, raise_errors=False):
                           help="require client certificates signed by these CAs (mutual TLS)")
     security.add_argument("--web.basic-auth-file", dest="basic_auth_file", metavar="FILE",
                           help="require a user and password from this file of user:hash lines")
+    security.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                          help="exporter-toolkit's web configuration (TLS, basic_auth_users "
+                               "with bcrypt hashes, headers), as node_exporter reads it; "
+                               "instead of the --web.tls-* and --web.basic-auth-file flags")
     security.add_argument("--hash-password", dest="hash_password", nargs="?",
                           const="prometheus", metavar="USER", type=user_name,
                           help="read a password (no echo) and print a user:hash line for "
@@ -5159,6 +5395,9 @@ def settle_flags(args):
         raise ValueError("--web.tls-cert-file and --web.tls-key-file go together")
     if args.tls_client_ca_file and not args.tls_cert_file:
         raise ValueError("--web.tls-client-ca-file needs --web.tls-cert-file and -key-file")
+    if args.web_config_file and (args.tls_cert_file or args.basic_auth_file):
+        raise ValueError("--web.config.file holds TLS and users itself: give it, or the "
+                         "--web.tls-* and --web.basic-auth-file flags, not both")
     args.kept_files = 0        # the command line's descriptor budget decides (run)
     args.process_names = [] if not args.config_path else \
         read_process_names(args.config_path, args.procfs)
@@ -5261,21 +5500,27 @@ def build_exporter(args, kept_files=0, reader=None):
 
 
 def load_security(args):
-    """TLSFiles and BasicAuth from the flags (None where not asked for), with the
-    start-up warnings a user should see once."""
-    tls = auth = None
+    """TLS, basic auth and the headers of every answer, from the flags or the web
+    configuration (None where not asked for), with the start-up warnings a user
+    should see once."""
+    tls = auth = headers = None
     if args.tls_cert_file:
         tls = TLSFiles(args.tls_cert_file, args.tls_key_file, args.tls_client_ca_file)
+    secrets = args.basic_auth_file or args.web_config_file
     if args.basic_auth_file:
         auth = BasicAuth(args.basic_auth_file)
-        if os.stat(args.basic_auth_file).st_mode & 0o004:
-            log("%s is world-readable; chmod 600 it" % args.basic_auth_file, "warn")
+    if args.web_config_file:
+        web = WebConfig(args.web_config_file)
+        tls = Picked(web, "context") if web.current.context is not None else None
+        auth, headers = WebConfigAuth(web), Picked(web, "headers")
+    if secrets and os.stat(secrets).st_mode & 0o004:
+        log("%s is world-readable; chmod 600 it" % secrets, "warn")
     host = parse_listen_address(args.listen_address)[0]
     loopback = host in ("localhost", "::1") or host.startswith("127.")
-    if not loopback and tls is None and auth is None:
+    if not loopback and tls is None and not (auth and auth.users()):
         log("listening beyond loopback (%s) without TLS or basic auth: anyone who can "
             "reach it can read this machine's process list" % args.listen_address, "warn")
-    return tls, auth
+    return tls, auth, headers
 
 
 def warn_of_short_reach(args):
@@ -5402,10 +5647,10 @@ def run(argv):
     use_logging(args)
     if args.hash_password is not None:
         return print_password_hash(args.hash_password)
-    tls = auth = None
+    tls = auth = headers = None
     if not args.once:
         try:
-            tls, auth = load_security(args)
+            tls, auth, headers = load_security(args)
         except (OSError, ValueError) as exc:
             log("cannot start: %s" % exc, "error")
             return 2
@@ -5424,7 +5669,8 @@ def run(argv):
     try:
         server = make_server(exporter, args.listen_address, args.telemetry_path,
                              args.read_timeout, args.max_requests, tls, auth,
-                             args.write_timeout, connections, flags=args.given)
+                             args.write_timeout, connections, flags=args.given,
+                             headers=headers)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc), "error")
         return 1

@@ -3864,6 +3864,162 @@ class TLSTest(unittest.TestCase, ServerFixture, ExpositionChecks):
                          200)
 
 
+class WebConfigTest(unittest.TestCase, ServerFixture):
+    """--web.config.file: exporter-toolkit's file, TLS, bcrypt users and headers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = Certificates()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certs.cleanup()
+
+    def bcrypt(self, password):
+        crypt = pe.system_bcrypt()
+        need(crypt, "this system's crypt(3) has no bcrypt")
+        return crypt(password.encode(), b"$2y$04$" + b"abcdefghijklmnopqrstuv").decode()
+
+    def write(self, text):
+        folder = tempfile.mkdtemp(prefix="web-config-", dir=self.certs.folder)
+        path = os.path.join(folder, "web-config.yml")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        return path
+
+    def config(self, users=None, extra=""):
+        users = users or {"prom": self.bcrypt("s3cret")}
+        return ("tls_server_config:\n  cert_file: ../server.crt\n  key_file: ../server.key\n"
+                "http_server_config:\n  http2: false\n  headers:\n"
+                "    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=60\n"
+                "basic_auth_users:\n" + "".join("  %s: %s\n" % item for item in users.items())
+                + extra)
+
+    def serve(self, path):
+        args = pe.parse_args(["--web.config.file", path])
+        tls, auth, headers = pe.load_security(args)
+        self.start_server(tls=tls, auth=auth, headers=headers)
+        return tls, auth
+
+    def statuses(self, port):
+        """(status, X-Frame-Options) with the right password, a wrong one and none."""
+        answers = []
+        for headers in (basic("prom", "s3cret"), basic("prom", "wrong"), {}):
+            status, got, _, _ = https_request(port, self.certs.client_context(), "/metrics",
+                                              headers)
+            answers.append((status, got.get("X-Frame-Options")))
+        return answers
+
+    def test_tls_and_a_bcrypt_user_as_node_exporter_has_them(self):
+        path = self.write(self.config())
+        self.serve(path)
+        self.assertEqual(self.statuses(self.port), [(200, "deny"), (401, "deny"),
+                                                    (401, "deny")])
+
+    def test_the_same_answers_as_the_reference_exporter(self):
+        reference = shutil.which("prometheus-process-exporter")
+        need(reference, "the reference exporter is not installed (Debian package "
+                        "prometheus-process-exporter)")
+        path = self.write(self.config())
+        config = os.path.join(os.path.dirname(path), "reference.yml")
+        with open(config, "w") as f:
+            f.write("process_names:\n  - comm: [nothing-at-all]\n")
+        port = free_port()
+        proc = subprocess.Popen([reference, "-config.path", config, "-web.config.file", path,
+                                 "-web.listen-address", "127.0.0.1:%d" % port],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(stop_process, proc)
+        self.serve(path)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                theirs = self.statuses(port)
+                break
+            except OSError:
+                self.assertLess(time.monotonic(), deadline, "the reference did not answer")
+                time.sleep(0.05)
+        self.assertEqual(self.statuses(self.port), theirs)
+
+    def test_our_own_hashes_and_a_change_to_the_users(self):
+        path = self.write(self.config({"prom": pe.hash_password("s3cret", iterations=1000)}))
+        _, auth = self.serve(path)
+        self.assertEqual([status for status, _ in self.statuses(self.port)], [200, 401, 401])
+        with open(path, "w") as f:
+            f.write(self.config({"prom": self.bcrypt("other")}))
+        auth.web.clock = lambda: time.monotonic() + 5          # a second on: read again
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(https_request(self.port, self.certs.client_context(),
+                                           headers=basic("prom", "other"))[0], 200)
+        self.assertEqual(https_request(self.port, self.certs.client_context(),
+                                       headers=basic("prom", "s3cret"))[0], 401)
+
+    def test_client_certificates_and_their_allowed_names(self):
+        import ssl
+        tls = ("  client_ca_file: ../ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n"
+               "  client_allowed_sans: [%s]\n")
+        for allowed, passes in (("localhost", True), ("someone-else", False)):
+            with self.subTest(allowed=allowed):
+                path = self.write(self.config().replace(
+                    "http_server_config:", tls % allowed + "http_server_config:"))
+                self.serve(path)
+                context = self.certs.client_context(with_certificate=True)
+                if passes:
+                    self.assertEqual(https_request(self.port, context, headers=basic(
+                        "prom", "s3cret"))[0], 200)
+                else:
+                    with self.assertRaises((ssl.SSLError, ConnectionError,
+                                            http.client.HTTPException)):
+                        https_request(self.port, context, headers=basic("prom", "s3cret"))
+                with self.assertRaises((ssl.SSLError, ConnectionError,
+                                        http.client.HTTPException)):
+                    https_request(self.port, self.certs.client_context(), headers=basic(
+                        "prom", "s3cret"))                         # no certificate at all
+
+    def test_what_cannot_work_is_one_line_and_exit_2(self):
+        cases = (
+            ("tls_server_config:\n  cert_fil: x\n", "unknown key 'cert_fil'"),
+            ("basic_auth_user:\n  a: b\n", "unknown key 'basic_auth_user'"),
+            ("basic_auth_users:\n  prom: plaintext\n", "make one with --hash-password"),
+            (self.config().replace("http2: false", "http2: false\n  headers2: x"),
+             "unknown key 'headers2'"),
+            (self.config().replace("deny", "DENY"), "X-Frame-Options"),
+            (self.config().replace("X-Frame-Options", "X-Custom"), "cannot be set"),
+            (self.config(extra="tls_server_config:\n  x: 1\n"), "duplicate key"),
+            ("tls_server_config:\n  cert_file: ../server.crt\n", "missing key_file"),
+            ("tls_server_config:\n  cert: |\n    x\n", "block scalars"),
+            ("tls_server_config:\n  cert: abc\n  key: def\n", "inline"),
+            (self.config().replace("key_file: ../server.key", "key_file: ../server.key\n"
+                                   "  client_auth_type: RequireAnyClientCert"),
+             "RequireAnyClientCert cannot be kept"),
+            (self.config().replace("key_file: ../server.key", "key_file: ../server.key\n"
+                                   "  client_ca_file: ../ca.crt"), "go together"),
+            (self.config().replace("key_file: ../server.key", "key_file: ../server.key\n"
+                                   "  min_version: TLS14"), "TLS10 to TLS13"),
+            ("just text\n", "not a mapping"))
+        for text, says in cases:
+            with self.subTest(says=says):
+                path = self.write(text)
+                with contextlib.redirect_stderr(io.StringIO()) as said:
+                    code = pe.main(["--web.config.file", path])
+                self.assertEqual(code, 2, said.getvalue())
+                self.assertEqual(len(said.getvalue().splitlines()), 1, said.getvalue())
+                self.assertIn(says, said.getvalue())
+        both = one_line_exit(self, ["--web.config.file", "x", "--web.basic-auth-file", "y"])
+        self.assertIn("not both", both)
+
+    def test_bcrypt_where_crypt_cannot_is_refused_naming_hash_password(self):
+        path = self.write("basic_auth_users:\n  prom: %s\n" % (
+            "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"))
+        saved = list(pe._crypt)
+        pe._crypt[:] = [None]             # as on a Mac: Apple's crypt(3) knows only DES
+        self.addCleanup(lambda: pe._crypt.__setitem__(slice(None), saved))
+        with contextlib.redirect_stderr(io.StringIO()) as said:
+            self.assertEqual(pe.main(["--web.config.file", path]), 2)
+        self.assertIn("cannot check bcrypt", said.getvalue())
+        self.assertIn("--hash-password", said.getvalue())
+
+
 class TLSFilesTest(unittest.TestCase):
 
     @classmethod
