@@ -3,6 +3,10 @@
     python3 test_process_exporter.py bench [N ...]     every measure, N extra processes
     python3 test_process_exporter.py bench-cmdline [N ...]
     python3 test_process_exporter.py bench-soak        2,000 scrapes: memory over time
+    python3 test_process_exporter.py bench-churn [SCRIPT [SECONDS]]   processes coming and
+                                                       going, each mode; SCRIPT: another
+                                                       release's, for a before and after
+    python3 test_process_exporter.py bench-once [PYTHON]   --once against python3 -c pass
 
 Each measure takes its turn in every round, so that a shared machine's slow spells fall
 on all of them alike; what it prints are medians and ratios of one run.
@@ -489,13 +493,153 @@ def bench_soak(scrapes=2000, out=sys.stdout):
         stop_process(proc)
 
 
+# Starts a short-lived program every `interval` microseconds, each living `life`
+# seconds, for `seconds`: processes coming and going as on a build machine.
+CHURN_C = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    long interval = atol(argv[1]), n = 0;
+    double seconds = atof(argv[2]);
+    const char *life = argv[3];
+    struct timespec start, now, pause = {0, interval * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    signal(SIGCHLD, SIG_IGN);                 /* reaped by the kernel */
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec + (now.tv_nsec - start.tv_nsec) / 1e9 > seconds) break;
+        char name[32];
+        snprintf(name, sizeof name, "churn-%ld", n++ % 50);   /* 50 names, over and over */
+        if (fork() == 0) {
+            execlp("sleep", name, life, (char *)0);
+            _exit(1);
+        }
+        nanosleep(&pause, 0);
+    }
+    return 0;
+}
+"""
+
+CHURN_MODES = (("per process", []), ("--top=10", ["--top=10"]),
+               ("--group-by name", ["--group-by=name"]),
+               ("--group-by name --threads", ["--group-by=name", "--threads"]))
+
+
+def bench_churn(script=SCRIPT, seconds=60, rate=200, out=sys.stdout):
+    """Each mode of `script` under `rate` new processes a second (each living a second)
+    for `seconds`, scraped once a second: its RSS, series and scrape time at the start
+    (the fifth second) and at the end, and what it spent in all.  Run it against an
+    older release (its script as an argument) for a before and after."""
+    compiler = shutil.which("cc")
+    if not compiler or not IS_LINUX:
+        out.write("the churn benchmark needs cc and Linux\n")
+        return {}
+    folder = tempfile.mkdtemp(prefix="process-exporter-churn-")
+    churner = os.path.join(folder, "churn")
+    with open(churner + ".c", "w") as f:
+        f.write(CHURN_C)
+    subprocess.run([compiler, "-O2", "-o", churner, churner + ".c"], check=True)
+    out.write("\n== churn: %d new processes a second for %d s, scraped every second: %s ==\n"
+              % (rate, seconds, os.path.relpath(script)))
+    out.write("%-28s %17s %15s %17s %9s\n" % ("mode", "RSS MiB start end", "series start end",
+                                              "scrape ms start end", "CPU s"))
+    results = {}
+    try:
+        for title, args in CHURN_MODES:
+            port = free_port()
+            target = ScrapeTarget([sys.executable, script,
+                                   "--web.listen-address=127.0.0.1:%d" % port] + args, port)
+            churn = subprocess.Popen([churner, str(1000000 // rate), str(seconds), "1"])
+            cpu_before, points = cpu_seconds(target.proc.pid), []
+            try:
+                started = time.monotonic()
+                for second in range(seconds):
+                    time.sleep(max(0.0, started + second + 1 - time.monotonic()))
+                    families = parse_exposition(target.scrape().decode("utf-8"))
+                    if second in (4, seconds - 1):
+                        points.append((rss_of(target.proc.pid) / 2**20,
+                                       own_value(families, "process_exporter_series"),
+                                       1e3 * own_value(families,
+                                                       "process_exporter_scrape_duration_"
+                                                       "seconds")))
+                cpu = cpu_seconds(target.proc.pid) - cpu_before
+            finally:
+                churn.wait()
+                target.stop()
+            (rss0, series0, ms0), (rss1, series1, ms1) = points
+            out.write("%-28s %8.1f %8.1f %7d %7d %8.1f %8.1f %9.2f\n"
+                      % (title, rss0, rss1, series0, series1, ms0, ms1, cpu))
+            out.flush()
+            results[title] = points, cpu
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def own_value(families, name):
+    """The value of one of the exporter's own unlabelled series (None if absent)."""
+    samples = families.get(name, {"samples": []})["samples"]
+    return samples[0][1] if samples else None
+
+
+def bench_once(python=None, runs=21, out=sys.stdout):
+    """CPU of `python3 process_exporter.py --once` against `python3 -c pass`, both run
+    in turn `runs` times (the CPU of each finished child, from wait4): the start-up
+    cost a shell pipeline pays, on the Mac's oldest python3 (3.8) by default."""
+    python = python or oldest_python() or sys.executable
+    commands = {"pass": [python, "-c", "pass"], "once": [python, SCRIPT, "--once"],
+                "once_seed": [python, SCRIPT, "--once", "--metrics", SEED_FAMILIES]}
+    cpu = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            with open(os.devnull, "wb") as devnull:
+                child = subprocess.Popen(command, stdout=devnull)
+                _, _, usage = os.wait4(child.pid, 0)
+                child.returncode = 0
+            cpu[name].append(usage.ru_utime + usage.ru_stime)
+    ratios = sorted(once / base for once, base in zip(cpu["once"], cpu["pass"]))
+    seed_ratios = sorted(once / base for once, base in zip(cpu["once_seed"], cpu["pass"]))
+    middle = runs // 2
+    out.write("\n== --once against python3 -c pass, %s, %d runs in turn (CPU of each run) ==\n"
+              % (subprocess.run([python, "--version"], stdout=subprocess.PIPE,
+                                universal_newlines=True).stdout.strip(), runs))
+    for name in commands:
+        values = sorted(cpu[name])
+        out.write("%-10s CPU median %6.1f ms (min %.1f, max %.1f)\n"
+                  % (name, values[middle] * 1e3, values[0] * 1e3, values[-1] * 1e3))
+    out.write("--once / -c pass: median %.2f x (min %.2f, max %.2f); with the seed families "
+              "%.2f x (target <= 4)\n" % (ratios[middle], ratios[0], ratios[-1],
+                                          seed_ratios[middle]))
+    return ratios
+
+
+def oldest_python():
+    """pyenv's newest 3.8, the oldest /usr/bin/python3 a Mac has had, if there is one."""
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    try:
+        versions = sorted(v for v in os.listdir(os.path.join(root, "versions"))
+                          if v.startswith("3.8"))
+    except OSError:
+        return None
+    return os.path.join(root, "versions", versions[-1], "bin", "python3") if versions else None
+
+
 def main(argv):
-    what, counts = argv[0], [int(n) for n in argv[1:]]
+    what, counts = argv[0], [arg for arg in argv[1:]]
     if what == "bench-cmdline":
-        bench_cmdline(counts or (1000, 3000))
+        bench_cmdline([int(n) for n in counts] or (1000, 3000))
     elif what == "bench-soak":
         bench_soak()
+    elif what == "bench-churn":          # [SCRIPT [SECONDS]]: another release's, to compare
+        bench_churn(*(counts[:1] or [SCRIPT]), *[int(n) for n in counts[1:2]])
+    elif what == "bench-once":           # [PYTHON]
+        bench_once(*counts[:1])
     else:
-        run_benchmark(counts or (0, 1000, 3000))
+        run_benchmark([int(n) for n in counts] or (0, 1000, 3000))
         bench_groups_and_threads()
         bench_darwin_standin()
+        bench_once()
