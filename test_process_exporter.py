@@ -2545,19 +2545,23 @@ class GroupsOnRealProcessesTest(unittest.TestCase, ExpositionChecks):
         self.assertGreater(len(apart), len(names))
 
     def test_the_restart_counter_counts_each_restart_once(self):
-        grouper = pe.Grouper(declared=[("sleeper", "^sleep$")], children=False)
+        folder = tempfile.mkdtemp(prefix="restarts-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        program = os.path.join(folder, "pe-restarting")   # a name no other process has
+        os.symlink(shutil.which("sleep"), program)
+        grouper = pe.Grouper(declared=[("sleeper", "^pe-restarting$")], children=False)
         exporter = pe.Exporter(pe.LinuxReader(), pe.GROUP_FAMILIES,
-                               pe.Filter(include=["^sleep$"]), grouper=grouper)
+                               pe.Filter(include=["^pe-restarting$"]), grouper=grouper)
         joins = lambda: samples_of(parse_exposition(exporter.scrape()),      # noqa: E731
                                    "process_exporter_group_joins_total", groupname="sleeper")
-        child = self.child("sleep", "60")
-        before = joins()[0]               # whatever sleeps there were: not joins
+        child = self.child(program, "60")
+        self.assertEqual(joins(), [0])            # there before the first scrape: no join
         for restart in range(1, 4):
             child.kill()
             child.wait()
-            child = self.child("sleep", "60")
-            self.assertEqual(joins(), [before + restart])
-            self.assertEqual(joins(), [before + restart])       # a second scrape: no more
+            child = self.child(program, "60")
+            self.assertEqual(joins(), [restart])
+            self.assertEqual(joins(), [restart])              # a second scrape: no more
 
 
 def with_cmdline(record, cmdline):
