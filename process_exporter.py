@@ -9,14 +9,24 @@ libproc through ctypes; on Linux it reads /proc.  Run it and let Prometheus scra
     python3 process_exporter.py --once               # prints one exposition and exits
     python3 process_exporter.py --web.listen-address=:9256   # every interface
 
-Data flows one way, and the sections below follow it:
+Data flows one way, read, select, render, serve, and the sections below follow it:
 
+    groundwork       the log; files read within bounds
     the data         Process, one record per process
-    the readers      DarwinReader (libproc via ctypes), LinuxReader (/proc)
-    selecting        Filter (--include, --exclude, --user), Grouper (--group-by, --group)
+    reading          Reader, what both platforms' readers share
+    macOS structs    the kernel's structs, through ctypes
+    macOS            DarwinReader (the process table and libproc)
+    Linux            LinuxReader (/proc)
+    selecting        Rule, Filter (--include, --exclude, --user), TopConsumers (--top)
+    counters         Ledger: sums over processes that come and go, never going down
+    naming groups    --group names, --config.path items, --group-by app
+    groups           Grouper (--group-by, --group)
     the families     one table per mode, which the renderer and the README follow
-    rendering        the text exposition format 0.0.4; Exporter runs one scrape
-    security         TLSFiles and BasicAuth, reloaded when their files change
+    labels           a series' labels; command lines with their secrets hidden
+    rendering        the text exposition format 0.0.4
+    one scrape       Exporter: read, select, group, render
+    security         password hashes, BasicAuth, TLS, files reloaded when they change
+    configuration    YAML; --config.file, --config.path and --web.config.file
     HTTP             a thin ThreadingHTTPServer handler
     command line     flags, and main()
 
@@ -38,8 +48,11 @@ __version__ = "0.1.0"
 
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9256"
 DEFAULT_TELEMETRY_PATH = "/metrics"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+
+# ---------------------------------------------------------------------------
+# Groundwork: the log, and files read within bounds
+# ---------------------------------------------------------------------------
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_ESCAPES = re.compile(r'[\x00-\x1f\x7f"\\]')    # a message is one quoted string
@@ -118,6 +131,23 @@ def read_regular_file(path, limit=MAX_FILE_BYTES, follow=True):
             if size > limit:
                 raise ValueError("%s is larger than %d bytes" % (path, limit))
             chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def read_start_of(path, limit):
+    """At most `limit` bytes from the start of a file (a /proc file may be longer
+    and is read in pieces); a FIFO neither blocks the open nor the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        chunks, size = [], 0
+        while size < limit:
+            chunk = os.read(fd, limit - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 
@@ -252,33 +282,9 @@ class Thread:
         self.wchan = wchan
 
 
-class Known:
-    """What a reader remembers of one process, keyed by pid and start time.
-
-    The path changes only on exec, and exec changes the kernel's name for it: so
-    both readers keep the path while that name stays.  LinuxReader also keeps an
-    owner it had to read from status, for a while (see LinuxReader.owner);
-    DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
-    """
-
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
-                 "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline", "argv0", "cmdline_uid", "wait", "executable")
-
-    def __init__(self, comm, name, path):
-        self.comm = comm
-        self.name = name
-        self.path = path
-        # The command line, read when first wanted (arguments do not change); refused,
-        # it is asked again only once the process's uid is another than it was then.
-        self.cmdline = self.argv0 = self.cmdline_uid = self.executable = None
-        self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
-        self.minor_faults = self.switches = self.pageins = self.wait = 0
-        # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
-        # of those of threads gone, so that the process's sum never goes down.
-        self.thread_switches = {}
-        self.gone_switches = (0, 0)
-
+# ---------------------------------------------------------------------------
+# Reading: what the readers of both platforms share
+# ---------------------------------------------------------------------------
 
 # Why a process listed by the kernel did not make it into the exposition.
 SKIP_REASONS = ("permission_denied", "vanished", "error")
@@ -305,6 +311,34 @@ def joined_arguments(arguments):
     CMDLINE_BYTES of it; and the first of them (argv[0]), "" when there are none."""
     return decode(b" ".join(arguments)[:CMDLINE_BYTES]), \
         decode(arguments[0]) if arguments else ""
+
+
+class Known:
+    """What a reader remembers of one process, keyed by pid and start time.
+
+    The path changes only on exec, and exec changes the kernel's name for it: so
+    both readers keep the path while that name stays.  LinuxReader also keeps an
+    owner it had to read from status, for a while (see LinuxReader.owner);
+    DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
+    """
+
+    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
+                 "minor_faults", "switches", "pageins", "task_times", "thread_switches",
+                 "gone_switches", "cmdline", "argv0", "cmdline_uid", "wait", "executable")
+
+    def __init__(self, comm, name, path):
+        self.comm = comm
+        self.name = name
+        self.path = path
+        # The command line, read when first wanted (arguments do not change); refused,
+        # it is asked again only once the process's uid is another than it was then.
+        self.cmdline = self.argv0 = self.cmdline_uid = self.executable = None
+        self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
+        self.minor_faults = self.switches = self.pageins = self.wait = 0
+        # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
+        # of those of threads gone, so that the process's sum never goes down.
+        self.thread_switches = {}
+        self.gone_switches = (0, 0)
 
 
 class Reader:
@@ -342,8 +376,19 @@ class Reader:
         self.partial += 1
 
 
+def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
+    """The reader for this platform, reading only what `fields` need (and, on Linux,
+    keeping up to kept_files files open between scrapes)."""
+    platform = platform or sys.platform
+    if platform == "darwin":
+        return DarwinReader(fields=fields)
+    if platform.startswith("linux"):
+        return LinuxReader(procfs, fields, kept_files=kept_files)
+    raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
+
+
 # ---------------------------------------------------------------------------
-# macOS: libproc through ctypes
+# macOS: the kernel's structs, through ctypes
 #
 # The structs carry Apple's C names and field names (xnu bsd/sys/proc_info.h,
 # bsd/sys/resource.h); a test checks every size and offset against Apple's.
@@ -738,6 +783,10 @@ def libproc_error(call):
     err = ctypes.get_errno()
     return OSError(err, "%s: %s" % (call, os.strerror(err)))
 
+
+# ---------------------------------------------------------------------------
+# macOS: the reader
+# ---------------------------------------------------------------------------
 
 def program_name(path, kernel_name, short_name):
     """The name label, from bytes as the kernel keeps them: the executable's file name
@@ -1705,23 +1754,6 @@ class LinuxReader(Reader):
         return program.uid, program.gid
 
 
-def read_start_of(path, limit):
-    """At most `limit` bytes from the start of a file (a /proc file may be longer
-    and is read in pieces); a FIFO neither blocks the open nor the read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        chunks, size = [], 0
-        while size < limit:
-            chunk = os.read(fd, limit - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def number_after(text, label, column=None):
     """A number on the line that `label` starts in /proc text: the whole rest of the
     line, or its column (counting from 0) when given."""
@@ -1788,19 +1820,8 @@ def fd_dir_size_counts(procfs):
         return False
 
 
-def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
-    """The reader for this platform, reading only what `fields` need (and, on Linux,
-    keeping up to kept_files files open between scrapes)."""
-    platform = platform or sys.platform
-    if platform == "darwin":
-        return DarwinReader(fields=fields)
-    if platform.startswith("linux"):
-        return LinuxReader(procfs, fields, kept_files=kept_files)
-    raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
-
-
 # ---------------------------------------------------------------------------
-# Selecting: filters, and groups that keep their counters across exits
+# Selecting: rules, what their regexes may cost, filters and --top
 # ---------------------------------------------------------------------------
 
 class UserNames:
@@ -1824,17 +1845,6 @@ class UserNames:
                 name = str(uid)
             self._names[uid] = name
         return name
-
-
-def resolve_user(user):
-    """A user name or uid from the command line, as a uid; ValueError if unknown."""
-    if user.isdigit():
-        return int(user)
-    import pwd
-    try:
-        return pwd.getpwnam(user).pw_uid
-    except KeyError:
-        raise ValueError("no such user: %r" % user) from None
 
 
 class Remembered:
@@ -2051,6 +2061,16 @@ def _rescans_nothing(items, i, repeat):
     return matched == negated
 
 
+def checked_regex(text):
+    """A regex Python compiles and whose cost an outsider cannot make explode."""
+    try:
+        re.compile(text)
+        regex_reach(text)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        raise ValueError("bad regex %r: %s" % (text, exc)) from None
+    return text
+
+
 def needs_cmdline(rules):
     return any(split_rule(text)[0] == CMDLINE for text in rules)
 
@@ -2104,6 +2124,214 @@ class Filter:
 def matches_any(rules, record, user_names):
     return any(rule.search(record, user_names) for rule in rules)
 
+
+class OtherProcesses(Process):
+    """--top: every process outside the top, summed into one series set, labelled
+    pid="other" (no process has that pid) and nothing else.  It has no
+    process_info and no start time: it is not a process."""
+
+    __slots__ = ()
+    info = None
+
+    def __init__(self):
+        Process.__init__(self, "other", "", "", "", "", "")
+
+
+class TopConsumers:
+    """--top=N: per-process series for the N processes that used the most CPU since
+    the previous scrape and the N with the most resident memory; the others summed.
+
+    The rest's counters are a Ledger's: what the processes outside the top used
+    while outside it, so they never go down, whoever enters or leaves the top.  It
+    follows every counter a process has, so that a reload exporting others goes on
+    from the same sums.  Its gauges are the sums over the processes outside now.
+    """
+
+    REST = "rest"
+
+    def __init__(self, count, families):
+        self.count = count
+        self.ledger = Ledger(sorted({attribute for family in PROCESS_FAMILIES
+                                     if family.type == "counter"
+                                     for attribute in family.fields}))
+        self._cpu = [self.ledger.fields.index(field) for field in ("cpu_user", "cpu_system")]
+        # Gauges with a label from the data (process_state) are no number to sum.
+        self.gauges = sorted({attribute for family in families
+                              if family.type == "gauge" and not family.identity
+                              and family.each is None
+                              for attribute in family.fields} - {"start_time"})
+
+    def adopt(self, older):
+        """Keep an older TopConsumers' sums (a reload), so that they never go down."""
+        self.ledger = older.ledger
+
+    def select(self, records):
+        """The top records, and the rest as one OtherProcesses at the end."""
+        top = self._heaviest(records)
+        totals, _ = self.ledger.update(
+            ((record.pid, record.start_time), None if record.pid in top else self.REST, record)
+            for record in records)
+        rest = OtherProcesses()
+        for field, total in zip(self.ledger.fields, totals.get(self.REST) or ()):
+            setattr(rest, field, total)
+        for record in records:
+            if record.pid not in top:
+                for field in self.gauges:
+                    value = getattr(record, field)
+                    if value is not None:
+                        setattr(rest, field, (getattr(rest, field) or 0) + value)
+        return [record for record in records if record.pid in top] + [rest]
+
+    def _heaviest(self, records):
+        """Pids of the N top CPU users since the last scrape (of all time, for a
+        process not seen before) and of the N largest in resident memory."""
+        members, (user, system) = self.ledger.members, self._cpu
+
+        def cpu_since(record):
+            now = (record.cpu_user or 0) + (record.cpu_system or 0)
+            entry = members.get((record.pid, record.start_time))
+            return now if entry is None else \
+                now - ((entry[2][user] or 0) + (entry[2][system] or 0)) / 1e9
+        by_cpu = sorted(records, key=cpu_since, reverse=True)[:self.count]
+        by_memory = sorted((record for record in records if record.resident_bytes),
+                           key=lambda record: record.resident_bytes, reverse=True)[:self.count]
+        return {record.pid for record in by_cpu + by_memory}
+
+
+# ---------------------------------------------------------------------------
+# Counters that never go down, whatever comes and goes
+# ---------------------------------------------------------------------------
+
+def add_values(total, values):
+    """Element-wise sum where None means 'not known' rather than 0."""
+    return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
+
+
+def never_lower(values, last):
+    """This scrape's counters, each kept at its last value if it is unread now or lower
+    (a saturated macOS count, a thread gone from the sum): the one rule by which no
+    counter of this exporter goes down."""
+    if last is None:
+        return values
+    return [old if new is None or (old is not None and new < old) else new
+            for new, old in zip(values, last)]
+
+
+def went_down(values, last):
+    """Whether a thread's CPU time is lower than last time: it is another thread."""
+    return any(new is not None and old is not None and new < old
+               for new, old in zip(values[:2], last[:2]))
+
+
+# Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
+FRACTIONAL = frozenset(("cpu_user", "cpu_system", "cpu_user_performance",
+                        "cpu_system_performance", "cpu_wait", "energy_joules"))
+
+
+class Ledger:
+    """Counters per bucket (a group; a group's thread name; --top's rest), summed
+    over members (processes, threads) that come, go and move between buckets.
+
+    A member counts, in a bucket, what it used while there: all of it if first seen
+    there, else what it used since it moved in.  What a member used in a bucket
+    stays with the bucket when it leaves (it ended, or moved).  Values are integers
+    (see Ledger.values), so a total is the same in any order of adding, and never
+    lower than they were (never_lower): no total can go down, whatever exits, moves
+    and reloads happen.  A member missing for one scrape (its read failed) and back
+    in the next is the same member.  `replaced(values, last)` says a key now names
+    another member (a reused thread id).
+    """
+
+    def __init__(self, fields, replaced=None):
+        self.fields = tuple(fields)
+        self.width = len(self.fields)
+        self._get = operator.attrgetter(*self.fields)
+        self._fractions = [i for i, field in enumerate(self.fields) if field in FRACTIONAL]
+        self.replaced = replaced
+        self.members = {}        # key -> [bucket, base, last, ever in a bucket]
+        self.left = {}           # bucket -> what the members that left it used there
+        self._away = {}          # key -> entry of a member missing since the last scrape
+
+    def values(self, item):
+        """An item's counters as integers (fractions in billionths), so that sums are
+        exact in any order."""
+        values = list(self._get(item))
+        for i in self._fractions:
+            if values[i] is not None:
+                values[i] = round(values[i] * 1e9)
+        return values
+
+    def update(self, entries):
+        """Take this scrape's (key, bucket or None, item); return ({bucket: totals},
+        {bucket: members that entered a bucket for the first time in their life})."""
+        previous, away, self._away = self.members, self._away, {}
+        members, arrivals = {}, {}
+        for key, bucket, item in entries:
+            values = self.values(item)
+            entry = previous.pop(key, None)
+            if entry is None:
+                entry = away.pop(key, None)
+                if entry is not None:        # what it used before is with its bucket
+                    entry[1] = entry[2]
+            if entry is not None and self.replaced and self.replaced(values, entry[2]):
+                self._leave(entry)
+                entry = None
+            if entry is None:
+                entry = [None, [0] * self.width, values, False]
+            else:
+                values = never_lower(values, entry[2])
+                if entry[0] != bucket:
+                    self._leave(entry)
+                    entry[1] = entry[2]
+                if None in entry[1]:         # a number first known now counts from now
+                    entry[1] = [v if b is None else b for b, v in zip(entry[1], values)]
+                entry[2] = values
+            entry[0] = bucket
+            if bucket is not None and not entry[3]:
+                entry[3] = True
+                arrivals[bucket] = arrivals.get(bucket, 0) + 1
+            members[key] = entry
+        for key, entry in previous.items():
+            self._leave(entry)
+            self._away[key] = entry
+        self.members = members
+        return self.totals(), arrivals
+
+    def totals(self):
+        """{bucket: its counters}, fractions back in their units."""
+        totals = dict(self.left)
+        for bucket, base, last, _ in self.members.values():
+            if bucket is not None:
+                used = [None if v is None else v - b for v, b in zip(last, base)]
+                sums = totals.get(bucket)
+                totals[bucket] = used if sums is None else add_values(sums, used)
+        for bucket, sums in totals.items():
+            sums = totals[bucket] = list(sums)
+            for i in self._fractions:
+                if sums[i] is not None:
+                    sums[i] /= 1e9
+        return totals
+
+    def _leave(self, entry):
+        bucket, base, last, _ = entry
+        if bucket is not None:
+            used = [None if v is None else v - b for v, b in zip(last, base)]
+            sums = self.left.get(bucket)
+            self.left[bucket] = used if sums is None else add_values(sums, used)
+
+    def forget(self, buckets):
+        for bucket in buckets:
+            self.left.pop(bucket, None)
+
+    def mark_all_arrived(self):
+        """A reload: the members known now are not new to any group later."""
+        for entry in list(self.members.values()) + list(self._away.values()):
+            entry[3] = True
+
+
+# ---------------------------------------------------------------------------
+# Naming groups: --group names, the reference's process_names, --group-by app
+# ---------------------------------------------------------------------------
 
 # {name}, {path}, {user} or a named group of the rule's regex, in a --group name.
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -2435,6 +2663,10 @@ class AppNames:
         return name
 
 
+# ---------------------------------------------------------------------------
+# Groups, and the counters they keep across exits
+# ---------------------------------------------------------------------------
+
 # What a group sums over its members.  Counters keep what exited members used;
 # gauges are the live members' sum; the start time is the oldest.
 GROUP_COUNTERS = ("cpu_user", "cpu_system", "disk_read_bytes", "disk_written_bytes",
@@ -2448,133 +2680,6 @@ THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "maj
                    "minor_faults", "voluntary_switches", "nonvoluntary_switches")
 # --group-by name puts every Linux kernel thread here by default (--kernel-threads).
 KERNEL_THREADS_GROUP = "kernel threads"
-
-
-def add_values(total, values):
-    """Element-wise sum where None means 'not known' rather than 0."""
-    return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
-
-
-def never_lower(values, last):
-    """This scrape's counters, each kept at its last value if it is unread now or lower
-    (a saturated macOS count, a thread gone from the sum): the one rule by which no
-    counter of this exporter goes down."""
-    if last is None:
-        return values
-    return [old if new is None or (old is not None and new < old) else new
-            for new, old in zip(values, last)]
-
-
-def went_down(values, last):
-    """Whether a thread's CPU time is lower than last time: it is another thread."""
-    return any(new is not None and old is not None and new < old
-               for new, old in zip(values[:2], last[:2]))
-
-
-# Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
-FRACTIONAL = frozenset(("cpu_user", "cpu_system", "cpu_user_performance",
-                        "cpu_system_performance", "cpu_wait", "energy_joules"))
-
-
-class Ledger:
-    """Counters per bucket (a group; a group's thread name; --top's rest), summed
-    over members (processes, threads) that come, go and move between buckets.
-
-    A member counts, in a bucket, what it used while there: all of it if first seen
-    there, else what it used since it moved in.  What a member used in a bucket
-    stays with the bucket when it leaves (it ended, or moved).  Values are integers
-    (see Ledger.values), so a total is the same in any order of adding, and never
-    lower than they were (never_lower): no total can go down, whatever exits, moves
-    and reloads happen.  A member missing for one scrape (its read failed) and back
-    in the next is the same member.  `replaced(values, last)` says a key now names
-    another member (a reused thread id).
-    """
-
-    def __init__(self, fields, replaced=None):
-        self.fields = tuple(fields)
-        self.width = len(self.fields)
-        self._get = operator.attrgetter(*self.fields)
-        self._fractions = [i for i, field in enumerate(self.fields) if field in FRACTIONAL]
-        self.replaced = replaced
-        self.members = {}        # key -> [bucket, base, last, ever in a bucket]
-        self.left = {}           # bucket -> what the members that left it used there
-        self._away = {}          # key -> entry of a member missing since the last scrape
-
-    def values(self, item):
-        """An item's counters as integers (fractions in billionths), so that sums are
-        exact in any order."""
-        values = list(self._get(item))
-        for i in self._fractions:
-            if values[i] is not None:
-                values[i] = round(values[i] * 1e9)
-        return values
-
-    def update(self, entries):
-        """Take this scrape's (key, bucket or None, item); return ({bucket: totals},
-        {bucket: members that entered a bucket for the first time in their life})."""
-        previous, away, self._away = self.members, self._away, {}
-        members, arrivals = {}, {}
-        for key, bucket, item in entries:
-            values = self.values(item)
-            entry = previous.pop(key, None)
-            if entry is None:
-                entry = away.pop(key, None)
-                if entry is not None:        # what it used before is with its bucket
-                    entry[1] = entry[2]
-            if entry is not None and self.replaced and self.replaced(values, entry[2]):
-                self._leave(entry)
-                entry = None
-            if entry is None:
-                entry = [None, [0] * self.width, values, False]
-            else:
-                values = never_lower(values, entry[2])
-                if entry[0] != bucket:
-                    self._leave(entry)
-                    entry[1] = entry[2]
-                if None in entry[1]:         # a number first known now counts from now
-                    entry[1] = [v if b is None else b for b, v in zip(entry[1], values)]
-                entry[2] = values
-            entry[0] = bucket
-            if bucket is not None and not entry[3]:
-                entry[3] = True
-                arrivals[bucket] = arrivals.get(bucket, 0) + 1
-            members[key] = entry
-        for key, entry in previous.items():
-            self._leave(entry)
-            self._away[key] = entry
-        self.members = members
-        return self.totals(), arrivals
-
-    def totals(self):
-        """{bucket: its counters}, fractions back in their units."""
-        totals = dict(self.left)
-        for bucket, base, last, _ in self.members.values():
-            if bucket is not None:
-                used = [None if v is None else v - b for v, b in zip(last, base)]
-                sums = totals.get(bucket)
-                totals[bucket] = used if sums is None else add_values(sums, used)
-        for bucket, sums in totals.items():
-            sums = totals[bucket] = list(sums)
-            for i in self._fractions:
-                if sums[i] is not None:
-                    sums[i] /= 1e9
-        return totals
-
-    def _leave(self, entry):
-        bucket, base, last, _ = entry
-        if bucket is not None:
-            used = [None if v is None else v - b for v, b in zip(last, base)]
-            sums = self.left.get(bucket)
-            self.left[bucket] = used if sums is None else add_values(sums, used)
-
-    def forget(self, buckets):
-        for bucket in buckets:
-            self.left.pop(bucket, None)
-
-    def mark_all_arrived(self):
-        """A reload: the members known now are not new to any group later."""
-        for entry in list(self.members.values()) + list(self._away.values()):
-            entry[3] = True
 
 
 def fd_ratio(record):
@@ -2873,87 +2978,6 @@ class Grouper:
         return stale
 
 
-class OtherProcesses(Process):
-    """--top: every process outside the top, summed into one series set, labelled
-    pid="other" (no process has that pid) and nothing else.  It has no
-    process_info and no start time: it is not a process."""
-
-    __slots__ = ()
-    info = None
-
-    def __init__(self):
-        Process.__init__(self, "other", "", "", "", "", "")
-
-
-class TopConsumers:
-    """--top=N: per-process series for the N processes that used the most CPU since
-    the previous scrape and the N with the most resident memory; the others summed.
-
-    The rest's counters are a Ledger's: what the processes outside the top used
-    while outside it, so they never go down, whoever enters or leaves the top.  It
-    follows every counter a process has, so that a reload exporting others goes on
-    from the same sums.  Its gauges are the sums over the processes outside now.
-    """
-
-    REST = "rest"
-
-    def __init__(self, count, families):
-        self.count = count
-        self.ledger = Ledger(sorted({attribute for family in PROCESS_FAMILIES
-                                     if family.type == "counter"
-                                     for attribute in family.fields}))
-        self._cpu = [self.ledger.fields.index(field) for field in ("cpu_user", "cpu_system")]
-        # Gauges with a label from the data (process_state) are no number to sum.
-        self.gauges = sorted({attribute for family in families
-                              if family.type == "gauge" and not family.identity
-                              and family.each is None
-                              for attribute in family.fields} - {"start_time"})
-
-    def adopt(self, older):
-        """Keep an older TopConsumers' sums (a reload), so that they never go down."""
-        self.ledger = older.ledger
-
-    def select(self, records):
-        """The top records, and the rest as one OtherProcesses at the end."""
-        top = self._heaviest(records)
-        totals, _ = self.ledger.update(
-            ((record.pid, record.start_time), None if record.pid in top else self.REST, record)
-            for record in records)
-        rest = OtherProcesses()
-        for field, total in zip(self.ledger.fields, totals.get(self.REST) or ()):
-            setattr(rest, field, total)
-        for record in records:
-            if record.pid not in top:
-                for field in self.gauges:
-                    value = getattr(record, field)
-                    if value is not None:
-                        setattr(rest, field, (getattr(rest, field) or 0) + value)
-        return [record for record in records if record.pid in top] + [rest]
-
-    def _heaviest(self, records):
-        """Pids of the N top CPU users since the last scrape (of all time, for a
-        process not seen before) and of the N largest in resident memory."""
-        members, (user, system) = self.ledger.members, self._cpu
-
-        def cpu_since(record):
-            now = (record.cpu_user or 0) + (record.cpu_system or 0)
-            entry = members.get((record.pid, record.start_time))
-            return now if entry is None else \
-                now - ((entry[2][user] or 0) + (entry[2][system] or 0)) / 1e9
-        by_cpu = sorted(records, key=cpu_since, reverse=True)[:self.count]
-        by_memory = sorted((record for record in records if record.resident_bytes),
-                           key=lambda record: record.resident_bytes, reverse=True)[:self.count]
-        return {record.pid for record in by_cpu + by_memory}
-
-
-def parse_duration(text):
-    """'300', '300s', '5m', '1h' as seconds."""
-    match = re.match(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*\Z", text)
-    if not match:
-        raise ValueError("not a duration: %r (try 300s, 5m or 1h)" % text)
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
-
-
 # ---------------------------------------------------------------------------
 # The metric families: one table, which the renderer and the README follow
 # ---------------------------------------------------------------------------
@@ -3104,7 +3128,6 @@ HEALTH_FAMILIES = (
            "When the exporter started, in seconds since the epoch.", one("start_time")),
 )
 
-PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
 # With --group-by or --group: the families of the Linux reference process exporter
 # (ncabatoff/process-exporter), with its names, types, labels and label values, so
@@ -3246,7 +3269,7 @@ def fields_of(families):
 
 
 # ---------------------------------------------------------------------------
-# Rendering: the Prometheus text exposition format 0.0.4
+# Labels, and command lines with their secrets hidden
 # ---------------------------------------------------------------------------
 
 def escape_label_value(value):
@@ -3254,26 +3277,7 @@ def escape_label_value(value):
     return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
-def escape_help(text):
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
-
-
-def format_value(value):
-    """A sample value in full precision, spelled as Go's ParseFloat reads it.
-
-    repr() gives the shortest text that reads back to the same float (and plain
-    digits for an int); only NaN and the infinities are spelled differently.
-    """
-    text = repr(value)
-    return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
-
-
-def family_header(family):
-    return "# HELP %s %s\n# TYPE %s %s\n" % (
-        family.name, escape_help(family.help), family.name, family.type)
+PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
 
 # --label cmdline: a command line as a label of process_info, its secrets hidden
@@ -3383,6 +3387,41 @@ def group_labels(group):
     return 'groupname="%s"' % escape_label_value(group.name)
 
 
+class LabelCache(Remembered):
+    """A process's label text, built once while its labels stay the same."""
+
+    depends_on = ("pid", "ppid", "uid", "gid", "name", "path")
+
+
+# ---------------------------------------------------------------------------
+# Rendering: the Prometheus text exposition format 0.0.4
+# ---------------------------------------------------------------------------
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def escape_help(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+
+
+def format_value(value):
+    """A sample value in full precision, spelled as Go's ParseFloat reads it.
+
+    repr() gives the shortest text that reads back to the same float (and plain
+    digits for an int); only NaN and the infinities are spelled differently.
+    """
+    text = repr(value)
+    return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
+
+
+def family_header(family):
+    return "# HELP %s %s\n# TYPE %s %s\n" % (
+        family.name, escape_help(family.help), family.name, family.type)
+
+
 def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
     """Each family's text in turn: its samples together, one series per item (a
     process or a group).  A family with no value at all is left out whole.
@@ -3449,6 +3488,16 @@ def render_self(processes, skipped, duration, partial=0, series=None, health=Non
     return "".join(parts)
 
 
+def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
+    """The whole exposition for these records, ending in a newline."""
+    return "".join(render_families(records, families)) + render_self(
+        len(records), skipped or {}, duration, partial)
+
+
+# ---------------------------------------------------------------------------
+# One scrape: read, select, group, render
+# ---------------------------------------------------------------------------
+
 class Health:
     """The exporter's own process, from its record among those read (the reader reads
     it as any other) and, for what the flags may leave unread, the system."""
@@ -3470,18 +3519,6 @@ class Health:
         self.max_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if self.max_fds == resource.RLIM_INFINITY:
             self.max_fds = None
-
-
-def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
-    """The whole exposition for these records, ending in a newline."""
-    return "".join(render_families(records, families)) + render_self(
-        len(records), skipped or {}, duration, partial)
-
-
-class LabelCache(Remembered):
-    """A process's label text, built once while its labels stay the same."""
-
-    depends_on = ("pid", "ppid", "uid", "gid", "name", "path")
 
 
 class Exporter:
@@ -3594,7 +3631,7 @@ class Exporter:
 
 
 # ---------------------------------------------------------------------------
-# Security: TLS and basic auth, with the standard library alone
+# Security: password hashes, basic auth, TLS, files reloaded when they change
 # ---------------------------------------------------------------------------
 
 PBKDF2_ITERATIONS = 600000      # OWASP's figure for PBKDF2-HMAC-SHA256 (2023)
@@ -3689,6 +3726,96 @@ def verify_password(password, encoded):
     return hmac.compare_digest(derived, expected)
 
 
+def check_user_name(user):
+    """ValueError unless user is a name the basic-auth file can hold and a client can
+    send: not empty, no colon (it ends the name), no space or control character
+    (lines are stripped), not starting with '#' (a comment), valid UTF-8."""
+    if not user:
+        raise ValueError("the user name is empty")
+    try:
+        user.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("user name %r is not valid UTF-8" % user) from None
+    if ":" in user:
+        raise ValueError("user name %r holds a colon" % user)
+    if user.startswith("#"):
+        raise ValueError("user name %r starts with '#', which makes a comment" % user)
+    if any(char.isspace() or not char.isprintable() for char in user):
+        raise ValueError("user name %r holds a space or control character" % user)
+    return user
+
+
+def check_hash(encoded):
+    """ValueError unless encoded is a hash that verify_password can check."""
+    import hashlib
+    if BCRYPT.match(encoded):
+        if system_bcrypt() is None:
+            raise ValueError("this system's crypt(3) cannot check bcrypt hashes ($2y$...); "
+                             "make a hash it can with --hash-password")
+        return
+    try:
+        scheme, cost, salt, digest = parse_hash(encoded)
+    except ValueError:
+        good = False
+    else:
+        if scheme == SCRYPT and not hasattr(hashlib, "scrypt"):
+            raise ValueError("this Python's hashlib has no scrypt")
+        n = cost[0]
+        good = bool(salt and digest) and (cost[0] > 0 if scheme == PBKDF2 else
+                                          n > 1 and n & (n - 1) == 0 and min(cost[1:]) > 0)
+    if not good:
+        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH, "
+                         "scrypt$N$R$P$SALT$HASH or bcrypt (make one with --hash-password)")
+
+
+def dummy_like(encoded):
+    """A hash of the same scheme and cost as encoded, with random salt and digest."""
+    import base64
+    if BCRYPT.match(encoded):
+        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return encoded[:7] + "".join(alphabet[byte % 64] for byte in os.urandom(53))
+    parts = encoded.split("$")
+    for index in (-2, -1):
+        parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
+    return "$".join(parts)
+
+
+def read_new_password(stream_in=None):
+    """A password, asked twice without echo on a terminal, or one line of standard
+    input; ValueError (a closed input, or one that is not UTF-8) says why not."""
+    stream_in = stream_in or sys.stdin
+    if stream_in is None or stream_in.closed:
+        raise ValueError("standard input is closed")
+    if not stream_in.isatty():
+        return stream_in.buffer.readline().decode("utf-8").rstrip("\r\n") \
+            if hasattr(stream_in, "buffer") else stream_in.readline().rstrip("\r\n")
+    import getpass
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+class Users(dict):
+    """user -> password hash, and a hash that no password matches but that costs
+    what theirs cost (an unknown user is checked against it, taking as long)."""
+
+    dummy = None
+
+
+def basic_credentials(header):
+    """(user, password) from an Authorization header of the Basic scheme, or None."""
+    import base64
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        user, sep, password = base64.b64decode(header[6:].strip(),
+                                               validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
 def watched_mtimes(paths):
     """What tells us a file changed: its mtime, size and inode."""
     stamps = []
@@ -3741,87 +3868,6 @@ class Reloading:
             if complaint != self._complaint:
                 log(complaint, "error")
                 self._complaint = complaint
-
-
-class TLSFiles(Reloading):
-    """An SSLContext from --web.tls-* files: TLS 1.2 or newer, the ssl module's secure
-    defaults, and client certificates required when a client CA is given."""
-
-    def __init__(self, cert_file, key_file, client_ca_file=None):
-        self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
-        Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
-
-    def flags(self):
-        return [(flag, path) for flag, path in (
-            ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
-            ("--web.tls-client-ca-file", self.client_ca_file)) if path]
-
-    def load(self):
-        return tls_context(self.flags(), "RequireAndVerifyClientCert"
-                           if self.client_ca_file else "NoClientCert")
-
-
-# exporter-toolkit's client_auth_type: those Python's ssl can keep (it cannot take a
-# client certificate without checking it).
-CLIENT_AUTH = {"": "CERT_NONE", "NoClientCert": "CERT_NONE",
-               "VerifyClientCertIfGiven": "CERT_OPTIONAL",
-               "RequireAndVerifyClientCert": "CERT_REQUIRED"}
-TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
-
-
-def tls_context(files, client_auth="NoClientCert", min_version="TLS12", max_version="TLS13",
-                allowed_sans=None):
-    """An SSLContext from (name, path) pairs of a certificate, its key and perhaps a
-    client CA, each name saying where it came from in an error.  Each file is checked
-    to be regular and small before OpenSSL reads it: a FIFO would hang it and a device
-    never end.  A key with a pass phrase is refused, never prompted for.  The allowed
-    SANs of client certificates ride on the context (see MetricsHandler.setup)."""
-    import ssl
-    for name, path in files:
-        try:
-            read_regular_file(path)
-        except OSError as exc:
-            raise ValueError("%s %s: %s" % (name, path, exc.strerror or exc)) from None
-        except ValueError as exc:
-            raise ValueError("%s: %s" % (name, exc)) from None
-    (cert_name, cert), (key_name, key) = files[:2]
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = getattr(ssl.TLSVersion, TLS_VERSIONS[min_version])
-    context.maximum_version = getattr(ssl.TLSVersion, TLS_VERSIONS[max_version])
-    try:
-        context.load_cert_chain(cert, key, password=no_pass_phrase)
-    except PassPhraseNeeded:
-        raise ValueError("%s %s is protected by a pass phrase; give the exporter a key "
-                         "without one" % (key_name, key)) from None
-    except ssl.SSLError as exc:
-        raise ValueError("%s %s with %s %s: %s" % (cert_name, cert, key_name, key,
-                                                   exc.reason or exc)) from None
-    if len(files) > 2:
-        ca_name, ca = files[2]
-        try:
-            context.load_verify_locations(cafile=ca)
-        except ssl.SSLError as exc:
-            raise ValueError("%s %s: %s" % (ca_name, ca, exc.reason or exc)) from None
-    context.verify_mode = getattr(ssl, CLIENT_AUTH[client_auth])
-    context.allowed_sans = allowed_sans
-    return context
-
-
-class PassPhraseNeeded(Exception):
-    pass
-
-
-def no_pass_phrase():
-    """OpenSSL's password callback: without one it would ask on the terminal, and a
-    reload would wait there for ever.  An encrypted key is refused instead."""
-    raise PassPhraseNeeded()
-
-
-class Users(dict):
-    """user -> password hash, and a hash that no password matches but that costs
-    what theirs cost (an unknown user is checked against it, taking as long)."""
-
-    dummy = None
 
 
 class BasicAuth(Reloading):
@@ -3927,17 +3973,339 @@ class WebConfigAuth(BasicAuth):
         return self.web.get().users
 
 
-def basic_credentials(header):
-    """(user, password) from an Authorization header of the Basic scheme, or None."""
-    import base64
-    if not header or header[:6].lower() != "basic ":
-        return None
+# exporter-toolkit's client_auth_type: those Python's ssl can keep (it cannot take a
+# client certificate without checking it).
+CLIENT_AUTH = {"": "CERT_NONE", "NoClientCert": "CERT_NONE",
+               "VerifyClientCertIfGiven": "CERT_OPTIONAL",
+               "RequireAndVerifyClientCert": "CERT_REQUIRED"}
+TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
+
+
+def tls_context(files, client_auth="NoClientCert", min_version="TLS12", max_version="TLS13",
+                allowed_sans=None):
+    """An SSLContext from (name, path) pairs of a certificate, its key and perhaps a
+    client CA, each name saying where it came from in an error.  Each file is checked
+    to be regular and small before OpenSSL reads it: a FIFO would hang it and a device
+    never end.  A key with a pass phrase is refused, never prompted for.  The allowed
+    SANs of client certificates ride on the context (see MetricsHandler.setup)."""
+    import ssl
+    for name, path in files:
+        try:
+            read_regular_file(path)
+        except OSError as exc:
+            raise ValueError("%s %s: %s" % (name, path, exc.strerror or exc)) from None
+        except ValueError as exc:
+            raise ValueError("%s: %s" % (name, exc)) from None
+    (cert_name, cert), (key_name, key) = files[:2]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = getattr(ssl.TLSVersion, TLS_VERSIONS[min_version])
+    context.maximum_version = getattr(ssl.TLSVersion, TLS_VERSIONS[max_version])
     try:
-        user, sep, password = base64.b64decode(header[6:].strip(),
-                                               validate=True).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
+        context.load_cert_chain(cert, key, password=no_pass_phrase)
+    except PassPhraseNeeded:
+        raise ValueError("%s %s is protected by a pass phrase; give the exporter a key "
+                         "without one" % (key_name, key)) from None
+    except ssl.SSLError as exc:
+        raise ValueError("%s %s with %s %s: %s" % (cert_name, cert, key_name, key,
+                                                   exc.reason or exc)) from None
+    if len(files) > 2:
+        ca_name, ca = files[2]
+        try:
+            context.load_verify_locations(cafile=ca)
+        except ssl.SSLError as exc:
+            raise ValueError("%s %s: %s" % (ca_name, ca, exc.reason or exc)) from None
+    context.verify_mode = getattr(ssl, CLIENT_AUTH[client_auth])
+    context.allowed_sans = allowed_sans
+    return context
+
+
+class PassPhraseNeeded(Exception):
+    pass
+
+
+def no_pass_phrase():
+    """OpenSSL's password callback: without one it would ask on the terminal, and a
+    reload would wait there for ever.  An encrypted key is refused instead."""
+    raise PassPhraseNeeded()
+
+
+class TLSFiles(Reloading):
+    """An SSLContext from --web.tls-* files: TLS 1.2 or newer, the ssl module's secure
+    defaults, and client certificates required when a client CA is given."""
+
+    def __init__(self, cert_file, key_file, client_ca_file=None):
+        self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
+        Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
+
+    def flags(self):
+        return [(flag, path) for flag, path in (
+            ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
+            ("--web.tls-client-ca-file", self.client_ca_file)) if path]
+
+    def load(self):
+        return tls_context(self.flags(), "RequireAndVerifyClientCert"
+                           if self.client_ca_file else "NoClientCert")
+
+
+class Picked:
+    """One attribute of what a Reloading holds now, for whoever wants only that (the
+    server's TLS context and headers out of a WebConfig)."""
+
+    def __init__(self, source, attribute):
+        self.source, self.attribute = source, attribute
+
+    def get(self):
+        return getattr(self.source.get(), self.attribute)
+
+
+# ---------------------------------------------------------------------------
+# Configuration files: YAML, and the files of flags, groups and web settings
+# ---------------------------------------------------------------------------
+
+_YAML_CONTROL = re.compile(
+    r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]')
+_YAML_NULLS = ('~', 'null', 'Null', 'NULL')
+# What a plain scalar may not start with (-?: only before a blank), and the feature it means.
+_YAML_NOT_PLAIN = '&*!|>%{[?-:@`,]}'
+_YAML_FEATURES = {'&': 'anchors and aliases', '*': 'anchors and aliases', '!': 'tags',
+                  '%': 'directives',
+             '|': 'block scalars', '>': 'block scalars', '{': 'flow mappings',
+             '[': 'nested flow sequences', '?': "complex keys ('? ')",
+             '@': "reserved characters ('@', '`')", '`': "reserved characters ('@', '`')"}
+_YAML_ESCAPES = {'\\': '\\', '"': '"', '/': '/', 'n': '\n', 't': '\t', 'r': '\r', '0': '\0'}
+_YAML_ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)')
+_YAML_QUOTED = {"'": re.compile(r"'((?:[^']|'')*)'"), '"': re.compile(r'"((?:[^"\\]|\\.)*)"')}
+# A plain scalar ends at ': ' or ' #'; inside [ ] also at , [ ] { }.
+_YAML_PLAIN = re.compile(r'[^ \t](?:[^ \t:]|:(?=[^ \t])|[ \t]+(?=[^ \t#]))*')
+_YAML_PLAIN_FLOW = re.compile(r'[^ \t](?:[^ \t:,[\]{}]|:(?=[^ \t,[\]{}])|[ \t]+(?=[^ \t#,[\]{}]))*')
+_YAML_FLOW_NEXT = re.compile(r'[ \t]*(?:,[ \t]*|(?=[\]#]|$))')
+_YAML_ITEM = re.compile(r'-(?:[ \t]|$)')
+_YAML_KEY_END = re.compile(r'[ \t]*:(?:[ \t]+(?:#.*)?|$)')  # takes a comment after ': ' too
+_YAML_BAD_INDENT = 'inconsistent indentation (this line matches no enclosing block)'
+_YAML_MIXED = 'mapping keys and sequence items ("- ") are mixed at one indentation level'
+_YAML_CONTINUED = 'a value continued on the next line is not supported here; quote it on one line'
+_YAML_TABS = 'tabs are not allowed in indentation'
+
+
+def parse_yaml(text, where):
+    """Parse text, one YAML document in a strict subset, into dicts, lists, strs and None.
+
+    Supported: block mappings and sequences, one-line flow sequences of scalars, plain,
+    'single' and "double" quoted scalars, comments, and an optional leading '---'.
+    Every scalar is returned as the str written (unquoted): true, 10 or 1.5 stay strings,
+    the caller converts them.  An empty value and plain ~ or null are None; keys are always
+    str.  Anything else raises ValueError('<where> line <n>: <what is wrong>') on one line.
+    """
+    try:
+        lines = _yaml_lines(text)
+        return _yaml_block(lines, 0, -1)[0]  # with parent -1, it takes all lines or raises
+    except ValueError as err:  # raised below as ValueError(line number, message)
+        raise ValueError('%s line %d: %s' % ((where,) + err.args)) from None
+    except RecursionError:  # only absurdly deep nesting gets here; blame the deepest line
+        deepest = max(lines, key=lambda line: line[1])[0]
+        raise ValueError('%s line %d: nested too deeply' % (where, deepest)) from None
+
+
+def _yaml_fail_if(condition, n, what):
+    if condition:
+        raise ValueError(n, what)
+
+
+def _yaml_lines(text):
+    """Return [line number, indent, content] for each line that is not blank or a comment."""
+    lines, started = [], False
+    for n, line in enumerate(re.split(r'\r\n?|\n', text[1:] if text[:1] == '\ufeff' else text), 1):
+        bad = _YAML_CONTROL.search(line)
+        if bad:
+            raise ValueError(n, 'character U+%04X is not allowed' % ord(bad.group()))
+        body = line.lstrip(' \t')
+        if not body or body[0] == '#':
+            continue
+        # Checked here, before a later '---' would be reported as a second document.
+        _yaml_fail_if(line[0] == '%', n, 'directives are not supported here')
+        if re.match(r'(?:---|\.\.\.)(?:[ \t]|$)', line):
+            _yaml_fail_if(line[0] == '.', n, "the document end marker '...' is not supported here")
+            _yaml_fail_if(lines or started, n, "a second document ('---') is not supported here")
+            _yaml_fail_if(not re.match(r'---[ \t]*(#|$)', line), n,
+                          "text after '---' is not supported")
+            started = True
+            continue
+        _yaml_fail_if('\t' in line[:len(line) - len(body)], n, _YAML_TABS)
+        lines.append([n, len(line) - len(body), body])
+    return lines
+
+
+def _yaml_block(lines, i, parent, after_key=False):
+    """Parse the node at lines[i] if it is indented deeper than parent, else return None.
+
+    After 'key:' a list may also be written at the key's own indent.
+    """
+    n, indent, body = lines[i] if i < len(lines) else (0, -1, '')
+    item = _YAML_ITEM.match(body)
+    if indent < parent or (indent == parent and not (after_key and item)):
+        return None, i
+    if item or _yaml_key(body, n):
+        return _yaml_collection(lines, i, indent, parent)
+    return _yaml_value(body, n), _yaml_after_value(lines, i + 1, parent, body)
+
+
+def _yaml_after_value(lines, i, indent, text):
+    """Reject a deeper line after a value that was complete on its own line."""
+    if i < len(lines) and lines[i][1] > indent:
+        raise ValueError(lines[i][0], _YAML_BAD_INDENT if text[0] in '[\'"' else _YAML_CONTINUED)
+    return i
+
+
+def _yaml_collection(lines, i, indent, parent):
+    """Parse the '- item' or 'key: value' lines at indent into a list or dict."""
+    result = [] if _YAML_ITEM.match(lines[i][2]) else {}
+    # The lines deeper than parent are ours; a list level with its key ends before a shallower one.
+    while i < len(lines) and lines[i][1] > min(parent, indent - 1):
+        n, ind, body = lines[i]
+        _yaml_fail_if(ind != indent, n, _YAML_BAD_INDENT)
+        if bool(_YAML_ITEM.match(body)) != isinstance(result, list):
+            _yaml_fail_if(indent != parent, n, _YAML_MIXED)
+            break  # the next key after a list written level with its key
+        if isinstance(result, list):
+            rest = body[1:].lstrip(' \t')
+            if rest[:1] in ('', '#'):
+                i += 1  # the item is the block on the next lines, or None
+            else:
+                _yaml_fail_if('\t' in body[1:len(body) - len(rest)], n, _YAML_TABS)
+                # The item's content is a block of its own, indented to the column it starts at.
+                lines[i] = [n, ind + len(body) - len(rest), rest]
+            value, i = _yaml_block(lines, i, indent)
+            result.append(value)
+            continue
+        entry = _yaml_key(body, n)
+        if entry is None:
+            _yaml_value(body, n)  # raises the more specific error, if there is one
+            raise ValueError(n, "expected 'key: value' but found no ': ' after a key")
+        key, rest = entry
+        _yaml_fail_if(key in result, n, 'duplicate key %r' % key)
+        if rest:
+            result[key] = _yaml_value(rest, n)
+            i = _yaml_after_value(lines, i + 1, indent, rest)
+        else:
+            result[key], i = _yaml_block(lines, i + 1, indent, True)
+    return result, i
+
+
+def _yaml_key(body, n):
+    """Split a 'key: value' line into (key, value text or ''); None if it is not one."""
+    # '[' starts a value, never a key
+    key, end = (None, 0) if body[0] == '[' else _yaml_scalar(body, 0, n, False)
+    colon = _YAML_KEY_END.match(body, end)
+    if not colon:
         return None
-    return (user, password) if sep else None
+    if body[0] not in _YAML_QUOTED:
+        key = body[:end].rstrip(' \t')  # a plain key stays a str, even null or ~
+        _yaml_fail_if(key == '<<', n, "merge keys ('<<') are not supported here")
+    return key, body[colon.end():]
+
+
+def _yaml_value(text, n):
+    """Parse a scalar or flow sequence that must be all that is left on its line."""
+    value, end = _yaml_flow(text, n) if text[0] == '[' else _yaml_scalar(text, 0, n, False)
+    if not re.match(r'[ \t]*$|[ \t]+#', text[end:]):  # only a comment may follow
+        closing = {'[': 'bracket', '"': 'quote', "'": 'quote'}.get(text[0])
+        _yaml_fail_if(closing, n, 'unexpected text after the closing %s' % closing)
+        raise ValueError(n, "a plain value cannot contain ': '; quote it, or nest it on new lines")
+    return value
+
+
+def _yaml_flow(text, n):
+    """Parse a one-line flow sequence of scalars, text[0] being '['; return (list, end)."""
+    items, pos = [], len(text) - len(text[1:].lstrip(' \t'))
+    while text[pos:pos + 1] != ']':
+        _yaml_fail_if(text[pos:pos + 1] in ('', '#'), n,
+                      "unclosed '[' (must close on the same line)")
+        value, pos = _yaml_scalar(text, pos, n, True)
+        items.append(value)
+        after = _YAML_FLOW_NEXT.match(text, pos)
+        _yaml_fail_if(not after, n,
+                      'unexpected %r in a flow sequence' % text[pos:].strip(' \t')[:1])
+        pos = after.end()
+    return items, pos + 1
+
+
+def _yaml_scalar(text, pos, n, flow):
+    """Read the scalar starting at text[pos]; return (str or None, end position)."""
+    char = text[pos]
+    if char in _YAML_QUOTED:
+        quoted = _YAML_QUOTED[char].match(text, pos)
+        _yaml_fail_if(not quoted, n, 'unclosed quote (a quoted value must end on the same line)')
+        if char == "'":
+            return quoted.group(1).replace("''", "'"), quoted.end()
+        return _YAML_ESCAPE.sub(lambda m: _yaml_unescape(m.group(1), n),
+                                quoted.group(1)), quoted.end()
+    # Inside [ ], YAML readers disagree on what '?x' and ':x' are, so refuse them too.
+    if char in _YAML_NOT_PLAIN and (char not in '-?:' or text[pos + 1:pos + 2] in ('', ' ', '\t')
+                               or (flow and char != '-')):
+        feature = _YAML_FEATURES.get(char, "values starting with '%s'" % text[pos:pos + 2])
+        raise ValueError(n, feature + ' are not supported here; quote the value if it is text')
+    plain = (_YAML_PLAIN_FLOW if flow else _YAML_PLAIN).match(text, pos)
+    value = plain.group().rstrip(' \t')
+    return None if value in _YAML_NULLS else value, plain.end()
+
+
+def _yaml_unescape(code, n):
+    """Translate the escape sequence after a backslash in a double-quoted scalar."""
+    if code in _YAML_ESCAPES:
+        return _YAML_ESCAPES[code]
+    _yaml_fail_if(len(code) == 1 or int(code[1:], 16) > 0x10FFFF, n, 'unsupported escape \\' + code)
+    return chr(int(code[1:], 16))
+
+
+def read_text(path):
+    """A configuration file's text: a regular file of UTF-8 (a ValueError says why not)."""
+    data = read_regular_file(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError("%s line %d is not UTF-8" % (
+            path, data[:exc.start].count(b"\n") + 1)) from None
+
+
+# Flags that do something once instead of running the exporter, and the file itself.
+NOT_IN_A_FILE = ("--config.file", "--once", "--hash-password", "--help", "--version")
+
+
+def read_config_file(path):
+    """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
+    (the value is the rest of the line, as it stands) or `--flag`; blank lines and
+    lines starting with # are skipped."""
+    flags = []
+    text = read_regular_file(path).decode("utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        flag, equals, value = line.partition("=")
+        if not equals:
+            flag, _, value = line.partition(" ")
+            value = value.strip()
+        if not flag.startswith("--"):
+            raise ValueError("%s line %d is not a flag of this exporter: %r"
+                             % (path, number, line))
+        if flag in NOT_IN_A_FILE:
+            raise ValueError("%s line %d: %s belongs on the command line, not in a file"
+                             % (path, number, flag))
+        flags.append(flag + ("=" + value if equals or value else ""))
+    return flags
+
+
+def read_process_names(path, procfs="/proc"):
+    """The items of the reference exporter's config file (--config.path), unchanged:
+    a top-level process_names list (see ProcessNames)."""
+    document = parse_yaml(read_text(path), path)
+    if not isinstance(document, dict) or not isinstance(document.get("process_names"), list):
+        raise ValueError("%s: no process_names list at the top" % path)
+    unknown = sorted(set(document) - {"process_names"})
+    if unknown:
+        raise ValueError("%s: unknown key %r (there is process_names)" % (path, unknown[0]))
+    return [ProcessNames(item, "%s: process_names item %d" % (path, number), procfs)
+            for number, item in enumerate(document["process_names"], 1)]
 
 
 # --web.config.file: exporter-toolkit's web configuration, as node_exporter reads it.
@@ -4075,87 +4443,6 @@ def web_users(entries, path):
     if users:
         users.dummy = dummy_like(next(iter(users.values())))
     return users
-
-
-class Picked:
-    """One attribute of what a Reloading holds now, for whoever wants only that (the
-    server's TLS context and headers out of a WebConfig)."""
-
-    def __init__(self, source, attribute):
-        self.source, self.attribute = source, attribute
-
-    def get(self):
-        return getattr(self.source.get(), self.attribute)
-
-
-def check_user_name(user):
-    """ValueError unless user is a name the basic-auth file can hold and a client can
-    send: not empty, no colon (it ends the name), no space or control character
-    (lines are stripped), not starting with '#' (a comment), valid UTF-8."""
-    if not user:
-        raise ValueError("the user name is empty")
-    try:
-        user.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("user name %r is not valid UTF-8" % user) from None
-    if ":" in user:
-        raise ValueError("user name %r holds a colon" % user)
-    if user.startswith("#"):
-        raise ValueError("user name %r starts with '#', which makes a comment" % user)
-    if any(char.isspace() or not char.isprintable() for char in user):
-        raise ValueError("user name %r holds a space or control character" % user)
-    return user
-
-
-def check_hash(encoded):
-    """ValueError unless encoded is a hash that verify_password can check."""
-    import hashlib
-    if BCRYPT.match(encoded):
-        if system_bcrypt() is None:
-            raise ValueError("this system's crypt(3) cannot check bcrypt hashes ($2y$...); "
-                             "make a hash it can with --hash-password")
-        return
-    try:
-        scheme, cost, salt, digest = parse_hash(encoded)
-    except ValueError:
-        good = False
-    else:
-        if scheme == SCRYPT and not hasattr(hashlib, "scrypt"):
-            raise ValueError("this Python's hashlib has no scrypt")
-        n = cost[0]
-        good = bool(salt and digest) and (cost[0] > 0 if scheme == PBKDF2 else
-                                          n > 1 and n & (n - 1) == 0 and min(cost[1:]) > 0)
-    if not good:
-        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH, "
-                         "scrypt$N$R$P$SALT$HASH or bcrypt (make one with --hash-password)")
-
-
-def dummy_like(encoded):
-    """A hash of the same scheme and cost as encoded, with random salt and digest."""
-    import base64
-    if BCRYPT.match(encoded):
-        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-        return encoded[:7] + "".join(alphabet[byte % 64] for byte in os.urandom(53))
-    parts = encoded.split("$")
-    for index in (-2, -1):
-        parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
-    return "$".join(parts)
-
-
-def read_new_password(stream_in=None):
-    """A password, asked twice without echo on a terminal, or one line of standard
-    input; ValueError (a closed input, or one that is not UTF-8) says why not."""
-    stream_in = stream_in or sys.stdin
-    if stream_in is None or stream_in.closed:
-        raise ValueError("standard input is closed")
-    if not stream_in.isatty():
-        return stream_in.buffer.readline().decode("utf-8").rstrip("\r\n") \
-            if hasattr(stream_in, "buffer") else stream_in.readline().rstrip("\r\n")
-    import getpass
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        raise ValueError("the passwords differ")
-    return first
 
 
 # ---------------------------------------------------------------------------
@@ -4789,25 +5076,6 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT
         max_connections, max_per_address, flags, headers))
 
 
-M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
-
-
-def tune_malloc():
-    """On glibc, give the big per-scrape buffers back to the system when freed.
-
-    A scrape builds a few large buffers (each family's text).  After the first
-    are freed, glibc raises its mmap threshold and serves later ones from its
-    heap, where they linger as RSS; a fixed threshold (which also stops that
-    adjustment) maps and unmaps them instead.  Elsewhere this does nothing.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):     # not glibc (musl has no mallopt)
-        pass
-
-
 class Hangups:
     """SIGHUP's handler, installed first thing (main): it only notes that a reload is
     wanted.  The serving loop reloads (MetricsServer.service_actions), once however
@@ -4858,232 +5126,29 @@ def serve(server, reload=None, on_ready=None):
 
 
 # ---------------------------------------------------------------------------
-# Configuration files: the YAML that other exporters' users already have
-# ---------------------------------------------------------------------------
-
-_YAML_CONTROL = re.compile(
-    r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]')
-_YAML_NULLS = ('~', 'null', 'Null', 'NULL')
-# What a plain scalar may not start with (-?: only before a blank), and the feature it means.
-_YAML_NOT_PLAIN = '&*!|>%{[?-:@`,]}'
-_YAML_FEATURES = {'&': 'anchors and aliases', '*': 'anchors and aliases', '!': 'tags',
-                  '%': 'directives',
-             '|': 'block scalars', '>': 'block scalars', '{': 'flow mappings',
-             '[': 'nested flow sequences', '?': "complex keys ('? ')",
-             '@': "reserved characters ('@', '`')", '`': "reserved characters ('@', '`')"}
-_YAML_ESCAPES = {'\\': '\\', '"': '"', '/': '/', 'n': '\n', 't': '\t', 'r': '\r', '0': '\0'}
-_YAML_ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)')
-_YAML_QUOTED = {"'": re.compile(r"'((?:[^']|'')*)'"), '"': re.compile(r'"((?:[^"\\]|\\.)*)"')}
-# A plain scalar ends at ': ' or ' #'; inside [ ] also at , [ ] { }.
-_YAML_PLAIN = re.compile(r'[^ \t](?:[^ \t:]|:(?=[^ \t])|[ \t]+(?=[^ \t#]))*')
-_YAML_PLAIN_FLOW = re.compile(r'[^ \t](?:[^ \t:,[\]{}]|:(?=[^ \t,[\]{}])|[ \t]+(?=[^ \t#,[\]{}]))*')
-_YAML_FLOW_NEXT = re.compile(r'[ \t]*(?:,[ \t]*|(?=[\]#]|$))')
-_YAML_ITEM = re.compile(r'-(?:[ \t]|$)')
-_YAML_KEY_END = re.compile(r'[ \t]*:(?:[ \t]+(?:#.*)?|$)')  # takes a comment after ': ' too
-_YAML_BAD_INDENT = 'inconsistent indentation (this line matches no enclosing block)'
-_YAML_MIXED = 'mapping keys and sequence items ("- ") are mixed at one indentation level'
-_YAML_CONTINUED = 'a value continued on the next line is not supported here; quote it on one line'
-_YAML_TABS = 'tabs are not allowed in indentation'
-
-
-def parse_yaml(text, where):
-    """Parse text, one YAML document in a strict subset, into dicts, lists, strs and None.
-
-    Supported: block mappings and sequences, one-line flow sequences of scalars, plain,
-    'single' and "double" quoted scalars, comments, and an optional leading '---'.
-    Every scalar is returned as the str written (unquoted): true, 10 or 1.5 stay strings,
-    the caller converts them.  An empty value and plain ~ or null are None; keys are always
-    str.  Anything else raises ValueError('<where> line <n>: <what is wrong>') on one line.
-    """
-    try:
-        lines = _yaml_lines(text)
-        return _yaml_block(lines, 0, -1)[0]  # with parent -1, it takes all lines or raises
-    except ValueError as err:  # raised below as ValueError(line number, message)
-        raise ValueError('%s line %d: %s' % ((where,) + err.args)) from None
-    except RecursionError:  # only absurdly deep nesting gets here; blame the deepest line
-        deepest = max(lines, key=lambda line: line[1])[0]
-        raise ValueError('%s line %d: nested too deeply' % (where, deepest)) from None
-
-
-def _yaml_fail_if(condition, n, what):
-    if condition:
-        raise ValueError(n, what)
-
-
-def _yaml_lines(text):
-    """Return [line number, indent, content] for each line that is not blank or a comment."""
-    lines, started = [], False
-    for n, line in enumerate(re.split(r'\r\n?|\n', text[1:] if text[:1] == '\ufeff' else text), 1):
-        bad = _YAML_CONTROL.search(line)
-        if bad:
-            raise ValueError(n, 'character U+%04X is not allowed' % ord(bad.group()))
-        body = line.lstrip(' \t')
-        if not body or body[0] == '#':
-            continue
-        # Checked here, before a later '---' would be reported as a second document.
-        _yaml_fail_if(line[0] == '%', n, 'directives are not supported here')
-        if re.match(r'(?:---|\.\.\.)(?:[ \t]|$)', line):
-            _yaml_fail_if(line[0] == '.', n, "the document end marker '...' is not supported here")
-            _yaml_fail_if(lines or started, n, "a second document ('---') is not supported here")
-            _yaml_fail_if(not re.match(r'---[ \t]*(#|$)', line), n,
-                          "text after '---' is not supported")
-            started = True
-            continue
-        _yaml_fail_if('\t' in line[:len(line) - len(body)], n, _YAML_TABS)
-        lines.append([n, len(line) - len(body), body])
-    return lines
-
-
-def _yaml_block(lines, i, parent, after_key=False):
-    """Parse the node at lines[i] if it is indented deeper than parent, else return None.
-
-    After 'key:' a list may also be written at the key's own indent.
-    """
-    n, indent, body = lines[i] if i < len(lines) else (0, -1, '')
-    item = _YAML_ITEM.match(body)
-    if indent < parent or (indent == parent and not (after_key and item)):
-        return None, i
-    if item or _yaml_key(body, n):
-        return _yaml_collection(lines, i, indent, parent)
-    return _yaml_value(body, n), _yaml_after_value(lines, i + 1, parent, body)
-
-
-def _yaml_after_value(lines, i, indent, text):
-    """Reject a deeper line after a value that was complete on its own line."""
-    if i < len(lines) and lines[i][1] > indent:
-        raise ValueError(lines[i][0], _YAML_BAD_INDENT if text[0] in '[\'"' else _YAML_CONTINUED)
-    return i
-
-
-def _yaml_collection(lines, i, indent, parent):
-    """Parse the '- item' or 'key: value' lines at indent into a list or dict."""
-    result = [] if _YAML_ITEM.match(lines[i][2]) else {}
-    # The lines deeper than parent are ours; a list level with its key ends before a shallower one.
-    while i < len(lines) and lines[i][1] > min(parent, indent - 1):
-        n, ind, body = lines[i]
-        _yaml_fail_if(ind != indent, n, _YAML_BAD_INDENT)
-        if bool(_YAML_ITEM.match(body)) != isinstance(result, list):
-            _yaml_fail_if(indent != parent, n, _YAML_MIXED)
-            break  # the next key after a list written level with its key
-        if isinstance(result, list):
-            rest = body[1:].lstrip(' \t')
-            if rest[:1] in ('', '#'):
-                i += 1  # the item is the block on the next lines, or None
-            else:
-                _yaml_fail_if('\t' in body[1:len(body) - len(rest)], n, _YAML_TABS)
-                # The item's content is a block of its own, indented to the column it starts at.
-                lines[i] = [n, ind + len(body) - len(rest), rest]
-            value, i = _yaml_block(lines, i, indent)
-            result.append(value)
-            continue
-        entry = _yaml_key(body, n)
-        if entry is None:
-            _yaml_value(body, n)  # raises the more specific error, if there is one
-            raise ValueError(n, "expected 'key: value' but found no ': ' after a key")
-        key, rest = entry
-        _yaml_fail_if(key in result, n, 'duplicate key %r' % key)
-        if rest:
-            result[key] = _yaml_value(rest, n)
-            i = _yaml_after_value(lines, i + 1, indent, rest)
-        else:
-            result[key], i = _yaml_block(lines, i + 1, indent, True)
-    return result, i
-
-
-def _yaml_key(body, n):
-    """Split a 'key: value' line into (key, value text or ''); None if it is not one."""
-    # '[' starts a value, never a key
-    key, end = (None, 0) if body[0] == '[' else _yaml_scalar(body, 0, n, False)
-    colon = _YAML_KEY_END.match(body, end)
-    if not colon:
-        return None
-    if body[0] not in _YAML_QUOTED:
-        key = body[:end].rstrip(' \t')  # a plain key stays a str, even null or ~
-        _yaml_fail_if(key == '<<', n, "merge keys ('<<') are not supported here")
-    return key, body[colon.end():]
-
-
-def _yaml_value(text, n):
-    """Parse a scalar or flow sequence that must be all that is left on its line."""
-    value, end = _yaml_flow(text, n) if text[0] == '[' else _yaml_scalar(text, 0, n, False)
-    if not re.match(r'[ \t]*$|[ \t]+#', text[end:]):  # only a comment may follow
-        closing = {'[': 'bracket', '"': 'quote', "'": 'quote'}.get(text[0])
-        _yaml_fail_if(closing, n, 'unexpected text after the closing %s' % closing)
-        raise ValueError(n, "a plain value cannot contain ': '; quote it, or nest it on new lines")
-    return value
-
-
-def _yaml_flow(text, n):
-    """Parse a one-line flow sequence of scalars, text[0] being '['; return (list, end)."""
-    items, pos = [], len(text) - len(text[1:].lstrip(' \t'))
-    while text[pos:pos + 1] != ']':
-        _yaml_fail_if(text[pos:pos + 1] in ('', '#'), n,
-                      "unclosed '[' (must close on the same line)")
-        value, pos = _yaml_scalar(text, pos, n, True)
-        items.append(value)
-        after = _YAML_FLOW_NEXT.match(text, pos)
-        _yaml_fail_if(not after, n,
-                      'unexpected %r in a flow sequence' % text[pos:].strip(' \t')[:1])
-        pos = after.end()
-    return items, pos + 1
-
-
-def _yaml_scalar(text, pos, n, flow):
-    """Read the scalar starting at text[pos]; return (str or None, end position)."""
-    char = text[pos]
-    if char in _YAML_QUOTED:
-        quoted = _YAML_QUOTED[char].match(text, pos)
-        _yaml_fail_if(not quoted, n, 'unclosed quote (a quoted value must end on the same line)')
-        if char == "'":
-            return quoted.group(1).replace("''", "'"), quoted.end()
-        return _YAML_ESCAPE.sub(lambda m: _yaml_unescape(m.group(1), n),
-                                quoted.group(1)), quoted.end()
-    # Inside [ ], YAML readers disagree on what '?x' and ':x' are, so refuse them too.
-    if char in _YAML_NOT_PLAIN and (char not in '-?:' or text[pos + 1:pos + 2] in ('', ' ', '\t')
-                               or (flow and char != '-')):
-        feature = _YAML_FEATURES.get(char, "values starting with '%s'" % text[pos:pos + 2])
-        raise ValueError(n, feature + ' are not supported here; quote the value if it is text')
-    plain = (_YAML_PLAIN_FLOW if flow else _YAML_PLAIN).match(text, pos)
-    value = plain.group().rstrip(' \t')
-    return None if value in _YAML_NULLS else value, plain.end()
-
-
-def _yaml_unescape(code, n):
-    """Translate the escape sequence after a backslash in a double-quoted scalar."""
-    if code in _YAML_ESCAPES:
-        return _YAML_ESCAPES[code]
-    _yaml_fail_if(len(code) == 1 or int(code[1:], 16) > 0x10FFFF, n, 'unsupported escape \\' + code)
-    return chr(int(code[1:], 16))
-
-
-def read_text(path):
-    """A configuration file's text: a regular file of UTF-8 (a ValueError says why not)."""
-    data = read_regular_file(path)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError("%s line %d is not UTF-8" % (
-            path, data[:exc.start].count(b"\n") + 1)) from None
-
-
-def read_process_names(path, procfs="/proc"):
-    """The items of the reference exporter's config file (--config.path), unchanged:
-    a top-level process_names list (see ProcessNames)."""
-    document = parse_yaml(read_text(path), path)
-    if not isinstance(document, dict) or not isinstance(document.get("process_names"), list):
-        raise ValueError("%s: no process_names list at the top" % path)
-    unknown = sorted(set(document) - {"process_names"})
-    if unknown:
-        raise ValueError("%s: unknown key %r (there is process_names)" % (path, unknown[0]))
-    return [ProcessNames(item, "%s: process_names item %d" % (path, number), procfs)
-            for number, item in enumerate(document["process_names"], 1)]
-
-
-# ---------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------
 
 MAX_TIMEOUT = 86400     # a day: longer is a mistake, and would overflow a socket timeout
+
+
+def parse_duration(text):
+    """'300', '300s', '5m', '1h' as seconds."""
+    match = re.match(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*\Z", text)
+    if not match:
+        raise ValueError("not a duration: %r (try 300s, 5m or 1h)" % text)
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def resolve_user(user):
+    """A user name or uid from the command line, as a uid; ValueError if unknown."""
+    if user.isdigit():
+        return int(user)
+    import pwd
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ValueError("no such user: %r" % user) from None
 
 
 # What a flag's value must be; each says what is wrong in a ValueError, and argparse
@@ -5111,16 +5176,6 @@ def checked_telemetry_path(text):
     return text
 
 
-def checked_regex(text):
-    """A regex Python compiles and whose cost an outsider cannot make explode."""
-    try:
-        re.compile(text)
-        regex_reach(text)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        raise ValueError("bad regex %r: %s" % (text, exc)) from None
-    return text
-
-
 def checked_rule(text):
     """A rule: a regex, after a field prefix (name:, path:, cmdline:, user:) or not."""
     checked_regex(split_rule(text)[1])
@@ -5145,34 +5200,6 @@ def positive_integer(text):
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError("%r is not a whole number of at least 1" % text)
     return int(text)
-
-
-# Flags that do something once instead of running the exporter, and the file itself.
-NOT_IN_A_FILE = ("--config.file", "--once", "--hash-password", "--help", "--version")
-
-
-def read_config_file(path):
-    """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
-    (the value is the rest of the line, as it stands) or `--flag`; blank lines and
-    lines starting with # are skipped."""
-    flags = []
-    text = read_regular_file(path).decode("utf-8")
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        flag, equals, value = line.partition("=")
-        if not equals:
-            flag, _, value = line.partition(" ")
-            value = value.strip()
-        if not flag.startswith("--"):
-            raise ValueError("%s line %d is not a flag of this exporter: %r"
-                             % (path, number, line))
-        if flag in NOT_IN_A_FILE:
-            raise ValueError("%s line %d: %s belongs on the command line, not in a file"
-                             % (path, number, flag))
-        flags.append(flag + ("=" + value if equals or value else ""))
-    return flags
 
 
 def parse_args(argv, raise_errors=False):
@@ -5468,6 +5495,25 @@ def descriptor_budget(args):
     if not args.keep_open or not sys.platform.startswith("linux"):
         return connections, 0
     return connections, max(0, soft - connections - DESCRIPTORS_KEPT - FILES_HEADROOM)
+
+
+M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
+
+
+def tune_malloc():
+    """On glibc, give the big per-scrape buffers back to the system when freed.
+
+    A scrape builds a few large buffers (each family's text).  After the first
+    are freed, glibc raises its mmap threshold and serves later ones from its
+    heap, where they linger as RSS; a fixed threshold (which also stops that
+    adjustment) maps and unmaps them instead.  Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):     # not glibc (musl has no mallopt)
+        pass
 
 
 def build_exporter(args, kept_files=0, reader=None):
