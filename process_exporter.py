@@ -156,22 +156,67 @@ def read_start_of(path, limit):
 # The data: one record per process
 # ---------------------------------------------------------------------------
 
-# The numbers a reader may fill in.  A reader reads only the sources that the
-# wanted ones need (--metrics), so an unexported family costs nothing.
-VALUE_FIELDS = (
-    "start_time", "cpu_user", "cpu_system", "resident_bytes", "virtual_bytes",
-    "footprint_bytes", "threads", "open_fds", "disk_read_bytes", "disk_written_bytes",
-    "major_faults", "minor_faults", "context_switches", "instructions", "cycles",
-    "energy_joules", "voluntary_switches", "nonvoluntary_switches", "swapped_bytes",
-    "fd_limit", "state",
-)
-# Numbers exported only when asked for (--metrics, --threads, --gather-smaps): a
-# record holds them only then.
-EXTRA_FIELDS = (
-    "idle_wakeups", "interrupt_wakeups", "cpu_user_performance", "cpu_system_performance",
-    "cpu_wait", "wired_bytes", "footprint_peak_bytes", "proportional_resident_bytes",
-    "proportional_swapped_bytes", "wchan", "thread_list",
-)
+# A process's fields, declared once for the readers, the groups and --top.  Columns:
+# the field; its kind: `id` (always set), `value` (read by default), `text` (read
+# only when a rule or label needs CMDLINE) or `extra` (read only when asked for:
+# --metrics, --threads, --gather-smaps); counter or gauge; `groups` where a group sums
+# it; its unit (s and J are fractions, kept in billionths by a Ledger); `rusage`
+# where macOS reads it from proc_pid_rusage.  A reader reads only what the wanted
+# fields need, so an unexported family costs nothing.  A number the platform or the
+# permissions did not give stays None and is not exported: a user would read an
+# exported 0 as real.
+FIELDS = {row[0]: dict(zip(("kind", "type", "groups", "unit", "macos"), row[1:6]))
+          for row in (line.split() for line in """
+pid                          id    -       -      - -
+ppid                         id    -       -      - -
+uid                          id    -       -      - -      effective
+gid                          id    -       -      - -      effective
+name                         id    -       -      - -      invalid UTF-8 replaced
+path                         id    -       -      - -      "" when the kernel would not say
+start_time                   value gauge   -      s -      since the epoch, float
+cpu_user                     value counter groups s -
+cpu_system                   value counter groups s -
+resident_bytes               value gauge   groups B -
+virtual_bytes                value gauge   groups B -
+footprint_bytes              value gauge   groups B rusage macOS: Activity Monitor's Memory
+threads                      value gauge   groups - -
+open_fds                     value gauge   groups - -
+disk_read_bytes              value counter groups B rusage
+disk_written_bytes           value counter groups B rusage
+major_faults                 value counter groups - rusage macOS: its 64-bit page-ins
+minor_faults                 value counter groups - -
+context_switches             value counter groups - -      macOS: all threads' (Linux splits them)
+instructions                 value counter -      - rusage macOS: CPU counters, absent in VMs
+cycles                       value counter -      - rusage
+energy_joules                value counter -      J rusage macOS 13+ on Apple Silicon
+voluntary_switches           value counter groups - -      Linux: every thread's, gone ones too
+nonvoluntary_switches        value counter groups - -
+swapped_bytes                value gauge   groups B -      Linux: VmSwap
+fd_limit                     value gauge   -      - -      the soft limit on open descriptors
+state                        value -       -      - -      one of STATES, None if not known
+cmdline                      text  -       -      - -      the arguments joined by spaces
+argv0                        text  -       -      - -      the first, as exec was given it
+idle_wakeups                 extra counter -      - rusage macOS
+interrupt_wakeups            extra counter -      - rusage macOS
+cpu_user_performance         extra counter -      s rusage macOS: on performance cores
+cpu_system_performance       extra counter -      s rusage
+cpu_wait                     extra counter -      s rusage runnable, waiting for a CPU
+wired_bytes                  extra gauge   -      B rusage macOS
+footprint_peak_bytes         extra gauge   -      B rusage macOS
+proportional_resident_bytes  extra gauge   groups B -      Linux: PSS (--gather-smaps)
+proportional_swapped_bytes   extra gauge   groups B -
+wchan                        extra -       -      - -      Linux: the kernel function it waits in
+thread_list                  extra -       -      - -      [Thread], for two threads or more
+""".strip().splitlines())}
+
+
+def fields_with(**columns):
+    """The fields, in FIELDS' order, whose columns hold these values."""
+    return tuple(field for field, has in FIELDS.items()
+                 if all(has[column] == value for column, value in columns.items()))
+
+
+IDENTITY, VALUE_FIELDS, EXTRA_FIELDS = (fields_with(kind=kind) for kind in ("id", "value", "extra"))
 # Not a number: a reader reads command lines only when `fields` hold this (a rule
 # on `cmdline:` or --label cmdline asks for it), once per program run.
 CMDLINE = "cmdline"
@@ -183,103 +228,53 @@ CMDLINE_BYTES = 65536
 STATES = ("Running", "Sleeping", "Waiting", "Zombie", "Other")
 
 
+def init_of(required, optional, **fixed):
+    """An __init__ that sets each of `required` and `optional` (None unless given) from
+    its argument, by position or name, and each of `fixed` to its value.  Written out
+    and compiled once: it runs for every process of every scrape, where a loop of
+    setattr would take several times as long."""
+    source = "def __init__(self, %s):\n%s" % (
+        ", ".join(required + tuple(name + "=None" for name in optional)),
+        "".join("    self.%s = %s\n" % (name, name if name not in fixed else repr(fixed[name]))
+                for name in required + optional + tuple(fixed)))
+    namespace = {}
+    exec(source, namespace)
+    return namespace["__init__"]
+
+
 class Process:
-    """What one reading of one process gave.
+    """What one reading of one process gave: the FIELDS, by position in their order."""
 
-    Identity (pid, ppid, uid, gid, name, path) is always set.  A number the
-    platform or the permissions did not give stays None and is not exported:
-    a user would read an exported 0 as real.
-    """
-
-    __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS + (
-        "cmdline", "argv0", "partial", "__dict__")
-
-    info = 1        # the value of process_info, the same for every process
-
-    # The extras are None here, and set on a record (in its __dict__) only when read,
-    # so that the records of a default scrape cost no more for them.
-    idle_wakeups = interrupt_wakeups = None                 # macOS
-    cpu_user_performance = cpu_system_performance = None    # seconds on P-cores
-    cpu_wait = None                   # seconds runnable, waiting for a CPU
-    wired_bytes = footprint_peak_bytes = None               # macOS
-    proportional_resident_bytes = proportional_swapped_bytes = None    # Linux: PSS
-    wchan = None                      # Linux: the kernel function it sleeps in
-    thread_list = None                # [Thread], for processes of two threads or more
-    kernel_thread = False             # Linux: a kernel thread, not a program
-
-    def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
-                 cpu_system=None, resident_bytes=None, virtual_bytes=None,
-                 footprint_bytes=None, threads=None, open_fds=None, disk_read_bytes=None,
-                 disk_written_bytes=None, major_faults=None, minor_faults=None,
-                 context_switches=None, instructions=None, cycles=None, energy_joules=None,
-                 voluntary_switches=None, nonvoluntary_switches=None, swapped_bytes=None,
-                 fd_limit=None, state=None, cmdline=None, argv0=None, **extras):
-        self.pid = pid
-        self.ppid = ppid
-        self.uid = uid
-        self.gid = gid
-        self.name = name                  # str; invalid UTF-8 already replaced
-        self.path = path                  # str; "" when the kernel would not say
-        self.start_time = start_time      # seconds since the epoch, float
-        self.cpu_user = cpu_user          # seconds, float
-        self.cpu_system = cpu_system      # seconds, float
-        self.resident_bytes = resident_bytes
-        self.virtual_bytes = virtual_bytes
-        self.footprint_bytes = footprint_bytes    # macOS: Activity Monitor's Memory
-        self.threads = threads
-        self.open_fds = open_fds
-        self.disk_read_bytes = disk_read_bytes
-        self.disk_written_bytes = disk_written_bytes
-        self.major_faults = major_faults
-        self.minor_faults = minor_faults
-        self.context_switches = context_switches
-        self.instructions = instructions  # macOS: CPU counters, absent in VMs
-        self.cycles = cycles
-        self.energy_joules = energy_joules        # macOS 13+ on Apple Silicon
-        # Linux splits the context switches (and has no total that counts every
-        # thread); macOS has the total only.
-        self.voluntary_switches = voluntary_switches
-        self.nonvoluntary_switches = nonvoluntary_switches
-        self.swapped_bytes = swapped_bytes        # Linux: VmSwap
-        self.fd_limit = fd_limit                  # the soft limit on open descriptors
-        self.state = state                        # one of STATES, None if not known
-        # The arguments joined by spaces, when asked for and readable: a slot, as a
-        # record holding one in a dict of its own cost a tenth more per scrape.
-        self.cmdline = cmdline
-        self.argv0 = argv0       # the first of them, as exec was given it
-        self.partial = False     # the kernel refused some of its numbers
-        if extras:
-            self.__dict__.update(extras)
+    # The texts are slots too: a record holding them in a dict of its own costs a tenth
+    # more per scrape.  The extras are None on the class, and set on a record (in its
+    # __dict__) only when read, so that the records of a default scrape cost no more.
+    __slots__ = IDENTITY + VALUE_FIELDS + fields_with(kind="text") + ("partial", "__dict__")
+    __init__ = init_of(IDENTITY, __slots__[len(IDENTITY):-2], partial=False)  # refused some
+    info = 1                # the value of process_info, the same for every process
+    kernel_thread = False   # Linux: a kernel thread, not a program
 
     def __repr__(self):
-        return "Process(%s)" % ", ".join(
-            "%s=%r" % (field, getattr(self, field))
-            for field in self.__slots__[:-1] + EXTRA_FIELDS
-            if getattr(self, field) is not None)
+        return "Process(%s)" % ", ".join("%s=%r" % (field, getattr(self, field)) for field
+                                         in tuple(FIELDS) + ("partial",)
+                                         if getattr(self, field) is not None)
+
+
+for _field in EXTRA_FIELDS:
+    setattr(Process, _field, None)
+
+
+# What the per-thread families sum over the threads of one name in a group.
+THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "major_faults",
+                   "minor_faults", "voluntary_switches", "nonvoluntary_switches")
 
 
 class Thread:
-    """One thread of a process, for the per-thread families (--threads): its name and
-    what it used.  A number the kernel does not give per thread stays None."""
+    """One thread of a process, for the per-thread families (--threads): its id, unique
+    in the process while the thread lives, its name and what it used.  A number the
+    kernel does not give per thread stays None."""
 
-    __slots__ = ("tid", "name", "cpu_user", "cpu_system", "read_bytes", "written_bytes",
-                 "major_faults", "minor_faults", "voluntary_switches",
-                 "nonvoluntary_switches", "wchan")
-
-    def __init__(self, tid, name, cpu_user=None, cpu_system=None, read_bytes=None,
-                 written_bytes=None, major_faults=None, minor_faults=None,
-                 voluntary_switches=None, nonvoluntary_switches=None, wchan=None):
-        self.tid = tid                  # unique in the process while the thread lives
-        self.name = name
-        self.cpu_user = cpu_user
-        self.cpu_system = cpu_system
-        self.read_bytes = read_bytes
-        self.written_bytes = written_bytes
-        self.major_faults = major_faults
-        self.minor_faults = minor_faults
-        self.voluntary_switches = voluntary_switches
-        self.nonvoluntary_switches = nonvoluntary_switches
-        self.wchan = wchan
+    __slots__ = ("tid", "name") + THREAD_COUNTERS + ("wchan",)
+    __init__ = init_of(__slots__[:2], __slots__[2:])
 
 
 # ---------------------------------------------------------------------------
@@ -841,10 +836,9 @@ def procargs_arguments(raw):
     return arguments
 
 
-# The numbers proc_pid_rusage gives (major faults are its 64-bit page-ins).
-# The numbers of the rusage buffer exported only when asked for.
-RUSAGE_EXTRAS = ("idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
-                 "cpu_system_performance", "cpu_wait", "wired_bytes", "footprint_peak_bytes")
+# The numbers proc_pid_rusage gives, and of those the ones read only when asked for.
+RUSAGE_FIELDS = fields_with(macos="rusage")
+RUSAGE_EXTRAS = fields_with(macos="rusage", kind="extra")
 
 
 def darwin_state(p_stat, running_threads):
@@ -860,13 +854,6 @@ def darwin_state(p_stat, running_threads):
     if running_threads is None:
         return None
     return "Sleeping"
-
-
-RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
-                 "major_faults", "instructions", "cycles", "energy_joules",
-                 "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
-                 "cpu_system_performance", "cpu_wait", "wired_bytes",
-                 "footprint_peak_bytes")
 
 
 class DarwinReader(Reader):
@@ -2151,9 +2138,7 @@ class TopConsumers:
 
     def __init__(self, count, families):
         self.count = count
-        self.ledger = Ledger(sorted({attribute for family in PROCESS_FAMILIES
-                                     if family.type == "counter"
-                                     for attribute in family.fields}))
+        self.ledger = Ledger(fields_with(type="counter"))
         self._cpu = [self.ledger.fields.index(field) for field in ("cpu_user", "cpu_system")]
         # Gauges with a label from the data (process_state) are no number to sum.
         self.gauges = sorted({attribute for family in families
@@ -2224,8 +2209,7 @@ def went_down(values, last):
 
 
 # Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
-FRACTIONAL = frozenset(("cpu_user", "cpu_system", "cpu_user_performance",
-                        "cpu_system_performance", "cpu_wait", "energy_joules"))
+FRACTIONAL = frozenset(fields_with(type="counter", unit="s") + fields_with(unit="J"))
 
 
 class Ledger:
@@ -2669,15 +2653,8 @@ class AppNames:
 
 # What a group sums over its members.  Counters keep what exited members used;
 # gauges are the live members' sum; the start time is the oldest.
-GROUP_COUNTERS = ("cpu_user", "cpu_system", "disk_read_bytes", "disk_written_bytes",
-                  "major_faults", "minor_faults", "context_switches", "voluntary_switches",
-                  "nonvoluntary_switches")
-GROUP_GAUGES = ("resident_bytes", "virtual_bytes", "footprint_bytes", "swapped_bytes",
-                "proportional_resident_bytes", "proportional_swapped_bytes", "threads",
-                "open_fds")
-# What the per-thread families sum over the threads of one name in a group.
-THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "major_faults",
-                   "minor_faults", "voluntary_switches", "nonvoluntary_switches")
+GROUP_COUNTERS = fields_with(type="counter", groups="groups")
+GROUP_GAUGES = fields_with(type="gauge", groups="groups")
 # --group-by name puts every Linux kernel thread here by default (--kernel-threads).
 KERNEL_THREADS_GROUP = "kernel threads"
 
