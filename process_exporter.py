@@ -391,158 +391,83 @@ def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
 
 LIBSYSTEM_PATH = "/usr/lib/libSystem.B.dylib"
 
-PROC_PIDLISTFDS = 1
-PROC_PIDTASKALLINFO = 2
-PROC_PIDT_SHORTBSDINFO = 13
+# proc_pidinfo's flavours and the sizes it checks; proc_pid_rusage's; sysctl's names.
+PROC_PIDLISTFDS, PROC_PIDTASKALLINFO, PROC_PIDTHREADINFO, PROC_PIDLISTTHREADS = 1, 2, 5, 6
+PROC_PIDT_SHORTBSDINFO, PROC_PIDTHREADID64INFO = 13, 15
+PROC_PIDLISTTHREADIDS = 28      # private header from macOS 14; known since 10.15
+PROC_PIDTASKALLINFO_SIZE = 232
 PROC_PIDLISTFD_SIZE = 8             # sizeof(struct proc_fdinfo)
 PROC_PIDPATHINFO_MAXSIZE = 4096     # 4 * MAXPATHLEN; proc_pidpath refuses more
-MAXCOMLEN = 16
-RUSAGE_INFO_V4 = 4
-RUSAGE_INFO_V6 = 6
-SIDL = 1                # p_stat: being created
-SRUN = 2                # alive: xnu never sets SSLEEP, so running or not is the threads'
-SSTOP = 4
-SZOMB = 5
-PROC_PIDTHREADINFO = 5
-PROC_PIDLISTTHREADS = 6
-PROC_PIDTHREADID64INFO = 15
-PROC_PIDLISTTHREADIDS = 28      # private header from macOS 14; known since 10.15
-MAXTHREADNAMESIZE = 64
-PROC_PIDTASKALLINFO_SIZE = 232
-CTL_KERN = 1
-KERN_PROC = 14
-KERN_PROC_ALL = 0
-KERN_PROCARGS2 = 49
+MAXCOMLEN, MAXTHREADNAMESIZE = 16, 64
+RUSAGE_INFO_V4, RUSAGE_INFO_V6 = 4, 6
+CTL_KERN, KERN_PROC, KERN_PROC_ALL, KERN_PROCARGS2 = 1, 14, 0, 49
+# p_stat: SIDL being created, SRUN alive (xnu never sets SSLEEP, so running or not is
+# the threads'), SSTOP stopped, SZOMB a zombie.
+SIDL, SRUN, SSTOP, SZOMB = 1, 2, 4, 5
 INT32_MAX = 2 ** 31 - 1
 GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
 GONE_BAD_64 = 2 ** 64
 
-c_uint8 = ctypes.c_uint8
-c_int8 = ctypes.c_int8
-c_uint16 = ctypes.c_uint16
-c_int16 = ctypes.c_int16
-c_uint32 = ctypes.c_uint32
-c_int32 = ctypes.c_int32
-c_uint64 = ctypes.c_uint64
-c_int64 = ctypes.c_int64
+
+def c_fields(spec):
+    """A ctypes struct's _fields_ from "TYPE: name name ... TYPE: name ...", TYPE being a
+    ctypes type less its c_ (uint32, char) or a struct here, *N making it an array of
+    N (a number, or a constant here)."""
+    fields, kind = [], None
+    for word in spec.split():
+        if word.endswith(":"):
+            name, _, count = word[:-1].partition("*")
+            kind = getattr(ctypes, "c_" + name, None) or globals()[name]
+            if count:
+                kind = kind * (int(count) if count.isdigit() else globals()[count])
+        else:
+            fields.append((word, kind))
+    return fields
 
 
 class proc_bsdinfo(ctypes.Structure):
-    _fields_ = [
-        ("pbi_flags", c_uint32),
-        ("pbi_status", c_uint32),
-        ("pbi_xstatus", c_uint32),
-        ("pbi_pid", c_uint32),
-        ("pbi_ppid", c_uint32),
-        ("pbi_uid", c_uint32),          # effective uid
-        ("pbi_gid", c_uint32),
-        ("pbi_ruid", c_uint32),
-        ("pbi_rgid", c_uint32),
-        ("pbi_svuid", c_uint32),
-        ("pbi_svgid", c_uint32),
-        ("rfu_1", c_uint32),
-        ("pbi_comm", ctypes.c_char * MAXCOMLEN),         # at most 15 chars
-        ("pbi_name", ctypes.c_char * (2 * MAXCOMLEN)),   # at most 31 chars, may be empty
-        ("pbi_nfiles", c_uint32),       # fd table slots, not open descriptors
-        ("pbi_pgid", c_uint32),
-        ("pbi_pjobc", c_uint32),
-        ("e_tdev", c_uint32),
-        ("e_tpgid", c_uint32),
-        ("pbi_nice", c_int32),
-        ("pbi_start_tvsec", c_uint64),   # wall clock at fork, kept across exec
-        ("pbi_start_tvusec", c_uint64),
-    ]
+    # pbi_uid is the effective uid; pbi_comm holds at most 15 chars, pbi_name (its
+    # size 2 * MAXCOMLEN) 31 or none; pbi_nfiles counts fd table slots, not open
+    # descriptors; pbi_start_tv* is the wall clock at fork, kept across exec.
+    _fields_ = c_fields("""uint32: pbi_flags pbi_status pbi_xstatus pbi_pid pbi_ppid pbi_uid
+        pbi_gid pbi_ruid pbi_rgid pbi_svuid pbi_svgid rfu_1  char*MAXCOMLEN: pbi_comm
+        char*32: pbi_name  uint32: pbi_nfiles pbi_pgid pbi_pjobc e_tdev e_tpgid
+        int32: pbi_nice  uint64: pbi_start_tvsec pbi_start_tvusec""")
 
 
 class proc_bsdshortinfo(ctypes.Structure):
     """The one BSD flavour any user may read of any process."""
-    _fields_ = [
-        ("pbsi_pid", c_uint32),
-        ("pbsi_ppid", c_uint32),
-        ("pbsi_pgid", c_uint32),
-        ("pbsi_status", c_uint32),
-        ("pbsi_comm", ctypes.c_char * MAXCOMLEN),
-        ("pbsi_flags", c_uint32),
-        ("pbsi_uid", c_uint32),
-        ("pbsi_gid", c_uint32),
-        ("pbsi_ruid", c_uint32),
-        ("pbsi_rgid", c_uint32),
-        ("pbsi_svuid", c_uint32),
-        ("pbsi_svgid", c_uint32),
-        ("pbsi_rfu", c_uint32),
-    ]
+    _fields_ = c_fields("""uint32: pbsi_pid pbsi_ppid pbsi_pgid pbsi_status
+        char*MAXCOMLEN: pbsi_comm  uint32: pbsi_flags pbsi_uid pbsi_gid pbsi_ruid pbsi_rgid
+        pbsi_svuid pbsi_svgid pbsi_rfu""")
 
 
 class proc_taskinfo(ctypes.Structure):
-    _fields_ = [
-        ("pti_virtual_size", c_uint64),      # bytes
-        ("pti_resident_size", c_uint64),     # bytes
-        ("pti_total_user", c_uint64),        # Mach absolute-time ticks, not ns
-        ("pti_total_system", c_uint64),      # Mach absolute-time ticks
-        ("pti_threads_user", c_uint64),
-        ("pti_threads_system", c_uint64),
-        ("pti_policy", c_int32),
-        ("pti_faults", c_int32),             # all faults
-        ("pti_pageins", c_int32),            # faults that read from disk
-        ("pti_cow_faults", c_int32),
-        ("pti_messages_sent", c_int32),
-        ("pti_messages_received", c_int32),
-        ("pti_syscalls_mach", c_int32),
-        ("pti_syscalls_unix", c_int32),
-        ("pti_csw", c_int32),                # voluntary + involuntary
-        ("pti_threadnum", c_int32),
-        ("pti_numrunning", c_int32),
-        ("pti_priority", c_int32),
-    ]
+    # Sizes in bytes, times in Mach absolute-time ticks (not ns); pti_faults counts all
+    # faults, pti_pageins those that read from disk; pti_csw is voluntary + involuntary.
+    _fields_ = c_fields("""uint64: pti_virtual_size pti_resident_size pti_total_user
+        pti_total_system pti_threads_user pti_threads_system  int32: pti_policy pti_faults
+        pti_pageins pti_cow_faults pti_messages_sent pti_messages_received pti_syscalls_mach
+        pti_syscalls_unix pti_csw pti_threadnum pti_numrunning pti_priority""")
 
 
 class proc_taskallinfo(ctypes.Structure):
-    _fields_ = [
-        ("pbsd", proc_bsdinfo),
-        ("ptinfo", proc_taskinfo),
-    ]
+    _fields_ = c_fields("proc_bsdinfo: pbsd  proc_taskinfo: ptinfo")
 
 
 # rusage_info_v4 (macOS 10.13+); v6 (macOS 13+) appends v5's ri_flags and its own.
-# Times are Mach ticks, sizes bytes, energy nanojoules.
-RUSAGE_INFO_V4_FIELDS = [
-    ("ri_uuid", c_uint8 * 16),
-    ("ri_user_time", c_uint64),
-    ("ri_system_time", c_uint64),
-    ("ri_pkg_idle_wkups", c_uint64),
-    ("ri_interrupt_wkups", c_uint64),
-    ("ri_pageins", c_uint64),
-    ("ri_wired_size", c_uint64),
-    ("ri_resident_size", c_uint64),
-    ("ri_phys_footprint", c_uint64),         # Activity Monitor's Memory column
-    ("ri_proc_start_abstime", c_uint64),
-    ("ri_proc_exit_abstime", c_uint64),
-    ("ri_child_user_time", c_uint64),
-    ("ri_child_system_time", c_uint64),
-    ("ri_child_pkg_idle_wkups", c_uint64),
-    ("ri_child_interrupt_wkups", c_uint64),
-    ("ri_child_pageins", c_uint64),
-    ("ri_child_elapsed_abstime", c_uint64),
-    ("ri_diskio_bytesread", c_uint64),
-    ("ri_diskio_byteswritten", c_uint64),
-    ("ri_cpu_time_qos_default", c_uint64),
-    ("ri_cpu_time_qos_maintenance", c_uint64),
-    ("ri_cpu_time_qos_background", c_uint64),
-    ("ri_cpu_time_qos_utility", c_uint64),
-    ("ri_cpu_time_qos_legacy", c_uint64),
-    ("ri_cpu_time_qos_user_initiated", c_uint64),
-    ("ri_cpu_time_qos_user_interactive", c_uint64),
-    ("ri_billed_system_time", c_uint64),
-    ("ri_serviced_system_time", c_uint64),
-    ("ri_logical_writes", c_uint64),
-    ("ri_lifetime_max_phys_footprint", c_uint64),
-    ("ri_instructions", c_uint64),
-    ("ri_cycles", c_uint64),
-    ("ri_billed_energy", c_uint64),
-    ("ri_serviced_energy", c_uint64),
-    ("ri_interval_max_phys_footprint", c_uint64),
-    ("ri_runnable_time", c_uint64),
-]
+# Times are Mach ticks, sizes bytes, energy nanojoules; ri_phys_footprint is Activity
+# Monitor's Memory column.
+RUSAGE_INFO_V4_FIELDS = c_fields("""uint8*16: ri_uuid  uint64: ri_user_time ri_system_time
+    ri_pkg_idle_wkups ri_interrupt_wkups ri_pageins ri_wired_size ri_resident_size
+    ri_phys_footprint ri_proc_start_abstime ri_proc_exit_abstime ri_child_user_time
+    ri_child_system_time ri_child_pkg_idle_wkups ri_child_interrupt_wkups ri_child_pageins
+    ri_child_elapsed_abstime ri_diskio_bytesread ri_diskio_byteswritten
+    ri_cpu_time_qos_default ri_cpu_time_qos_maintenance ri_cpu_time_qos_background
+    ri_cpu_time_qos_utility ri_cpu_time_qos_legacy ri_cpu_time_qos_user_initiated
+    ri_cpu_time_qos_user_interactive ri_billed_system_time ri_serviced_system_time
+    ri_logical_writes ri_lifetime_max_phys_footprint ri_instructions ri_cycles
+    ri_billed_energy ri_serviced_energy ri_interval_max_phys_footprint ri_runnable_time""")
 
 
 class rusage_info_v4(ctypes.Structure):
@@ -550,44 +475,23 @@ class rusage_info_v4(ctypes.Structure):
 
 
 class rusage_info_v6(ctypes.Structure):
-    _fields_ = RUSAGE_INFO_V4_FIELDS + [
-        ("ri_flags", c_uint64),
-        ("ri_user_ptime", c_uint64),
-        ("ri_system_ptime", c_uint64),
-        ("ri_pinstructions", c_uint64),
-        ("ri_pcycles", c_uint64),
-        ("ri_energy_nj", c_uint64),
-        ("ri_penergy_nj", c_uint64),
-        ("ri_secure_time_in_system", c_uint64),
-        ("ri_secure_ptime_in_system", c_uint64),
-        ("ri_neural_footprint", c_uint64),
-        ("ri_lifetime_max_neural_footprint", c_uint64),
-        ("ri_interval_max_neural_footprint", c_uint64),
-        ("ri_reserved", c_uint64 * 9),
-    ]
+    _fields_ = RUSAGE_INFO_V4_FIELDS + c_fields("""uint64: ri_flags ri_user_ptime
+        ri_system_ptime ri_pinstructions ri_pcycles ri_energy_nj ri_penergy_nj
+        ri_secure_time_in_system ri_secure_ptime_in_system ri_neural_footprint
+        ri_lifetime_max_neural_footprint ri_interval_max_neural_footprint
+        uint64*9: ri_reserved""")
 
 
 class proc_threadinfo(ctypes.Structure):
-    _fields_ = [
-        ("pth_user_time", c_uint64),         # nanoseconds, unlike the task's ticks
-        ("pth_system_time", c_uint64),
-        ("pth_cpu_usage", c_int32),
-        ("pth_policy", c_int32),
-        ("pth_run_state", c_int32),          # TH_STATE_RUNNING 1 ... HALTED 5
-        ("pth_flags", c_int32),
-        ("pth_sleep_time", c_int32),
-        ("pth_curpri", c_int32),
-        ("pth_priority", c_int32),
-        ("pth_maxpriority", c_int32),
-        ("pth_name", ctypes.c_char * MAXTHREADNAMESIZE),
-    ]
+    # Times in nanoseconds, unlike the task's ticks; pth_run_state is TH_STATE_RUNNING
+    # (1) ... TH_STATE_HALTED (5).
+    _fields_ = c_fields("""uint64: pth_user_time pth_system_time  int32: pth_cpu_usage
+        pth_policy pth_run_state pth_flags pth_sleep_time pth_curpri pth_priority
+        pth_maxpriority  char*MAXTHREADNAMESIZE: pth_name""")
 
 
 class mach_timebase_info(ctypes.Structure):
-    _fields_ = [
-        ("numer", c_uint32),
-        ("denom", c_uint32),
-    ]
+    _fields_ = c_fields("uint32: numer denom")
 
 
 # struct kinfo_proc (bsd/sys/sysctl.h), what sysctl KERN_PROC_ALL gives for every
@@ -595,75 +499,40 @@ class mach_timebase_info(ctypes.Structure):
 # exporter may use are named; the bytes between them are reserved_* here.
 
 class timeval(ctypes.Structure):
-    _fields_ = [
-        ("tv_sec", c_int64),
-        ("tv_usec", c_int32),
-    ]
+    _fields_ = c_fields("int64: tv_sec  int32: tv_usec")
 
 
 class extern_proc(ctypes.Structure):
-    _fields_ = [
-        ("p_starttime", timeval),        # fork time, kept across exec
-        ("reserved_1", c_uint8 * 16),
-        ("p_flag", c_int32),
-        ("p_stat", c_uint8),             # SIDL 1, SRUN 2, SSLEEP 3, SSTOP 4, SZOMB 5
-        ("reserved_2", c_uint8 * 3),
-        ("p_pid", c_int32),
-        ("p_oppid", c_int32),
-        ("reserved_3", c_uint8 * 192),
-        ("p_priority", c_uint8),
-        ("p_usrpri", c_uint8),
-        ("p_nice", c_int8),
-        ("p_comm", ctypes.c_char * (MAXCOMLEN + 1)),     # at most 16 chars
-        ("reserved_4", c_uint8 * 20),
-        ("p_xstat", c_uint16),
-        ("reserved_5", c_uint8 * 14),
-    ]
+    # p_starttime is the fork time, kept across exec; p_stat one of SIDL ... SZOMB;
+    # p_comm (MAXCOMLEN + 1) holds at most 16 chars.
+    _fields_ = c_fields("""timeval: p_starttime  uint8*16: reserved_1  int32: p_flag
+        uint8: p_stat  uint8*3: reserved_2  int32: p_pid p_oppid  uint8*192: reserved_3
+        uint8: p_priority p_usrpri  int8: p_nice  char*17: p_comm  uint8*20: reserved_4
+        uint16: p_xstat  uint8*14: reserved_5""")
 
 
 class _pcred(ctypes.Structure):
-    _fields_ = [
-        ("reserved_1", c_uint8 * 80),     # pc_lock, pc_ucred
-        ("p_ruid", c_uint32),
-        ("p_svuid", c_uint32),
-        ("p_rgid", c_uint32),
-        ("p_svgid", c_uint32),
-        ("reserved_2", c_uint8 * 8),
-    ]
+    # reserved_1 is pc_lock and pc_ucred.
+    _fields_ = c_fields("""uint8*80: reserved_1  uint32: p_ruid p_svuid p_rgid p_svgid
+        uint8*8: reserved_2""")
 
 
 class _ucred(ctypes.Structure):
-    _fields_ = [
-        ("reserved_1", c_uint8 * 4),      # cr_ref
-        ("cr_uid", c_uint32),             # effective uid
-        ("cr_ngroups", c_int16),
-        ("reserved_2", c_uint8 * 2),
-        ("cr_groups", c_uint32 * 16),     # [0] is the effective gid
-    ]
+    # reserved_1 is cr_ref; cr_uid is the effective uid, cr_groups[0] the effective gid.
+    _fields_ = c_fields("""uint8*4: reserved_1  uint32: cr_uid  int16: cr_ngroups
+        uint8*2: reserved_2  uint32*16: cr_groups""")
 
 
 class eproc(ctypes.Structure):
-    _fields_ = [
-        ("reserved_1", c_uint8 * 16),     # e_paddr, e_sess
-        ("e_pcred", _pcred),
-        ("e_ucred", _ucred),
-        ("reserved_2", c_uint8 * 68),     # e_vm
-        ("e_ppid", c_int32),
-        ("e_pgid", c_int32),
-        ("reserved_3", c_uint8 * 4),      # e_jobc
-        ("e_tdev", c_int32),              # -1 without a controlling terminal
-        ("e_tpgid", c_int32),
-        ("reserved_4", c_uint8 * 32),     # e_tsess, e_wmesg, e_xsize...
-        ("e_flag", c_int32),
-        ("reserved_5", c_uint8 * 32),     # e_login, e_spare
-    ]
+    # Reserved: e_paddr and e_sess; e_vm; e_jobc; e_tsess, e_wmesg, e_xsize...; e_login
+    # and e_spare.  e_tdev is -1 without a controlling terminal.
+    _fields_ = c_fields("""uint8*16: reserved_1  _pcred: e_pcred  _ucred: e_ucred
+        uint8*68: reserved_2  int32: e_ppid e_pgid  uint8*4: reserved_3  int32: e_tdev
+        e_tpgid  uint8*32: reserved_4  int32: e_flag  uint8*32: reserved_5""")
 
 
 class kinfo_proc(ctypes.Structure):
-    _fields_ = [
-        ("kp_proc", extern_proc),
-        ("kp_eproc", eproc),
-    ]
+    _fields_ = c_fields("extern_proc: kp_proc  eproc: kp_eproc")
 
 
 def field_at(struct, dotted):
@@ -680,8 +549,9 @@ def field_at(struct, dotted):
     return offset, struct
 
 
-STRUCT_CODES = {c_uint8: "B", c_int8: "b", c_uint16: "H", c_int16: "h", c_uint32: "I",
-                c_int32: "i", c_uint64: "Q", c_int64: "q"}
+STRUCT_CODES = {getattr(ctypes, "c_" + name): code for name, code in (
+    ("uint8", "B"), ("int8", "b"), ("uint16", "H"), ("int16", "h"), ("uint32", "I"),
+    ("int32", "i"), ("uint64", "Q"), ("int64", "q"))}
 
 
 def unpacker(struct, fields):
@@ -695,7 +565,7 @@ def unpacker(struct, fields):
         if offset < position:
             raise ValueError("%s is out of offset order" % dotted)
         fmt += "%dx" % (offset - position) if offset > position else ""
-        is_text = issubclass(kind, ctypes.Array) and kind._type_ in (ctypes.c_char, c_uint8)
+        is_text = issubclass(kind, ctypes.Array) and kind._type_ in (ctypes.c_char, ctypes.c_uint8)
         fmt += "%ds" % kind._length_ if is_text else STRUCT_CODES[kind]
         position = offset + ctypes.sizeof(kind)
     return struct_module.Struct(fmt + "%dx" % (ctypes.sizeof(struct) - position))
@@ -734,9 +604,9 @@ def declare_prototypes(lib):
     c_int, c_void_p, c_size_p = ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)
     lib.proc_listallpids.argtypes = [c_void_p, c_int]
     lib.proc_listallpids.restype = c_int
-    lib.proc_pidinfo.argtypes = [c_int, c_int, c_uint64, c_void_p, c_int]
+    lib.proc_pidinfo.argtypes = [c_int, c_int, ctypes.c_uint64, c_void_p, c_int]
     lib.proc_pidinfo.restype = c_int
-    lib.proc_pidpath.argtypes = [c_int, c_void_p, c_uint32]
+    lib.proc_pidpath.argtypes = [c_int, c_void_p, ctypes.c_uint32]
     lib.proc_pidpath.restype = c_int
     lib.proc_pid_rusage.argtypes = [c_int, c_int, c_void_p]
     lib.proc_pid_rusage.restype = c_int
