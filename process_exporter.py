@@ -277,6 +277,36 @@ class Thread:
     __init__ = init_of(__slots__[:2], __slots__[2:])
 
 
+# No counter goes down: Prometheus would read a reset.  A count lower than last time
+# is kept at its last (never_lower), or is another thread under the same id (went_down),
+# or, where the kernel keeps it in too few bits, no count any more (climbing).
+
+def never_lower(values, last):
+    """This scrape's counters, each kept at its last value if it is unread now or lower
+    (a saturated macOS count, a thread gone from the sum)."""
+    if last is None:
+        return values
+    return [old if new is None or (old is not None and new < old) else new
+            for new, old in zip(values, last)]
+
+
+def went_down(values, last):
+    """Whether any count is lower than last time: another thread under the same id."""
+    for new, old in zip(values, last):
+        if new is not None and old is not None and new < old:
+            return True
+    return False
+
+
+def climbing(last, count, ceiling):
+    """(what to remember, the count or None) of a kernel count kept in too few bits: a
+    count at its ceiling, negative or lower than last time has saturated or wrapped,
+    and is left out for the rest of the process's life (a wrap is no reset)."""
+    if last <= count < ceiling:
+        return count, count
+    return ceiling, None
+
+
 # ---------------------------------------------------------------------------
 # Reading: what the readers of both platforms share
 # ---------------------------------------------------------------------------
@@ -405,8 +435,6 @@ CTL_KERN, KERN_PROC, KERN_PROC_ALL, KERN_PROCARGS2 = 1, 14, 0, 49
 # the threads'), SSTOP stopped, SZOMB a zombie.
 SIDL, SRUN, SSTOP, SZOMB = 1, 2, 4, 5
 INT32_MAX = 2 ** 31 - 1
-GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
-GONE_BAD_64 = 2 ** 64
 
 
 def c_fields(spec):
@@ -905,19 +933,10 @@ class DarwinReader(Reader):
         this.task_times = (user, system)     # a zombie's rusage may lag behind them
         # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
         # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
-        # A count at the top, negative or lower than last time is no count any more,
-        # and stays out for the rest of the process's life: Prometheus must never see
-        # a wrap as a reset.  Minor faults are all faults less page-ins, both from the
-        # one snapshot.
-        if this.switches <= switches < INT32_MAX:
-            this.switches = switches
-        else:
-            this.switches, switches = GONE_BAD, None
-        minor = faults - pageins
-        if pageins >= 0 and faults < INT32_MAX and this.minor_faults <= minor:
-            this.minor_faults = minor
-        else:
-            this.minor_faults, minor = GONE_BAD, None
+        # Minor faults are all faults less page-ins, both from the one snapshot.
+        this.switches, switches = climbing(this.switches, switches, INT32_MAX)
+        minor = faults - pageins if pageins >= 0 and faults < INT32_MAX else -1
+        this.minor_faults, minor = climbing(this.minor_faults, minor, INT32_MAX)
         numer, denom = self.tick_numer, self.tick_denom
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
@@ -970,9 +989,9 @@ class DarwinReader(Reader):
             # The kernel keeps a zombie's rusage from the start of its exit, before its
             # last threads stopped: never below what its task said last time.
             numer, denom = self.tick_numer, self.tick_denom
-            last_user, last_system = this.task_times
-            record.cpu_user = max(record.cpu_user, last_user * numer / denom)
-            record.cpu_system = max(record.cpu_system, last_system * numer / denom)
+            record.cpu_user, record.cpu_system = never_lower(
+                [record.cpu_user, record.cpu_system],
+                [ticks * numer / denom for ticks in this.task_times])
         # A zombie holds no memory; its 32-bit task counts are gone with its task.
         record.footprint_bytes = record.wired_bytes = record.footprint_peak_bytes = None
         return record
@@ -1053,10 +1072,7 @@ class DarwinReader(Reader):
         record.disk_read_bytes = disk_read
         record.disk_written_bytes = disk_written
         # 64 bits from macOS 12; on macOS 11 a 32-bit count, sign-extended past 2**31.
-        if this.pageins <= pageins < 2 ** 63:
-            this.pageins = record.major_faults = pageins
-        else:
-            this.pageins = GONE_BAD_64
+        this.pageins, record.major_faults = climbing(this.pageins, pageins, 2 ** 63)
         record.instructions = instructions or None     # 0: the CPU keeps no count
         record.cycles = cycles or None
         v6 = len(values) > 14
@@ -1070,7 +1086,7 @@ class DarwinReader(Reader):
             # wait is what exceeds the CPU time of the same snapshot.  The two are
             # stamped by different clocks, so the difference may step back a little:
             # it is kept at its highest.
-            this.wait = max(this.wait, runnable - user - system)
+            (this.wait,) = never_lower([runnable - user - system], [this.wait])
             record.cpu_wait = this.wait * numer / denom
             record.wired_bytes = wired
             record.footprint_peak_bytes = footprint_peak
@@ -1526,7 +1542,7 @@ class LinuxReader(Reader):
             return sum_switches(program, self.thread_switches(directory, pid, leader_switches))
         last = program.thread_switches.get(pid)
         if len(program.thread_switches) == 1 and last is not None and \
-                last[0] <= leader_switches[0] and last[1] <= leader_switches[1]:
+                not went_down(leader_switches, last):
             # One thread, the same as last time: nothing gone (the common case, made cheap)
             program.thread_switches[pid] = leader_switches
             gone = program.gone_switches
@@ -1655,11 +1671,11 @@ def sum_switches(program, current):
     tid whose counts went down is a new thread with a reused tid).  Kept in `program`,
     the Known of this process."""
     gone_voluntary, gone_nonvoluntary = program.gone_switches
-    for tid, (voluntary, nonvoluntary) in program.thread_switches.items():
+    for tid, last in program.thread_switches.items():
         now = current.get(tid)
-        if now is None or now[0] < voluntary or now[1] < nonvoluntary:
-            gone_voluntary += voluntary
-            gone_nonvoluntary += nonvoluntary
+        if now is None or went_down(now, last):
+            gone_voluntary += last[0]
+            gone_nonvoluntary += last[1]
     program.gone_switches = (gone_voluntary, gone_nonvoluntary)
     program.thread_switches = current
     return (gone_voluntary + sum(counts[0] for counts in current.values()),
@@ -2060,22 +2076,6 @@ class TopConsumers:
 def add_values(total, values):
     """Element-wise sum where None means 'not known' rather than 0."""
     return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
-
-
-def never_lower(values, last):
-    """This scrape's counters, each kept at its last value if it is unread now or lower
-    (a saturated macOS count, a thread gone from the sum): the one rule by which no
-    counter of this exporter goes down."""
-    if last is None:
-        return values
-    return [old if new is None or (old is not None and new < old) else new
-            for new, old in zip(values, last)]
-
-
-def went_down(values, last):
-    """Whether a thread's CPU time is lower than last time: it is another thread."""
-    return any(new is not None and old is not None and new < old
-               for new, old in zip(values[:2], last[:2]))
 
 
 # Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
@@ -2642,7 +2642,9 @@ class Grouper:
         # An interpreter's app is its script: asked again once its command line is known.
         self._app = RememberedMatch(app_names or AppNames()) if group_by == "app" else None
         self.ledger = Ledger(GROUP_COUNTERS)      # every process read, by group
-        self.thread_ledger = Ledger(THREAD_COUNTERS, went_down)   # by (group, thread name)
+        # By (group, thread name); a thread whose CPU time went down is another thread.
+        self.thread_ledger = Ledger(THREAD_COUNTERS,
+                                    lambda values, last: went_down(values[:2], last[:2]))
         self.empty_since = {}   # group -> when it last lost its last member
         self.joins = {}         # group -> processes that joined it after the first scrape
         self.scrapes = 0
