@@ -339,26 +339,19 @@ def joined_arguments(arguments):
 
 
 class Known:
-    """What a reader remembers of one process, keyed by pid and start time.
+    """What a reader keeps of one process (by pid and start time) between scrapes: the
+    program it runs (see Reader.remember), and what its numbers need.  LinuxReader
+    keeps an owner it had to read from status for a while (see effective_ids), and its
+    threads' context switches; DarwinReader the last 32-bit counts it saw, and the
+    executable's UUID (see read_rusage)."""
 
-    The path changes only on exec, and exec changes the kernel's name for it: so
-    both readers keep the path while that name stays.  LinuxReader also keeps an
-    owner it had to read from status, for a while (see LinuxReader.owner);
-    DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
-    """
+    __slots__ = ("comm", "name", "path", "cmdline", "argv0", "cmdline_uid", "executable",
+                 "uid", "gid", "checked_at", "start_time", "minor_faults", "switches",
+                 "pageins", "task_times", "wait", "thread_switches", "gone_switches")
 
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
-                 "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline", "argv0", "cmdline_uid", "wait", "executable")
-
-    def __init__(self, comm, name, path):
-        self.comm = comm
-        self.name = name
-        self.path = path
-        # The command line, read when first wanted (arguments do not change); refused,
-        # it is asked again only once the process's uid is another than it was then.
-        self.cmdline = self.argv0 = self.cmdline_uid = self.executable = None
-        self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
+    def __init__(self):
+        for name in self.__slots__:
+            setattr(self, name, None)
         self.minor_faults = self.switches = self.pageins = self.wait = 0
         # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
         # of those of threads gone, so that the process's sum never goes down.
@@ -378,6 +371,7 @@ class Reader:
     def __init__(self, fields=None):
         self.set_fields(fields)
         self._start_reading()
+        self._known = {}          # (pid, start) -> Known, as of the last whole listing
 
     def set_fields(self, fields):
         """Read these numbers from now on (a reload may change them); what the reader
@@ -387,13 +381,36 @@ class Reader:
     def wants(self, *fields):
         return not self.fields.isdisjoint(fields)
 
-    def read(self):
-        """Every process the kernel lists now, as a list of Process records."""
-        raise NotImplementedError
-
     def _start_reading(self):
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
         self.partial = 0
+        self._seen = {}
+
+    def _end_reading(self):
+        """Only once the whole listing was read: a scrape that fails forgets nothing."""
+        self._known = self._seen
+
+    def remember(self, key, comm, *where):
+        """The Known of process `key` for this scrape.  A new key, or a new kernel name
+        for it (exec changes it, and the path changes only on exec), is a new program:
+        the reader's identify(*where) gives its name and path, once per program run."""
+        known = self._known.get(key)
+        if known is None:
+            known = Known()
+        if known.comm != comm:
+            known.comm = comm
+            known.name, known.path = self.identify(*where)
+            known.cmdline = known.argv0 = known.cmdline_uid = known.executable = \
+                known.checked_at = None
+        self._seen[key] = known
+        return known
+
+    def learn_cmdline(self, known, uid, where):
+        """Its read_cmdline(where), once per program run (arguments do not change).  One
+        the kernel refused is asked again only as another user: the kernel checks at
+        each call, and what refused it may allow it now."""
+        if known.cmdline is None and known.cmdline_uid != uid:
+            (known.cmdline, known.argv0), known.cmdline_uid = self.read_cmdline(where), uid
 
     def refused_some(self, record):
         """The kernel refused some of record's numbers: it is exported without them."""
@@ -800,7 +817,6 @@ class DarwinReader(Reader):
         self._fds = (ctypes.c_uint64 * 64)()        # proc_fdinfo is 8 bytes
         # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
         self._use_rusage(rusage_info_v6(), RUSAGE_INFO_V6, RUSAGE_V6_NAMES)
-        self._known = {}      # (pid, start) -> Known: what is kept for a program run
 
     def set_fields(self, fields):
         Reader.set_fields(self, fields)
@@ -885,41 +901,42 @@ class DarwinReader(Reader):
         seen = set()
         with_rusage = self.wants(*RUSAGE_FIELDS)
         with_fds = self.wants("open_fds")
-        known, self._seen = self._known, {}
         rows = self.rows()
         # Without the process table a zombie has no start time of its own: the one it
         # had alive, if we saw it alive, keeps it the same process.
         self._known_starts = {} if self.listing == "process table" else \
-            {pid: start for pid, start in known}
+            {pid: start for pid, start in self._known}
         read_process = self.read_process
         for row in rows:
             if row[3] in seen:        # a pid listed twice: moving to the zombie list
                 continue
             seen.add(row[3])
-            record = read_process(row, known, with_rusage, with_fds)
+            record = read_process(row, with_rusage, with_fds)
             if record is not None:
                 records.append(record)
-        self._known = self._seen      # only now: a listing that fails forgets nothing
+        self._end_reading()
         return records
 
-    def read_process(self, row, known, with_rusage=True, with_fds=True):
+    def read_process(self, row, with_rusage=True, with_fds=True):
         """One process as a record, or None (counted in `skipped`)."""
         start_sec, start_usec, state, pid, comm, uid, gid, ppid = row
         start = None if start_sec is None else start_sec + start_usec / 1e6
         if state == SZOMB:
-            return self.read_zombie(row, start, known)
+            return self.read_zombie(row, start)
         if self._proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, self._info_ref,
                               PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
             err = ctypes.get_errno()
             if err == errno.EPERM:       # another user's process, and we are not root
-                this = self.remember(pid, start, comm, known, uid)
-                record = Process(pid, ppid, uid, gid, this.name, this.path, start,
-                                 state=darwin_state(state, None), cmdline=this.cmdline,
-                                 argv0=this.argv0)
+                known = self.remember((pid, start), comm, pid, comm)
+                if self._args is not None:
+                    self.learn_cmdline(known, uid, pid)
+                record = Process(pid, ppid, uid, gid, known.name, known.path, start,
+                                 state=darwin_state(state, None), cmdline=known.cmdline,
+                                 argv0=known.argv0)
                 self.refused_some(record)
                 return record
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
-                return self.read_zombie(row, start, known)
+                return self.read_zombie(row, start)
             self.skipped[failure_reason(err)] += 1
             return None
         (kernel_name, table_slots, task_sec, task_usec, virtual, resident, user, system,
@@ -929,18 +946,20 @@ class DarwinReader(Reader):
         elif task_sec != start_sec or task_usec != start_usec:
             self.skipped["vanished"] += 1    # reaped, and its pid reused, since the listing
             return None
-        this = self.remember(pid, start, comm, known, uid, kernel_name)
-        this.task_times = (user, system)     # a zombie's rusage may lag behind them
+        known = self.remember((pid, start), comm, pid, comm, kernel_name)
+        if self._args is not None:
+            self.learn_cmdline(known, uid, pid)
+        known.task_times = (user, system)    # a zombie's rusage may lag behind them
         # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
         # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
         # Minor faults are all faults less page-ins, both from the one snapshot.
-        this.switches, switches = climbing(this.switches, switches, INT32_MAX)
+        known.switches, switches = climbing(known.switches, switches, INT32_MAX)
         minor = faults - pageins if pageins >= 0 and faults < INT32_MAX else -1
-        this.minor_faults, minor = climbing(this.minor_faults, minor, INT32_MAX)
+        known.minor_faults, minor = climbing(known.minor_faults, minor, INT32_MAX)
         numer, denom = self.tick_numer, self.tick_denom
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, ppid, uid, gid, this.name, this.path, start,
+            pid, ppid, uid, gid, known.name, known.path, start,
             user * numer / denom,                               # cpu_user
             system * numer / denom,                             # cpu_system
             resident,                                           # resident_bytes
@@ -953,78 +972,58 @@ class DarwinReader(Reader):
             state=darwin_state(state, running),
         )
         if self.with_threads and threads > 1:
-            record.thread_list = self.read_threads(pid, threads, this.name)
+            record.thread_list = self.read_threads(pid, threads, known.name)
         refused = False
         if with_rusage:
-            refused = self.read_rusage(pid, record, this) == errno.EPERM
-            if this.comm is None:            # another executable: an exec, just noticed
-                this = self.remember(pid, start, comm, known, uid, kernel_name)
-                record.name, record.path = this.name, this.path
-        if this.cmdline is not None:
-            record.cmdline, record.argv0 = this.cmdline, this.argv0
+            refused = self.read_rusage(pid, record, known) == errno.EPERM
+            if known.comm is None:           # another executable: an exec, just noticed
+                known = self.remember((pid, start), comm, pid, comm, kernel_name)
+                if self._args is not None:
+                    self.learn_cmdline(known, uid, pid)
+                record.name, record.path = known.name, known.path
+        if known.cmdline is not None:
+            record.cmdline, record.argv0 = known.cmdline, known.argv0
         if with_fds:
             refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
             self.refused_some(record)
         return record
 
-    def read_zombie(self, row, start, known):
+    def read_zombie(self, row, start):
         """A zombie keeps its identity and start time, the name and path it had alive,
         and its final rusage (when the kernel lets us read it); a process reaped
         since the listing is gone."""
         _, _, _, pid, comm, uid, gid, ppid = row
         if start is None:
             start = self._known_starts.get(pid)
-        this = self.remember(pid, start, comm, known, uid, alive=False)
+        known = self.remember((pid, start), comm, pid, comm, b"", False)
         # What it had alive: a zombie's path and command line are refused.
-        record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie",
-                         cmdline=this.cmdline, argv0=this.argv0)
-        err = self.read_rusage(pid, record, this)
+        record = Process(pid, ppid, uid, gid, known.name, known.path, start, state="Zombie",
+                         cmdline=known.cmdline, argv0=known.argv0)
+        err = self.read_rusage(pid, record, known)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
             return None
         if err:
             self.refused_some(record)
-        elif this.task_times is not None:
+        elif known.task_times is not None:
             # The kernel keeps a zombie's rusage from the start of its exit, before its
             # last threads stopped: never below what its task said last time.
             numer, denom = self.tick_numer, self.tick_denom
             record.cpu_user, record.cpu_system = never_lower(
                 [record.cpu_user, record.cpu_system],
-                [ticks * numer / denom for ticks in this.task_times])
+                [ticks * numer / denom for ticks in known.task_times])
         # A zombie holds no memory; its 32-bit task counts are gone with its task.
         record.footprint_bytes = record.wired_bytes = record.footprint_peak_bytes = None
         return record
 
-    def remember(self, pid, start, comm, known, uid, kernel_name=b"", alive=True):
-        """What is kept of this process: the name and path of the program it runs,
-        asked for once per program, and its command line when wanted.
-
-        A new pid and start time, or a new name in the process table or a new
-        executable (an exec; see read_rusage), is a new program: its path is asked
-        for then, and only then (the kernel logs a line each time it cannot look up
-        the path for us).  A command line the kernel refused is asked for again
-        only once the process's user is another: the kernel checks at each call."""
-        key = (pid, start)
-        this = known.get(key)
-        if this is None:
-            this = Known(comm, "", "")
-            self.new_program(this, pid, comm, kernel_name, alive)
-        elif this.comm != comm:
-            self.new_program(this, pid, comm, kernel_name, alive)
-        if alive and self._args is not None and this.cmdline is None \
-                and this.cmdline_uid != uid:
-            (this.cmdline, this.argv0), this.cmdline_uid = self.read_cmdline(pid), uid
-        self._seen[key] = this
-        return this
-
-    def new_program(self, this, pid, comm, kernel_name, alive):
+    def identify(self, pid, comm, kernel_name=b"", alive=True):
+        """A new program's name and path (see program_name).  The path is asked for
+        only then: the kernel logs a line each time it cannot look one up for us, and
+        it refuses a zombie's.  A new executable is a new program too (read_rusage)."""
         path = self.read_path(pid) if alive else b""
-        this.comm = comm
-        this.name = program_name(path, text_before_nul(kernel_name), text_before_nul(comm))
-        this.path = decode(path)
-        # Its executable is learnt from the next rusage read (see read_rusage).
-        this.cmdline = this.argv0 = this.cmdline_uid = this.executable = None
+        return (program_name(path, text_before_nul(kernel_name), text_before_nul(comm)),
+                decode(path))
 
     def read_cmdline(self, pid):
         """The arguments joined by spaces, and argv[0]; (None, None) unless the
@@ -1046,7 +1045,7 @@ class DarwinReader(Reader):
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
         return ctypes.string_at(self._path, length) if length > 0 else b""
 
-    def read_rusage(self, pid, record, this):
+    def read_rusage(self, pid, record, known):
         """Fill in what proc_pid_rusage gives; return its errno, or 0."""
         while self.lib.proc_pid_rusage(pid, self._rusage_flavor, self._rusage_ref) != 0:
             err = ctypes.get_errno()
@@ -1058,12 +1057,12 @@ class DarwinReader(Reader):
         (executable, user, system, idle_wakeups, interrupt_wakeups, pageins, wired,
          footprint, disk_read, disk_written, footprint_peak, instructions, cycles,
          runnable) = values[:14]
-        if executable != this.executable:
+        if executable != known.executable:
             # The executable's LC_UUID: another one, though the process table's 16
             # bytes of name stayed, is an exec (not of the same binary, though).
-            if this.executable is not None and record.state != "Zombie":
-                this.comm = None
-            this.executable = executable
+            if known.executable is not None and record.state != "Zombie":
+                known.comm = None
+            known.executable = executable
         numer, denom = self.tick_numer, self.tick_denom
         if record.cpu_user is None:      # a zombie: its task times are gone
             record.cpu_user = user * numer / denom
@@ -1072,7 +1071,7 @@ class DarwinReader(Reader):
         record.disk_read_bytes = disk_read
         record.disk_written_bytes = disk_written
         # 64 bits from macOS 12; on macOS 11 a 32-bit count, sign-extended past 2**31.
-        this.pageins, record.major_faults = climbing(this.pageins, pageins, 2 ** 63)
+        known.pageins, record.major_faults = climbing(known.pageins, pageins, 2 ** 63)
         record.instructions = instructions or None     # 0: the CPU keeps no count
         record.cycles = cycles or None
         v6 = len(values) > 14
@@ -1086,8 +1085,8 @@ class DarwinReader(Reader):
             # wait is what exceeds the CPU time of the same snapshot.  The two are
             # stamped by different clocks, so the difference may step back a little:
             # it is kept at its highest.
-            (this.wait,) = never_lower([runnable - user - system], [this.wait])
-            record.cpu_wait = this.wait * numer / denom
+            (known.wait,) = never_lower([runnable - user - system], [known.wait])
+            record.cpu_wait = known.wait * numer / denom
             record.wired_bytes = wired
             record.footprint_peak_bytes = footprint_peak
             if v6 and self.has_performance_cores:
@@ -1276,7 +1275,6 @@ class LinuxReader(Reader):
         self.files = ProcFiles(kept_files)
         self.fd_dir_size_counts = fd_dir_size_counts(procfs)
         self._now = clock()
-        self._known = {}             # (pid, start ticks) -> Known, live processes only
 
     def set_fields(self, fields):
         Reader.set_fields(self, fields)
@@ -1338,7 +1336,6 @@ class LinuxReader(Reader):
         self._start_reading()
         self._now = self.clock()
         self._follow_the_clock()
-        self._seen = {}
         self.files.start_scrape()
         records = []
         try:
@@ -1351,7 +1348,7 @@ class LinuxReader(Reader):
                     self.skipped[failure_reason(exc)] += 1
         finally:
             self.files.end_scrape()
-        self._known = self._seen
+        self._end_reading()
         return records
 
     def read_process(self, pid, entry=None):
@@ -1367,7 +1364,10 @@ class LinuxReader(Reader):
         comm = stat[stat.index(b"(") + 1:name_end]
         columns = stat[name_end + 2:].split()
         start_ticks = int(columns[STAT_STARTTIME])      # a short stat fails here
-        program = self.program(pid, start_ticks, comm, directory)
+        known = self.remember((pid, start_ticks), comm, comm, directory)
+        if known.start_time is None:
+            # As first computed, whatever the wall clock does later: groups key on it.
+            known.start_time = self.boot_time + start_ticks / self.clock_ticks
         threads = int(columns[STAT_NUM_THREADS])
         voluntary = nonvoluntary = swapped = None
         if self.with_status:
@@ -1375,14 +1375,14 @@ class LinuxReader(Reader):
             uid, gid, leader_switches, swapped = parse_status(status)
             if self.with_switches:
                 voluntary, nonvoluntary = self.switches(
-                    directory, pid, program, threads, leader_switches)
+                    directory, pid, known, threads, leader_switches)
         else:
-            uid, gid = self.effective_ids(pid, directory, stat_owner, columns, program)
+            uid, gid = self.effective_ids(pid, directory, stat_owner, columns, known)
         ticks = self.clock_ticks
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, int(columns[STAT_PPID]), uid, gid, program.name, program.path,
-            program.start_time,                             # start_time
+            pid, int(columns[STAT_PPID]), uid, gid, known.name, known.path,
+            known.start_time,                             # start_time
             int(columns[STAT_UTIME]) / ticks,               # cpu_user
             int(columns[STAT_STIME]) / ticks,               # cpu_system
             int(columns[STAT_RSS]) * self.page_size,        # resident (= statm's)
@@ -1400,12 +1400,10 @@ class LinuxReader(Reader):
         )
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             record.kernel_thread = True
-        if self.with_cmdline and program.cmdline is None and program.cmdline_uid != uid:
-            # Asked again only as another user: what refused it may allow it now.
-            (program.cmdline, program.argv0), program.cmdline_uid = \
-                self.command_line(directory), uid
-        if program.cmdline is not None:
-            record.cmdline, record.argv0 = program.cmdline, program.argv0
+        if self.with_cmdline:
+            self.learn_cmdline(known, uid, directory)
+        if known.cmdline is not None:
+            record.cmdline, record.argv0 = known.cmdline, known.argv0
         refused = False
         if self.with_fds:
             refused = self.read_open_fds(directory, record) or refused
@@ -1420,31 +1418,13 @@ class LinuxReader(Reader):
         if self.with_smaps:
             refused = self.read_smaps(directory, pid, record) or refused
         if self.with_threads and threads > 1:
-            record.thread_list = self.read_threads(directory, pid, program)
+            record.thread_list = self.read_threads(directory, pid, known)
         if refused:
             self.refused_some(record)
         return record
 
-    def program(self, pid, start_ticks, comm, directory):
-        """What is kept of this program run: its name, its path read once, and its
-        start time as first computed, which stays whatever the wall clock does
-        (groups key on it)."""
-        key = (pid, start_ticks)
-        known = self._known.get(key)
-        program = known
-        if program is None or program.comm != comm:      # new to us, or it has exec'd
-            program = Known(comm, decode(comm), self.executable(directory))
-            if known is None:
-                program.start_time = self.boot_time + start_ticks / self.clock_ticks
-            else:       # the same process: its start time and switch counts go on
-                program.start_time = known.start_time
-                program.thread_switches = known.thread_switches
-                program.gone_switches = known.gone_switches
-        self._seen[key] = program
-        return program
-
     @staticmethod
-    def command_line(directory):
+    def read_cmdline(directory):
         """The arguments joined by spaces (its first CMDLINE_BYTES), "" for a kernel
         thread or a zombie, and argv[0]; (None, None) where the kernel will not say
         (hidepid)."""
@@ -1456,16 +1436,16 @@ class LinuxReader(Reader):
         return joined_arguments(raw.split(b"\0") if raw else [])
 
     @staticmethod
-    def executable(directory):
-        """The exe link's target, "" when the kernel will not say (kernel threads,
-        zombies, other users' processes).  A binary replaced since it started (a
-        package upgrade) reads "PATH (deleted)": that suffix is dropped, so the
-        label stays the path that rules and groups name."""
+    def identify(comm, directory):
+        """A new program's name, the kernel's, and path, the exe link's target: "" when
+        the kernel will not say (kernel threads, zombies, other users' processes).  A
+        binary replaced since it started (a package upgrade) reads "PATH (deleted)":
+        that suffix is dropped, so the label stays the path that rules and groups name."""
         try:
             path = decode(os.readlink(os.fsencode(directory + "exe")))
         except OSError:
-            return ""
-        return path[:-len(DELETED)] if path.endswith(DELETED) else path
+            return decode(comm), ""
+        return decode(comm), path[:-len(DELETED)] if path.endswith(DELETED) else path
 
     # fd/, io and schedstat are other users' secrets unless we are root, and the
     # process may exit mid-read: either way those numbers are left out, not the
@@ -1532,22 +1512,22 @@ class LinuxReader(Reader):
     # A process's context switches are its threads': status counts one thread (the
     # main one in /proc/<pid>/status), and a thread's counts leave with it.
 
-    def switches(self, directory, pid, program, threads, leader_switches):
+    def switches(self, directory, pid, known, threads, leader_switches):
         """Voluntary and nonvoluntary switches summed over the process's threads, the
         exited ones included since we first saw the process; (None, None) when the
         kernel's status has none."""
         if leader_switches is None:
             return None, None
         if threads > 1:
-            return sum_switches(program, self.thread_switches(directory, pid, leader_switches))
-        last = program.thread_switches.get(pid)
-        if len(program.thread_switches) == 1 and last is not None and \
+            return sum_switches(known, self.thread_switches(directory, pid, leader_switches))
+        last = known.thread_switches.get(pid)
+        if len(known.thread_switches) == 1 and last is not None and \
                 not went_down(leader_switches, last):
             # One thread, the same as last time: nothing gone (the common case, made cheap)
-            program.thread_switches[pid] = leader_switches
-            gone = program.gone_switches
+            known.thread_switches[pid] = leader_switches
+            gone = known.gone_switches
             return gone[0] + leader_switches[0], gone[1] + leader_switches[1]
-        return sum_switches(program, {pid: leader_switches})
+        return sum_switches(known, {pid: leader_switches})
 
     def thread_switches(self, directory, pid, leader_switches):
         """{tid: (voluntary, nonvoluntary)} for each thread alive now."""
@@ -1567,7 +1547,7 @@ class LinuxReader(Reader):
                     current[int(tid)] = switches
         return current
 
-    def read_threads(self, directory, pid, program):
+    def read_threads(self, directory, pid, known):
         """Each thread of the process (--threads) as a Thread; one that ends while we
         read is left out."""
         threads = []
@@ -1591,7 +1571,7 @@ class LinuxReader(Reader):
                                 minor_faults=int(columns[STAT_MINFLT]))
             except (OSError, ValueError, IndexError):
                 continue
-            switches = program.thread_switches.get(int(tid))
+            switches = known.thread_switches.get(int(tid))
             if switches is not None:
                 thread.voluntary_switches, thread.nonvoluntary_switches = switches
             try:        # another user's needs root
@@ -1605,7 +1585,7 @@ class LinuxReader(Reader):
             threads.append(thread)
         return threads
 
-    def effective_ids(self, pid, directory, stat_owner, columns, program):
+    def effective_ids(self, pid, directory, stat_owner, columns, known):
         """Effective uid and gid, without reading status where the kernel allows.
 
         /proc/<pid>'s files belong to the process's effective uid and gid, unless
@@ -1619,12 +1599,12 @@ class LinuxReader(Reader):
             return stat_owner.st_uid, stat_owner.st_gid
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             return 0, 0
-        if program.checked_at is None or \
-                self._now - program.checked_at >= STATUS_RECHECK_SECONDS:
+        if known.checked_at is None or \
+                self._now - known.checked_at >= STATUS_RECHECK_SECONDS:
             status = self.files.read(directory, pid, "status", 16384)
-            program.uid, program.gid, _, _ = parse_status(status)
-            program.checked_at = self._now
-        return program.uid, program.gid
+            known.uid, known.gid, _, _ = parse_status(status)
+            known.checked_at = self._now
+        return known.uid, known.gid
 
 
 def number_after(text, label, column=None):
@@ -1665,19 +1645,19 @@ def status_switches(status, after=0):
     return int(status[start + 25:end]), int(status[other:status.index(b"\n", other)])
 
 
-def sum_switches(program, current):
+def sum_switches(known, current):
     """The process's (voluntary, nonvoluntary) switches: `current` ({tid: counts} of
     the threads alive now) plus what the threads gone since the last scrape had (a
-    tid whose counts went down is a new thread with a reused tid).  Kept in `program`,
+    tid whose counts went down is a new thread with a reused tid).  Kept in `known`,
     the Known of this process."""
-    gone_voluntary, gone_nonvoluntary = program.gone_switches
-    for tid, last in program.thread_switches.items():
+    gone_voluntary, gone_nonvoluntary = known.gone_switches
+    for tid, last in known.thread_switches.items():
         now = current.get(tid)
         if now is None or went_down(now, last):
             gone_voluntary += last[0]
             gone_nonvoluntary += last[1]
-    program.gone_switches = (gone_voluntary, gone_nonvoluntary)
-    program.thread_switches = current
+    known.gone_switches = (gone_voluntary, gone_nonvoluntary)
+    known.thread_switches = current
     return (gone_voluntary + sum(counts[0] for counts in current.values()),
             gone_nonvoluntary + sum(counts[1] for counts in current.values()))
 
