@@ -4564,6 +4564,17 @@ def parse_listen_address(address):
     return host, int(port)
 
 
+class ListenAddress(str):
+    """--web.listen-address as given, with its host and port, parsed once."""
+
+    def __new__(cls, text):
+        if isinstance(text, cls):
+            return text
+        address = str.__new__(cls, text)
+        address.host, address.port = parse_listen_address(text)
+        return address
+
+
 def import_http_server():
     """http.server, imported without ssl unless something already loaded it.
 
@@ -4887,22 +4898,16 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
     }
 
 
-def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
-                read_timeout=10.0, max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                max_connections=None, max_per_address=None, flags=(), headers=None):
-    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
-
-    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
-    max_connections defaults to connection_cap(), max_per_address to three quarters
-    of it.
-    """
-    if tls is not None:
+def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, **settings):
+    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started,
+    with server_settings: tls (TLSFiles) makes it HTTPS, auth (BasicAuth) asks every
+    request for a user; max_connections defaults to connection_cap(), max_per_address
+    to three quarters of it."""
+    if settings.get("tls") is not None:
         import ssl  # noqa: F401  (so that http.server is imported with it)
-    host, port = parse_listen_address(address)
+    address = ListenAddress(address)
     _, server_class = http_classes()
-    return server_class(host, port, server_settings(
-        exporter, telemetry_path, read_timeout, max_requests, tls, auth, write_timeout,
-        max_connections, max_per_address, flags, headers))
+    return server_class(address.host, address.port, server_settings(exporter, **settings))
 
 
 class Hangups:
@@ -4982,11 +4987,6 @@ def resolve_user(user):
 
 # What a flag's value must be; each says what is wrong in a ValueError, and argparse
 # turns that into one line.
-
-def checked_listen_address(text):
-    parse_listen_address(text)
-    return text
-
 
 def checked_telemetry_path(text):
     """A path a client can ask for and a request can reach: ASCII of RFC 3986's path
@@ -5074,7 +5074,7 @@ def parse_args(argv, raise_errors=False):
 
     user_name, listen_address, telemetry_path, regex, uid_of, group_declaration, \
         duration, at_least_one = (flag_type(check) for check in (
-            check_user_name, checked_listen_address, checked_telemetry_path, checked_rule,
+            check_user_name, ListenAddress, checked_telemetry_path, checked_rule,
             resolve_user, parse_group_declaration, parse_duration, positive_integer))
 
     def comma_list(text):
@@ -5390,7 +5390,7 @@ def load_security(args):
         auth, headers = WebConfigAuth(web), Picked(web, "headers")
     if secrets and os.stat(secrets).st_mode & 0o004:
         log("%s is world-readable; chmod 600 it" % secrets, "warn")
-    host = parse_listen_address(args.listen_address)[0]
+    host = args.listen_address.host
     loopback = host in ("localhost", "::1") or host.startswith("127.")
     if not loopback and tls is None and not (auth and auth.users()):
         log("listening beyond loopback (%s) without TLS or basic auth: anyone who can "
@@ -5542,10 +5542,10 @@ def run(argv):
         return write_exposition(chunks)
     del chunks        # the start-up scrape was a check: its text is not kept
     try:
-        server = make_server(exporter, args.listen_address, args.telemetry_path,
-                             args.read_timeout, args.max_requests, tls, auth,
-                             args.write_timeout, connections, flags=args.given,
-                             headers=headers)
+        server = make_server(exporter, args.listen_address, telemetry_path=args.telemetry_path,
+                             read_timeout=args.read_timeout, max_requests=args.max_requests,
+                             tls=tls, auth=auth, write_timeout=args.write_timeout,
+                             max_connections=connections, flags=args.given, headers=headers)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc), "error")
         return 1
