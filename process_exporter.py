@@ -2012,7 +2012,7 @@ class TopConsumers:
                               and family.each is None
                               for attribute in family.fields} - {"start_time"})
 
-    def adopt(self, older):
+    def inherit(self, older):
         """Keep an older TopConsumers' sums (a reload), so that they never go down."""
         self.ledger = older.ledger
 
@@ -2779,7 +2779,7 @@ class Grouper:
         idle = [bucket for bucket in left if bucket not in live]
         self.thread_ledger.forget(idle[:max(0, len(idle) - MAX_IDLE_THREAD_NAMES)])
 
-    def adopt(self, older):
+    def inherit(self, older):
         """Keep the history of an older Grouper (a reload): its ledgers go on, so no
         counter starts again and no process known before counts as a join; a group
         no longer made expires as any empty group does."""
@@ -3443,15 +3443,15 @@ class Exporter:
         """The exposition text of this moment."""
         return b"".join(self.scrape_chunks()).decode("utf-8")
 
-    def adopt(self, newer):
+    def reconfigure(self, newer):
         """Take the settings of `newer`, an Exporter built from reloaded flags, between
         two scrapes.  The reader stays, reading what `newer` exports, with what it knows
         of every process; groups keep their ledgers, and the rest of --top its sums."""
         with self._lock:
             if newer.grouper is not None and self.grouper is not None:
-                newer.grouper.adopt(self.grouper)
+                newer.grouper.inherit(self.grouper)
             if newer.top is not None and self.top is not None:
-                newer.top.adopt(self.top)
+                newer.top.inherit(self.top)
             if newer.fields is not None:
                 self.reader.set_fields(newer.fields)
             for name in ("families", "filter", "grouper", "min_age", "top",
@@ -5347,8 +5347,8 @@ def tune_malloc():
 
 def build_exporter(args, kept_files=0, reader=None):
     """The reader (a new one unless given), filter, grouper, selection and renderer
-    the flags ask for.  A given reader reads the new fields once the Exporter built
-    here is adopted (see Exporter.adopt)."""
+    the flags ask for.  A given reader reads the new fields once a running Exporter takes
+    the settings of the one built here (see Exporter.reconfigure)."""
     user_names = UserNames()
     grouper = None
     if args.grouped:
@@ -5450,7 +5450,7 @@ def reload_config(exporter, argv, running, server=None):
                  if getattr(args, name) != getattr(running, name)]
         for _, name in RESTART_FLAGS:
             setattr(args, name, getattr(running, name))
-        exporter.adopt(build_exporter(args, running.kept_files, exporter.reader))
+        exporter.reconfigure(build_exporter(args, running.kept_files, exporter.reader))
         use_logging(args)
     except (OSError, ValueError) as exc:
         log("keeping the old settings: %s" % exc, "error")
