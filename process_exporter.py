@@ -5031,9 +5031,37 @@ def positive_integer(text):
     return int(text)
 
 
-def parse_args(argv, raise_errors=False):
-    """The flags, with those of --config.file (the command line's win); a bad one is
-    one line and exit 2, or a ValueError with raise_errors (a reload)."""
+def seconds(text):
+    """A timeout: a positive, finite number of seconds, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= MAX_TIMEOUT:
+        raise ValueError("%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
+    return value
+
+
+def comma_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def flag_type(check):
+    """An argparse type= from a check that says what is wrong in a ValueError (argparse
+    would say only that the value is invalid)."""
+    def converted(text):
+        import argparse
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    converted.__name__ = check.__name__
+    return converted
+
+
+def flag_parser(raise_errors=False):
+    """An ArgumentParser whose error is one line and exit 2, or with raise_errors (a
+    reload, which must never end the exporter) a ValueError."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
@@ -5043,75 +5071,49 @@ def parse_args(argv, raise_errors=False):
             message = self.where + message
             if raise_errors:
                 raise ValueError(message)
-            # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
         def exit(self, status=0, message=None):
-            if raise_errors:       # a reload never ends the exporter
+            if raise_errors:
                 raise ValueError(message or "a flag that ends the program")
             argparse.ArgumentParser.exit(self, status, message)
 
-    def seconds(text):
-        """A timeout: a positive, finite number of seconds, at most a day."""
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
-        if value is None or not 0 < value <= MAX_TIMEOUT:
-            raise argparse.ArgumentTypeError(
-                "%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
-        return value
-
-    def flag_type(check):
-        """An argparse type= from a check that says what is wrong in a ValueError."""
-        def converted(text):
-            try:
-                return check(text)
-            except ValueError as exc:
-                raise argparse.ArgumentTypeError(str(exc)) from None
-        converted.__name__ = check.__name__
-        return converted
-
-    user_name, listen_address, telemetry_path, regex, uid_of, group_declaration, \
-        duration, at_least_one = (flag_type(check) for check in (
-            check_user_name, ListenAddress, checked_telemetry_path, checked_rule,
-            resolve_user, parse_group_declaration, parse_duration, positive_integer))
-
-    def comma_list(text):
-        return [item.strip() for item in text.split(",") if item.strip()]
-
-    parser = Parser(
+    return Parser(
         prog="process_exporter.py",
         description="Prometheus exporter of per-process metrics for macOS (libproc) and "
-                    "Linux (/proc). Regexes are Python's, matched with re.search against "
-                    "the process name and against its executable path, or, after a "
-                    "prefix name:, path:, cmdline: or user:, against that field alone.")
+                    "Linux (/proc). Regexes are Python's, searched in a process's name and "
+                    "in its executable path, or, after name:, path:, cmdline: or user:, in "
+                    "that field alone. README.md says more of every flag.")
+
+
+def add_serving_flags(parser):
     web = parser.add_argument_group("serving")
-    web.add_argument("--web.listen-address", dest="listen_address", type=listen_address,
-                     default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
-                     help="address to listen on; ':9256' is every interface, "
-                          "'[::1]:9256' IPv6 (default %(default)s)")
-    web.add_argument("--web.telemetry-path", dest="telemetry_path", type=telemetry_path,
-                     default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
-                     help="path under which to serve metrics (default %(default)s)")
-    web.add_argument("--web.read-timeout", dest="read_timeout", type=seconds,
-                     default=10.0, metavar="SECONDS",
-                     help="a request must arrive whole within this long (of the connection "
-                          "or the previous answer), else the connection is closed "
+    web.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
+                     type=flag_type(ListenAddress), default=DEFAULT_LISTEN_ADDRESS,
+                     help="where to listen; ':9256' is every interface, '[::1]:9256' IPv6 "
                           "(default %(default)s)")
-    web.add_argument("--web.write-timeout", dest="write_timeout", type=seconds,
-                     default=10.0, metavar="SECONDS",
-                     help="an answer must be sent whole within this long, else the "
-                          "connection is closed (default %(default)s)")
-    web.add_argument("--web.max-requests", dest="max_requests", type=at_least_one,
-                     default=40, metavar="N",
+    web.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH",
+                     type=flag_type(checked_telemetry_path), default=DEFAULT_TELEMETRY_PATH,
+                     help="path of the metrics (default %(default)s)")
+    web.add_argument("--web.read-timeout", dest="read_timeout", metavar="SECONDS",
+                     type=flag_type(seconds), default=10.0,
+                     help="close a connection whose request is not whole within this "
+                          "(default %(default)s)")
+    web.add_argument("--web.write-timeout", dest="write_timeout", metavar="SECONDS",
+                     type=flag_type(seconds), default=10.0,
+                     help="close a connection whose answer is not sent within this "
+                          "(default %(default)s)")
+    web.add_argument("--web.max-requests", dest="max_requests", metavar="N",
+                     type=flag_type(positive_integer), default=40,
                      help="requests served at once; more get 503 (default %(default)s)")
     web.add_argument("--once", action="store_true",
                      help="print the metrics once to stdout and exit")
     web.add_argument("--config.file", dest="config_file", metavar="FILE",
-                     help="more flags, one a line (--flag=value); flags on the command "
-                          "line win; SIGHUP reads it again and applies what to export")
+                     help="more flags, one a line; the command line's win; SIGHUP reads "
+                          "it again")
 
+
+def add_security_flags(parser):
     security = parser.add_argument_group("security")
     security.add_argument("--web.tls-cert-file", dest="tls_cert_file", metavar="FILE",
                           help="serve HTTPS with this certificate (PEM; re-read when changed)")
@@ -5119,110 +5121,111 @@ def parse_args(argv, raise_errors=False):
                           help="the certificate's private key (PEM)")
     security.add_argument("--web.tls-client-ca-file", dest="tls_client_ca_file",
                           metavar="FILE",
-                          help="require client certificates signed by these CAs (mutual TLS)")
+                          help="require client certificates signed by these CAs")
     security.add_argument("--web.basic-auth-file", dest="basic_auth_file", metavar="FILE",
-                          help="require a user and password from this file of user:hash lines")
+                          help="require a user and password from this file of user:hash "
+                               "lines")
     security.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
-                          help="exporter-toolkit's web configuration (TLS, basic_auth_users "
-                               "with bcrypt hashes, headers), as node_exporter reads it; "
-                               "instead of the --web.tls-* and --web.basic-auth-file flags")
+                          help="exporter-toolkit's web configuration, as node_exporter "
+                               "reads it; instead of the four flags above")
     security.add_argument("--hash-password", dest="hash_password", nargs="?",
-                          const="prometheus", metavar="USER", type=user_name,
-                          help="read a password (no echo) and print a user:hash line for "
+                          const="prometheus", metavar="USER", type=flag_type(check_user_name),
+                          help="read a password and print a user:hash line for "
                                "--web.basic-auth-file (user default: prometheus)")
 
+
+def add_selecting_flags(parser):
     what = parser.add_argument_group("what to export")
     what.add_argument("--metrics", dest="metrics", metavar="NAME,...", type=comma_list,
-                      help="export only these metric families; 'default' names the default "
-                           "set, 'all' every family; what is not exported is not read "
-                           "(default: default)")
-    what.add_argument("--include", action="append", default=[], metavar="REGEX", type=regex,
-                      help="export only processes whose name or path matches (repeatable); "
-                           "name:, path:, cmdline: or user: before the regex matches that "
-                           "field alone")
-    what.add_argument("--exclude", action="append", default=[], metavar="REGEX", type=regex,
-                      help="leave out processes whose name or path matches (repeatable; "
-                           "field prefixes as --include)")
+                      help="only these metric families; 'default' names the default set, "
+                           "'all' every one; what is not exported is not read")
+    what.add_argument("--include", action="append", default=[], metavar="REGEX",
+                      type=flag_type(checked_rule),
+                      help="only processes that match (repeatable)")
+    what.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+                      type=flag_type(checked_rule),
+                      help="leave out processes that match (repeatable)")
     what.add_argument("--user", dest="uids", action="append", default=[],
-                      metavar="NAME_OR_UID", type=uid_of,
-                      help="export only processes of this user (repeatable)")
+                      metavar="NAME_OR_UID", type=flag_type(resolve_user),
+                      help="only processes of this user (repeatable)")
     what.add_argument("--label", action="append", default=[], choices=["user", "cmdline"],
-                      help="add a label to per-process series: 'user', the user name; "
-                           "'cmdline', the command line with secrets hidden, cut at %d "
-                           "characters, on process_info only" % CMDLINE_LABEL_CHARS)
+                      help="add a label: 'user', the user's name; 'cmdline', the command "
+                           "line with secrets hidden, cut at %d characters, on process_info "
+                           "only" % CMDLINE_LABEL_CHARS)
     what.add_argument("--labels", dest="labels", metavar="LABEL,...", type=comma_list,
-                      help="the identity labels the value series carry (pid required); "
-                           "process_info always carries all of them (default: "
-                           "pid,ppid,uid,gid,path,name, and user with --label user)")
+                      help="the identity labels of the value series, pid among them; "
+                           "process_info keeps all")
     what.add_argument("--min-age", dest="min_age", default="0", metavar="DURATION",
-                      type=duration,
-                      help="no per-process series for a process younger than this "
-                           "(e.g. 30s; default 0)")
-    what.add_argument("--top", dest="top", type=at_least_one, metavar="N",
-                      help="per-process series only for the N processes using the most "
-                           "CPU since the last scrape and the N using the most memory; the "
-                           "rest summed as pid=\"other\"")
+                      type=flag_type(parse_duration),
+                      help="no series for a process younger than this (e.g. 30s)")
+    what.add_argument("--top", dest="top", type=flag_type(positive_integer), metavar="N",
+                      help="series only for the N processes using the most CPU since the "
+                           "last scrape and the N using the most memory; the rest summed as "
+                           "pid=\"other\"")
 
+
+def add_group_flags(parser):
     groups = parser.add_argument_group(
-        "groups", "instead of one series set per pid, the reference process exporter's "
-                  "namedprocess_namegroup_* families, one series set per group")
+        "groups", "instead of a series set per process, the reference process exporter's "
+                  "namedprocess_namegroup_* families, a series set per group")
     groups.add_argument("--group-by", dest="group_by",
                         choices=["name", "path", "user", "app"],
-                        help="group processes by name, executable path or user; or by app: "
-                             "on macOS the app bundle (helpers count toward their app), on "
-                             "Linux the container or systemd unit, else the name")
+                        help="group by name, executable path or user; or by app: on macOS "
+                             "the app bundle, on Linux the container or systemd unit")
     groups.add_argument("--group", dest="declared", action="append", default=[],
-                        metavar="NAME=REGEX", type=group_declaration,
-                        help="declare a group of the processes matching REGEX (field "
-                             "prefixes as --include), exported even when none runs "
-                             "(repeatable; first match wins); {name}, {path}, {user} or a "
-                             "named group (?P<app>...) in NAME make one group per value")
+                        metavar="NAME=REGEX", type=flag_type(parse_group_declaration),
+                        help="a group of the processes that match, exported even when none "
+                             "runs (repeatable; the first match wins); {name}, {path}, "
+                             "{user} or (?P<app>...) in NAME make a group per value")
     groups.add_argument("--config.path", dest="config_path", metavar="FILE",
-                        help="the reference process-exporter's YAML config (process_names), "
-                             "unchanged: its items name groups after any --group rule; "
-                             "SIGHUP reads it again")
+                        help="the reference exporter's YAML config (process_names), "
+                             "after any --group; SIGHUP reads it again")
     groups.add_argument("--children", action="store_true", default=True,
                         help="a process in no group joins its nearest grouped ancestor's "
                              "(default)")
     groups.add_argument("--no-children", dest="children", action="store_false",
-                        help="do not attribute children to their ancestors' groups")
+                        help="keep them out of their ancestors' groups")
     groups.add_argument("--group-expiry", dest="group_expiry", default="5m",
-                        metavar="DURATION", type=duration,
+                        metavar="DURATION", type=flag_type(parse_duration),
                         help="forget a group empty for this long (default %(default)s)")
     groups.add_argument("--kernel-threads", dest="kernel_threads", default="group",
                         choices=["group", "name", "none"],
-                        help="with --group-by name or app, Linux kernel threads go to one group "
-                             "named 'kernel threads' (group), each to its own name's (name, "
-                             "as the reference does: kworkers churn), or to none (default "
-                             "%(default)s)")
+                        help="with --group-by name or app, Linux kernel threads go to one "
+                             "group, each to its name's, or to none (default %(default)s)")
     groups.add_argument("--threads", action="store_true",
-                        help="add the reference's per-thread families, by thread name "
-                             "(reads every thread of every process: see the README's cost)")
+                        help="add the per-thread families (reads every thread)")
     groups.add_argument("--gather-smaps", dest="gather_smaps", action="store_true",
-                        help="add memtype proportionalResident and proportionalSwapped, "
-                             "from each process's smaps_rollup (Linux; costs real time)")
+                        help="add proportional memory from smaps_rollup (Linux; costly)")
 
+
+def add_system_flags(parser):
     linux = parser.add_argument_group("Linux")
     linux.add_argument("--path.procfs", dest="procfs", default="/proc", metavar="DIR",
                        help="procfs mount point (default %(default)s)")
     linux.add_argument("--linux.keep-files-open", dest="keep_open", action="store_true",
                        default=True,
-                       help="keep each process's stat, status, io and schedstat (those "
-                            "read) open between scrapes: "
-                            "cheaper scrapes for about 4 KiB of kernel memory per file "
-                            "(default)")
+                       help="keep /proc files open between scrapes: cheaper scrapes, about "
+                            "4 KiB of kernel memory a file (default)")
     linux.add_argument("--no-linux.keep-files-open", dest="keep_open", action="store_false",
-                       help="open and close them on every scrape instead")
+                       help="open and close them at every scrape")
     logs = parser.add_argument_group("logging")
     logs.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info",
                       help="the least important records written (default %(default)s)")
     logs.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
-                      default="logfmt",
-                      help="one record a line on stderr, as logfmt or JSON (default "
-                           "%(default)s)")
+                      default="logfmt", help="how stderr's records are written (default "
+                                             "%(default)s)")
     parser.add_argument("--version", action="version",
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
+
+
+def parse_args(argv, raise_errors=False):
+    """The flags, with those of --config.file (the command line's win); a bad one is
+    one line and exit 2, or a ValueError with raise_errors (a reload)."""
+    parser = flag_parser(raise_errors)
+    for add_flags in (add_serving_flags, add_security_flags, add_selecting_flags,
+                      add_group_flags, add_system_flags):
+        add_flags(parser)
     args = parser.parse_args(argv)
     args.given = list(argv)           # for the landing page: the flags as given
     if args.config_file:
