@@ -112,37 +112,25 @@ MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: fa
 
 def read_regular_file(path, limit=MAX_FILE_BYTES, follow=True):
     """The bytes of the regular file at path, if it holds at most `limit` of them;
-    with follow=False, not through a symbolic link at its end.
+    with follow=False, not through a symbolic link at its end.  Anything else is a
+    ValueError: a FIFO would block the open or the read, a device such as /dev/zero
+    would never end."""
+    data = read_start_of(path, limit + 1, regular=True, follow=follow)
+    if len(data) > limit:
+        raise ValueError("%s is larger than %d bytes" % (path, limit))
+    return data
 
-    Anything else is refused (ValueError): a FIFO would block the open or the read,
-    and a device such as /dev/zero would never end.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                 | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
+
+def read_start_of(path, limit, regular=False, follow=True):
+    """At most `limit` bytes from the start of a file (a /proc file may be longer, and
+    is read in pieces); a FIFO blocks neither the open nor the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     try:
-        if not S_ISREG(os.fstat(fd).st_mode):
+        if regular and not S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("%s is not a regular file" % path)
         chunks, size = [], 0
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                raise ValueError("%s is larger than %d bytes" % (path, limit))
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-
-
-def read_start_of(path, limit):
-    """At most `limit` bytes from the start of a file (a /proc file may be longer
-    and is read in pieces); a FIFO neither blocks the open nor the read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        chunks, size = [], 0
         while size < limit:
-            chunk = os.read(fd, limit - size)
+            chunk = os.read(fd, min(limit - size, 65536))
             if not chunk:
                 break
             chunks.append(chunk)
@@ -360,11 +348,9 @@ class Known:
 
 
 class Reader:
-    """What both platform readers share: which numbers to read, and the tallies.
-
-    After each read(), `skipped` counts processes left out by reason and
-    `partial` those exported without some numbers the kernel refused to give.
-    """
+    """What both platform readers share: which fields to read, what is kept of each
+    process, and the tallies of each read(): `skipped` counts processes left out, by
+    reason, `partial` those exported without some numbers the kernel refused."""
 
     states_told = STATES      # the states this platform tells apart
 
@@ -374,8 +360,7 @@ class Reader:
         self._known = {}          # (pid, start) -> Known, as of the last whole listing
 
     def set_fields(self, fields):
-        """Read these numbers from now on (a reload may change them); what the reader
-        remembers of each process stays."""
+        """Read these fields from now on (a reload may change them)."""
         self.fields = frozenset(VALUE_FIELDS + EXTRA_FIELDS if fields is None else fields)
 
     def wants(self, *fields):
@@ -618,24 +603,21 @@ def unpacker(struct, fields):
 
 # One row of the process table: (start seconds, start microseconds, state, pid, the
 # 16-character name, effective uid, effective gid, ppid).
-KINFO_ROW = unpacker(kinfo_proc, (
-    "kp_proc.p_starttime.tv_sec", "kp_proc.p_starttime.tv_usec", "kp_proc.p_stat",
-    "kp_proc.p_pid", "kp_proc.p_comm", "kp_eproc.e_ucred.cr_uid",
-    "kp_eproc.e_ucred.cr_groups[0]", "kp_eproc.e_ppid"))
+KINFO_ROW = unpacker(kinfo_proc, """kp_proc.p_starttime.tv_sec kp_proc.p_starttime.tv_usec
+    kp_proc.p_stat kp_proc.p_pid kp_proc.p_comm kp_eproc.e_ucred.cr_uid
+    kp_eproc.e_ucred.cr_groups[0] kp_eproc.e_ppid""".split())
 
 # What a scrape takes from PROC_PIDTASKALLINFO, in offset order.
-TASK_VALUES = unpacker(proc_taskallinfo, (
-    "pbsd.pbi_name", "pbsd.pbi_nfiles", "pbsd.pbi_start_tvsec", "pbsd.pbi_start_tvusec",
-    "ptinfo.pti_virtual_size", "ptinfo.pti_resident_size", "ptinfo.pti_total_user",
-    "ptinfo.pti_total_system", "ptinfo.pti_faults", "ptinfo.pti_pageins", "ptinfo.pti_csw",
-    "ptinfo.pti_threadnum", "ptinfo.pti_numrunning"))
+TASK_VALUES = unpacker(proc_taskallinfo, """pbsd.pbi_name pbsd.pbi_nfiles pbsd.pbi_start_tvsec
+    pbsd.pbi_start_tvusec ptinfo.pti_virtual_size ptinfo.pti_resident_size
+    ptinfo.pti_total_user ptinfo.pti_total_system ptinfo.pti_faults ptinfo.pti_pageins
+    ptinfo.pti_csw ptinfo.pti_threadnum ptinfo.pti_numrunning""".split())
 
 # And from proc_pid_rusage; V6 adds performance-core time and energy.
-RUSAGE_V4_NAMES = (
-    "ri_uuid", "ri_user_time", "ri_system_time", "ri_pkg_idle_wkups", "ri_interrupt_wkups",
-    "ri_pageins", "ri_wired_size", "ri_phys_footprint", "ri_diskio_bytesread",
-    "ri_diskio_byteswritten", "ri_lifetime_max_phys_footprint", "ri_instructions",
-    "ri_cycles", "ri_runnable_time")
+RUSAGE_V4_NAMES = tuple("""ri_uuid ri_user_time ri_system_time ri_pkg_idle_wkups
+    ri_interrupt_wkups ri_pageins ri_wired_size ri_phys_footprint ri_diskio_bytesread
+    ri_diskio_byteswritten ri_lifetime_max_phys_footprint ri_instructions ri_cycles
+    ri_runnable_time""".split())
 RUSAGE_V6_NAMES = RUSAGE_V4_NAMES + ("ri_user_ptime", "ri_system_ptime", "ri_energy_nj")
 
 
@@ -647,22 +629,17 @@ def load_libsystem(path=None):
 def declare_prototypes(lib):
     """Give every libproc call its C prototype: an untyped 64-bit argument is a bug."""
     c_int, c_void_p, c_size_p = ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)
-    lib.proc_listallpids.argtypes = [c_void_p, c_int]
-    lib.proc_listallpids.restype = c_int
-    lib.proc_pidinfo.argtypes = [c_int, c_int, ctypes.c_uint64, c_void_p, c_int]
-    lib.proc_pidinfo.restype = c_int
-    lib.proc_pidpath.argtypes = [c_int, c_void_p, ctypes.c_uint32]
-    lib.proc_pidpath.restype = c_int
-    lib.proc_pid_rusage.argtypes = [c_int, c_int, c_void_p]
-    lib.proc_pid_rusage.restype = c_int
-    lib.mach_timebase_info.argtypes = [ctypes.POINTER(mach_timebase_info)]
-    lib.mach_timebase_info.restype = c_int
-    lib.sysctl.argtypes = [ctypes.POINTER(c_int), ctypes.c_uint, c_void_p, c_size_p,
-                           c_void_p, ctypes.c_size_t]
-    lib.sysctl.restype = c_int
-    lib.sysctlbyname.argtypes = [ctypes.c_char_p, c_void_p, c_size_p, c_void_p,
-                                 ctypes.c_size_t]
-    lib.sysctlbyname.restype = c_int
+    for name, argtypes in (
+            ("proc_listallpids", [c_void_p, c_int]),
+            ("proc_pidinfo", [c_int, c_int, ctypes.c_uint64, c_void_p, c_int]),
+            ("proc_pidpath", [c_int, c_void_p, ctypes.c_uint32]),
+            ("proc_pid_rusage", [c_int, c_int, c_void_p]),
+            ("mach_timebase_info", [ctypes.POINTER(mach_timebase_info)]),
+            ("sysctl", [ctypes.POINTER(c_int), ctypes.c_uint, c_void_p, c_size_p, c_void_p,
+                        ctypes.c_size_t]),
+            ("sysctlbyname", [ctypes.c_char_p, c_void_p, c_size_p, c_void_p, ctypes.c_size_t])):
+        function = getattr(lib, name)
+        function.argtypes, function.restype = argtypes, c_int
 
 
 def sysctl_number(lib, name, kind=ctypes.c_int64):
@@ -675,11 +652,9 @@ def sysctl_number(lib, name, kind=ctypes.c_int64):
 
 
 def mach_tick_ratio(lib):
-    """(numer, denom) such that seconds = Mach ticks * numer / denom.
-
-    hw.tbfrequency first: under Rosetta mach_timebase_info() answers 1/1 while the
-    kernel still counts native ticks (24 MHz on Apple Silicon, 41.67 ns each).
-    """
+    """(numer, denom) such that seconds = Mach ticks * numer / denom.  hw.tbfrequency
+    first: under Rosetta mach_timebase_info() answers 1/1 while the kernel still counts
+    native ticks (24 MHz on Apple Silicon, 41.67 ns each)."""
     frequency = sysctl_number(lib, b"hw.tbfrequency")
     if frequency:
         return 1, frequency
@@ -772,21 +747,16 @@ def darwin_state(p_stat, running_threads):
 
 
 class DarwinReader(Reader):
-    """Reads every process through the process table and libproc.
-
-    Per scrape, one sysctl(KERN_PROC_ALL) lists every process, zombies included,
-    with its identity, start time and state: any user may read it (it is what ps
-    and top read).  Then per live process, for the numbers: proc_pidinfo
-    (PROC_PIDTASKALLINFO), and when the wanted numbers need them proc_pid_rusage
-    and proc_pidinfo(PROC_PIDLISTFDS); proc_pidpath once per program run.  The
-    kernel gives those numbers for the caller's own processes, or to root: another
-    user's process is exported with its identity and start time only.  A zombie
-    has its final rusage and keeps the name and path it had alive.
-
-    Should the process table be refused (a sandbox, say), proc_listallpids and
-    PROC_PIDT_SHORTBSDINFO list and name the processes instead, for good; start
-    times are then known only for processes whose task info is readable.
-    """
+    """Reads every process through the process table and libproc.  Per scrape, one
+    sysctl(KERN_PROC_ALL) lists every process, zombies included, with its identity,
+    start time and state: any user may read it (ps and top do).  Then per live
+    process proc_pidinfo(PROC_PIDTASKALLINFO), and as the wanted fields need them
+    proc_pid_rusage and proc_pidinfo(PROC_PIDLISTFDS); proc_pidpath once per program
+    run.  The kernel gives the numbers for the caller's own processes, or to root:
+    another user's is exported with its identity and start time only.  A zombie has
+    its final rusage, and the name and path it had alive.  Should the process table
+    be refused (a sandbox), proc_listallpids and PROC_PIDT_SHORTBSDINFO list and name
+    the processes instead, for good, without start times but from the task info."""
 
     states_told = ("Running", "Sleeping", "Zombie", "Other")    # no Waiting: see darwin_state
 
@@ -1026,11 +996,10 @@ class DarwinReader(Reader):
                 decode(path))
 
     def read_cmdline(self, pid):
-        """The arguments joined by spaces, and argv[0]; (None, None) unless the
-        kernel gives them, which it does for our
-        own processes (any to root), and EINVAL for the rest, zombies and pid 0.  A
-        string area larger than the buffer comes back as its tail, at the buffer's
-        size: an answer that fills the buffer is taken for cut, and is none."""
+        """The arguments joined by spaces, and argv[0]; (None, None) unless the kernel
+        gives them: for our own processes (any to root); EINVAL for the rest, zombies
+        and pid 0.  A string area larger than the buffer comes back as its tail: an
+        answer that fills the buffer is taken for cut, and is none."""
         self._args_mib[2] = pid
         size = ctypes.c_size_t(len(self._args))
         if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0 \
@@ -1095,14 +1064,11 @@ class DarwinReader(Reader):
         return 0
 
     def read_threads(self, pid, count, process_name):
-        """Each thread (--threads) as a Thread with its CPU time; None when the kernel
-        refuses the list.  Threads are listed by their unique 64-bit ids; a kernel
-        that does not know that flavour (EINVAL) lists them by pthread address, for
-        good: then threads with none (handle 0, kernel threads) are one to the kernel,
-        read once, and a new thread may reuse an old one's handle (the groups take a
-        thread's CPU going down for a new thread).  One that ends between the list and
-        its reading is left out; an unnamed thread takes the process's name, as a
-        Linux thread does."""
+        """Each thread (--threads) as a Thread with its CPU time; None if the list is
+        refused.  Listed by unique 64-bit ids, or, where the kernel knows no such
+        flavour (EINVAL), for good by pthread address: then threads without one
+        (kernel threads) are read once as one, and a handle may be reused (see
+        went_down).  An unnamed thread takes the process's name, as on Linux."""
         while True:
             if count + 16 > len(self._thread_handles):
                 self._thread_handles = (ctypes.c_uint64 * (count + 64))()
@@ -1134,11 +1100,9 @@ class DarwinReader(Reader):
         return threads
 
     def read_open_fds(self, pid, table_slots, record):
-        """Count open descriptors with PROC_PIDLISTFDS; return its errno, or 0.
-
-        The kernel walks the fd table's slots (pbi_nfiles) and fills as many as fit,
-        so a buffer of that many entries takes them all in one call.
-        """
+        """Count open descriptors with PROC_PIDLISTFDS; return its errno, or 0.  The
+        kernel walks the fd table's slots (pbi_nfiles) and fills as many as fit, so a
+        buffer of that many entries takes them all in one call."""
         if table_slots >= len(self._fds):
             self._fds = (ctypes.c_uint64 * (table_slots + 64))()
         capacity = ctypes.sizeof(self._fds)
@@ -1175,33 +1139,29 @@ PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
 DELETED = " (deleted)"           # what readlink adds to the exe of a replaced binary
 
-# The columns of /proc/<pid>/stat after its name, as indexes into what follows the
-# name's closing parenthesis; man 5 proc numbers them from 1 (pid), so each index
-# is the manual's number less 3.
-STAT_STATE = 0           # (3) state
-STAT_PPID = 1            # (4) ppid
-STAT_FLAGS = 6           # (9) flags
-STAT_MINFLT = 7          # (10) minflt
-STAT_MAJFLT = 9          # (12) majflt
-STAT_UTIME = 11          # (14) utime, in clock ticks
-STAT_STIME = 12          # (15) stime
-STAT_NUM_THREADS = 17    # (20) num_threads
-STAT_STARTTIME = 19      # (22) starttime, in clock ticks since boot
-STAT_VSIZE = 20          # (23) vsize, in bytes
-STAT_RSS = 21            # (24) rss, in pages
+# The columns of /proc/<pid>/stat after its name (see split_stat): man 5 proc numbers
+# them from 1 (pid), so each index is the manual's number less 3.  utime and stime are
+# in clock ticks, starttime in clock ticks since boot, vsize in bytes, rss in pages.
+(STAT_STATE, STAT_PPID, STAT_FLAGS, STAT_MINFLT, STAT_MAJFLT, STAT_UTIME, STAT_STIME,
+ STAT_NUM_THREADS, STAT_STARTTIME, STAT_VSIZE, STAT_RSS) = 0, 1, 6, 7, 9, 11, 12, 17, 19, 20, 21
 
 # stat's state letters as the reference exporter counts them; any other is "Other"
 # (T stopped, t traced, I idle kernel thread, X dead...).
 LINUX_STATES = {b"R": "Running", b"S": "Sleeping", b"D": "Waiting", b"Z": "Zombie"}
 
 
+def split_stat(stat):
+    """A stat file's name and the columns after it.  The name sits in parentheses and
+    may hold spaces and ')': the columns start after the last."""
+    name_end = stat.rindex(b")")
+    return stat[stat.index(b"(") + 1:name_end], stat[name_end + 2:].split()
+
+
 class ProcFiles:
     """Files of /proc/<pid>/ kept open between scrapes, at most `budget` of them.
-
-    Reading an open /proc file again at offset 0 regenerates it, which saves an
-    open() and a close() per file per scrape.  A file belongs to its process:
-    once that process is gone the read fails, even if its pid has been reused.
-    """
+    Reading an open /proc file again at offset 0 regenerates it, which saves an open()
+    and a close() per file per scrape.  A file belongs to its process: once that
+    process is gone the read fails, even if its pid has been reused."""
 
     def __init__(self, budget=0):
         self.budget = budget
@@ -1253,15 +1213,11 @@ class ProcFiles:
 
 
 class LinuxReader(Reader):
-    """Reads every process from a procfs tree (/proc, or one a test made).
-
-    Per pid: stat, and the owner of its files; status only when the owner does
-    not tell (see effective_ids) or context switches are wanted; the exe link
-    once per program run; fd/, io and schedstat when the wanted numbers need them.
-    Other users' fd/ and io need root: without it those numbers are left out for
-    such processes.  Up to `kept_files` of the files stay open between scrapes
-    (see ProcFiles); the command line decides how many it can afford.
-    """
+    """Reads every process from a procfs tree (/proc, or one a test made).  Per pid:
+    stat, and the owner of its files; status only when the owner does not tell (see
+    effective_ids) or context switches are wanted; the exe link once per program run;
+    fd/, io and schedstat when the wanted fields need them (other users' need root).
+    Up to `kept_files` files stay open between scrapes (see ProcFiles)."""
 
     def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, kept_files=0,
                  wall_clock=time.time):
@@ -1301,28 +1257,20 @@ class LinuxReader(Reader):
             pass
 
     def _boot_time(self):
-        """Wall-clock time of boot, to a hundredth of a second, as the clock says now.
-
-        /proc/stat's btime is whole seconds; now minus /proc/uptime is finer, and
-        both count from the same boot clock as a process's starttime.  Both are
-        read as regular files of bounded size: a procfs that is not one fails.
-        """
+        """Wall-clock time of boot, to a hundredth of a second, as the clock says now:
+        now less /proc/uptime, finer than /proc/stat's btime; both count from the boot
+        clock a process's starttime counts from.  A procfs of other files fails."""
         try:
             uptime = read_regular_file(os.path.join(self.procfs, "uptime"), 4096)
             return self.wall_clock() - float(uptime.split()[0])
         except (OSError, ValueError, IndexError):
             pass
-        for line in read_regular_file(os.path.join(self.procfs, "stat")).splitlines():
-            words = line.split()
-            if words[:1] == [b"btime"] and len(words) == 2 and words[1].isdigit():
-                return float(words[1])
-        raise OSError("no boot time in %s" % self.procfs)
+        return float(boot_second(self.procfs))
 
     def _follow_the_clock(self):
-        """Boot time afresh each scrape, taken only when the clock has stepped (by a
-        second or more), so that processes started after a step get start times on
-        the new clock while a start time, which groups key on, never moves with the
-        hundredths the two readings of it wobble by."""
+        """Boot time afresh each scrape, taken only when the clock stepped by a second
+        or more: new processes get start times on the new clock, while no start time
+        (groups key on it) moves with the hundredths two readings wobble by."""
         try:
             boot_time = self._boot_time()
         except (OSError, ValueError):
@@ -1359,10 +1307,7 @@ class LinuxReader(Reader):
             stat, stat_owner = self.files.read(directory, pid, "stat"), None
         else:
             stat, stat_owner = self.files.read(directory, pid, "stat", with_owner=True)
-        # The name sits in parentheses and may hold spaces and ')': split after the last.
-        name_end = stat.rindex(b")")
-        comm = stat[stat.index(b"(") + 1:name_end]
-        columns = stat[name_end + 2:].split()
+        comm, columns = split_stat(stat)
         start_ticks = int(columns[STAT_STARTTIME])      # a short stat fails here
         known = self.remember((pid, start_ticks), comm, comm, directory)
         if known.start_time is None:
@@ -1382,16 +1327,16 @@ class LinuxReader(Reader):
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
             pid, int(columns[STAT_PPID]), uid, gid, known.name, known.path,
-            known.start_time,                             # start_time
+            known.start_time,
             int(columns[STAT_UTIME]) / ticks,               # cpu_user
             int(columns[STAT_STIME]) / ticks,               # cpu_system
             int(columns[STAT_RSS]) * self.page_size,        # resident (= statm's)
             int(columns[STAT_VSIZE]),                       # virtual_bytes
             None,                                           # footprint: none on Linux
-            threads,                                        # threads
+            threads,
             None, None, None,                               # fds and io, below
-            int(columns[STAT_MAJFLT]),                      # major_faults
-            int(columns[STAT_MINFLT]),                      # minor_faults
+            int(columns[STAT_MAJFLT]),
+            int(columns[STAT_MINFLT]),
             None,                                           # no total: the split
             None, None, None,                               # macOS's counters, energy
             voluntary, nonvoluntary, swapped,
@@ -1561,10 +1506,8 @@ class LinuxReader(Reader):
                 continue
             task = "task/%s/" % tid
             try:
-                stat = self.files.read(directory, pid, task + "stat")
-                name_end = stat.rindex(b")")
-                columns = stat[name_end + 2:].split()
-                thread = Thread(int(tid), decode(stat[stat.index(b"(") + 1:name_end]),
+                name, columns = split_stat(self.files.read(directory, pid, task + "stat"))
+                thread = Thread(int(tid), decode(name),
                                 int(columns[STAT_UTIME]) / ticks,
                                 int(columns[STAT_STIME]) / ticks,
                                 major_faults=int(columns[STAT_MAJFLT]),
@@ -1587,14 +1530,11 @@ class LinuxReader(Reader):
 
     def effective_ids(self, pid, directory, stat_owner, columns, known):
         """Effective uid and gid, without reading status where the kernel allows.
-
-        /proc/<pid>'s files belong to the process's effective uid and gid, unless
-        the process is not dumpable (it changed credentials, or asked): then they
-        belong to root.  So an owner other than root is the answer; a kernel
-        thread is root; anything else is read from status, and that answer is
-        trusted for STATUS_RECHECK_SECONDS (a root process that drops to
-        another user without exec shows the change within that time).
-        """
+        /proc/<pid>'s files belong to the process's effective ids, unless it is not
+        dumpable (it changed credentials, or asked): then to root.  So an owner other
+        than root is the answer; a kernel thread is root; else status says, trusted
+        for STATUS_RECHECK_SECONDS (a root process that drops to another user without
+        exec shows the change within that time)."""
         if stat_owner.st_uid or stat_owner.st_gid:
             return stat_owner.st_uid, stat_owner.st_gid
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
@@ -1605,6 +1545,15 @@ class LinuxReader(Reader):
             known.uid, known.gid, _, _ = parse_status(status)
             known.checked_at = self._now
         return known.uid, known.gid
+
+
+def boot_second(procfs):
+    """/proc/stat's btime: the boot's wall-clock time in whole seconds."""
+    for line in read_regular_file(os.path.join(procfs, "stat")).splitlines():
+        words = line.split()
+        if words[:1] == [b"btime"] and len(words) == 2 and words[1].isdigit():
+            return int(words[1])
+    raise OSError("no boot time in %s" % procfs)
 
 
 def number_after(text, label, column=None):
@@ -1678,10 +1627,8 @@ def fd_dir_size_counts(procfs):
 # ---------------------------------------------------------------------------
 
 class UserNames:
-    """uid -> user name through pwd (so NSS and directory users resolve), cached.
-
-    A uid with no name stays a number, as `ps` shows it.
-    """
+    """uid -> user name through pwd (so NSS and directory users resolve), cached; a
+    uid with no name stays a number, as `ps` shows it."""
 
     def __init__(self):
         self._names = {}
@@ -1701,13 +1648,9 @@ class UserNames:
 
 
 class Remembered:
-    """A question about a process, answered once while what it depends on stays.
-
-    By default that is its pid, start time, name and path (exec changes the last
-    two): a regex runs once per process, not on every scrape, so an executable path
-    crafted to make it slow costs that once, and an outsider cannot multiply it.
-    Only the answers for the processes of the last scrape are kept.
-    """
+    """A question about a process, answered once while what it depends on stays (its
+    pid, start time, name and path, which exec changes), for the processes of the
+    last scrape: a path crafted to make a regex slow costs that once, not per scrape."""
 
     depends_on = ("pid", "start_time", "name", "path")
 
@@ -1991,14 +1934,11 @@ class OtherProcesses(Process):
 
 
 class TopConsumers:
-    """--top=N: per-process series for the N processes that used the most CPU since
-    the previous scrape and the N with the most resident memory; the others summed.
-
-    The rest's counters are a Ledger's: what the processes outside the top used
-    while outside it, so they never go down, whoever enters or leaves the top.  It
-    follows every counter a process has, so that a reload exporting others goes on
-    from the same sums.  Its gauges are the sums over the processes outside now.
-    """
+    """--top=N: series for the N processes that used the most CPU since the previous
+    scrape and the N with the most resident memory; the rest summed.  The rest's
+    counters are a Ledger's (what processes used while outside the top), over every
+    counter, so that a reload exporting others goes on from the same sums; its
+    gauges are the sums over the processes outside now."""
 
     REST = "rest"
 
@@ -2053,9 +1993,13 @@ class TopConsumers:
 # Counters that never go down, whatever comes and goes
 # ---------------------------------------------------------------------------
 
-def add_values(total, values):
-    """Element-wise sum where None means 'not known' rather than 0."""
-    return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
+def add_used(sums, bucket, base, last):
+    """Add to sums[bucket] what a member used there (last less base), None (unknown)
+    adding nothing."""
+    used = [None if v is None else v - b for v, b in zip(last, base)]
+    total = sums.get(bucket)
+    sums[bucket] = used if total is None else [
+        t if v is None else v if t is None else t + v for t, v in zip(total, used)]
 
 
 # Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
@@ -2063,18 +2007,14 @@ FRACTIONAL = frozenset(fields_with(type="counter", unit="s") + fields_with(unit=
 
 
 class Ledger:
-    """Counters per bucket (a group; a group's thread name; --top's rest), summed
-    over members (processes, threads) that come, go and move between buckets.
-
-    A member counts, in a bucket, what it used while there: all of it if first seen
-    there, else what it used since it moved in.  What a member used in a bucket
-    stays with the bucket when it leaves (it ended, or moved).  Values are integers
-    (see Ledger.values), so a total is the same in any order of adding, and never
-    lower than they were (never_lower): no total can go down, whatever exits, moves
-    and reloads happen.  A member missing for one scrape (its read failed) and back
-    in the next is the same member.  `replaced(values, last)` says a key now names
-    another member (a reused thread id).
-    """
+    """Counters per bucket (a group; a group's thread name; --top's rest), summed over
+    members (processes, threads) that come, go and move between buckets.  A member
+    counts in a bucket what it used while there: all of it if first seen there, else
+    what it used since it moved in, which stays with the bucket when it leaves.  With
+    integer values (see values) and never_lower, no total goes down, whatever exits,
+    moves and reloads happen.  A member missing for one scrape (its read failed) is
+    the same member when back; `replaced(values, last)` says a key now names another
+    (a reused thread id)."""
 
     def __init__(self, fields, replaced=None):
         self.fields = tuple(fields)
@@ -2136,9 +2076,7 @@ class Ledger:
         totals = dict(self.left)
         for bucket, base, last, _ in self.members.values():
             if bucket is not None:
-                used = [None if v is None else v - b for v, b in zip(last, base)]
-                sums = totals.get(bucket)
-                totals[bucket] = used if sums is None else add_values(sums, used)
+                add_used(totals, bucket, base, last)
         for bucket, sums in totals.items():
             sums = totals[bucket] = list(sums)
             for i in self._fractions:
@@ -2147,11 +2085,8 @@ class Ledger:
         return totals
 
     def _leave(self, entry):
-        bucket, base, last, _ = entry
-        if bucket is not None:
-            used = [None if v is None else v - b for v, b in zip(last, base)]
-            sums = self.left.get(bucket)
-            self.left[bucket] = used if sums is None else add_values(sums, used)
+        if entry[0] is not None:
+            add_used(self.left, *entry[:3])
 
     def forget(self, buckets):
         for bucket in buckets:
@@ -2246,10 +2181,9 @@ def go_base(path):
 
 class ProcessNames:
     """One item of the reference exporter's process_names (--config.path): selectors
-    that must all match (comm: any of these names; exe: any of these argv[0]s, by
-    file name, or whole when the entry has a slash; cmdline: every regex, searched
-    in the arguments joined by spaces) and a Go template naming the group,
-    {{.ExeBase}} by default.  Without a command line (a kernel thread; another
+    that must all match (comm: any of these names; exe: any of these argv[0]s, by file
+    name, or whole with a slash; cmdline: every regex) and a Go template naming the
+    group, {{.ExeBase}} by default.  Without a command line (a kernel thread; another
     user's process on macOS) argv[0] is the process's name, as for the reference."""
 
     def __init__(self, item, where, procfs="/proc"):
@@ -2282,16 +2216,14 @@ class ProcessNames:
 
     def start_time(self, record):
         """The process's start as the reference prints it: on Linux /proc/stat's btime
-        plus the start's clock ticks (hundredths), which the exporter's own start time
-        reads finer; elsewhere the kernel's start to the microsecond."""
+        plus the start's clock ticks (the exporter's own start time is finer);
+        elsewhere the kernel's start to the microsecond."""
         try:
-            btime = [line.split()[1] for line in read_regular_file(
-                self.procfs + "/stat").splitlines() if line.startswith(b"btime ")][0]
             stat = read_start_of("%s/%d/stat" % (self.procfs, record.pid), 4096)
-            ticks = int(stat[stat.rindex(b")") + 2:].split()[STAT_STARTTIME])
+            ticks = int(split_stat(stat)[1][STAT_STARTTIME])
+            return go_time(boot_second(self.procfs) + ticks / os.sysconf("SC_CLK_TCK"), 2)
         except (OSError, ValueError, IndexError):
             return "" if record.start_time is None else go_time(record.start_time, 6)
-        return go_time(int(btime) + ticks / os.sysconf("SC_CLK_TCK"), 2)
 
     @staticmethod
     def strings(item, key, where):
@@ -2340,12 +2272,9 @@ class ProcessNames:
             return str(record.pid)
         if value == "StartTime":
             return self.start_time(record)
-        try:                # Cgroups: the paths of /proc/PID/cgroup, as Go prints a list
-            text = decode(read_start_of("%s/%s/cgroup" % (self.procfs, record.pid), 65536))
-        except OSError:
-            text = ""
-        return "[%s]" % " ".join(line.split(":", 2)[2] for line in text.splitlines()
-                                 if line.count(":") >= 2)
+        return "[%s]" % " ".join(      # Cgroups: their paths, as Go prints a list
+            line.split(":", 2)[2] for line in read_cgroup(self.procfs, record.pid).splitlines()
+            if line.count(":") >= 2)
 
 
 # --group-by app ------------------------------------------------------------
@@ -2429,6 +2358,14 @@ def script_name(record):
     return None
 
 
+def read_cgroup(procfs, pid):
+    """/proc/PID/cgroup, "" where it cannot be read."""
+    try:
+        return decode(read_start_of("%s/%s/cgroup" % (procfs, pid), 65536))
+    except OSError:
+        return ""
+
+
 def cgroup_app(text):
     """The container (the first 12 hex digits of its id) or the systemd unit that
     /proc/PID/cgroup names, or None.  The v2 line (0::) first, then v1's systemd
@@ -2459,10 +2396,9 @@ def cgroup_app(text):
 
 class AppNames:
     """--group-by app: the program a process belongs to, or None (it then groups by
-    its name).  macOS: the app bundle its executable is in; Linux: its container
-    or systemd unit; else, for an interpreter, the script it runs.  Asked once per
-    process (Grouper remembers the answer).  `root` is put before bundle paths and
-    `procfs` is where cgroup files are read."""
+    its name): on macOS the app bundle of its executable, on Linux its container or
+    systemd unit; else, for an interpreter, the script it runs.  `root` goes before
+    bundle paths."""
 
     RETRY_SECONDS = 600.0     # a plist that could not be read is tried again after this
 
@@ -2478,11 +2414,7 @@ class AppNames:
             or script_name(record)
 
     def unit(self, pid):
-        try:
-            cgroup = read_start_of("%s/%s/cgroup" % (self.procfs, pid), 65536)
-        except OSError:
-            return None
-        return cgroup_app(decode(cgroup))
+        return cgroup_app(read_cgroup(self.procfs, pid))
 
     def bundle_app(self, path):
         bundle = outermost_bundle(path)
@@ -2523,13 +2455,10 @@ def combined(combine, values, zero):
 
 
 class Group:
-    """One group's numbers in one scrape, with the attribute names a Process has.
-
-    A group with no live member has 0 for the gauges the platform gives (`known`,
-    the fields some process read had this scrape): it uses no memory, and a
-    dashboard draws a zero line, not a gap.  What the platform never gives stays
-    None.  States the reader cannot tell (`states_told`) stay None too.
-    """
+    """One group's numbers in one scrape, with the attribute names a Process has.  A
+    group with no live member has 0 for the gauges the platform gives (`known`: some
+    process read had them): it uses no memory, and a dashboard draws a zero line, not
+    a gap.  What the platform never gives, and states it cannot tell, stay None."""
 
     def __init__(self, name, members, counters, known=frozenset(), states_told=STATES,
                  joins=None, threads=None):
@@ -2587,22 +2516,14 @@ MAX_IDLE_THREAD_NAMES = 1000
 
 
 class Grouper:
-    """Puts processes into named groups and keeps each group's counters monotonic.
-
-    A process joins the first declared group (--group NAME=RULE) whose rule
-    matches it, else the group of its --group-by key, else (with --children) the
-    group of its nearest grouped ancestor, else none.  A declared name with
-    placeholders ({app}) is filled from the match: one group per value, made only
-    when a process matches.  With --group-by name or app, Linux kernel threads go to
-    one group, to none, or each to the group of its own name (`kernel_threads`:
-    "group", "none", "name").
-
-    Its Ledgers keep the counters: every process read, keyed by pid and start time
-    (a reused pid is a new process), counts in a group what it used there; the same
-    for the threads of each name (--threads).  Per group it also counts the
-    processes that joined it since the first scrape.  A group empty for `expiry`
-    seconds is forgotten; declared groups never are.
-    """
+    """Puts processes into named groups, whose counters never go down.  A process
+    joins the first declared group (--group, then --config.path's items) that matches
+    it, else its --group-by key's, else (with --children) its nearest grouped
+    ancestor's, else none; a name with placeholders makes a group per value.  Linux
+    kernel threads go to one group, to none or each to its name's (`kernel_threads`).
+    Ledgers count what every process read (by pid and start time) and the threads of
+    each name used in each group; joins count processes new to a group since the first
+    scrape.  A group empty for `expiry` seconds is forgotten, a declared one never."""
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
                  user_names=None, kernel_threads="group", app_names=None, process_names=()):
@@ -2812,13 +2733,11 @@ class Grouper:
 # ---------------------------------------------------------------------------
 
 class Family:
-    """One metric family: its name, type, help, and where each sample's value comes from.
-
-    `samples` pairs the extra label text of a sample (or "") with the Process
-    attribute that holds its value.  A family whose label values come from the data
-    (a state, a thread's name) has `each` instead: a function of a process or group
-    giving its (extra label text, value) pairs, reading the attributes `needs` names.
-    """
+    """One metric family: its name, type, help, and where each sample's value comes
+    from: `samples` pairs a sample's extra label text (or "") with the attribute of a
+    Process or Group that holds its value; where the label values come from the data
+    (a state, a thread's name), `each` gives an item's (extra label text, value)
+    pairs, reading the attributes `needs` names."""
 
     __slots__ = ("name", "type", "help", "samples", "default", "identity", "each", "needs")
 
@@ -3237,11 +3156,9 @@ SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
 
 
 def format_value(value):
-    """A sample value in full precision, spelled as Go's ParseFloat reads it.
-
-    repr() gives the shortest text that reads back to the same float (and plain
-    digits for an int); only NaN and the infinities are spelled differently.
-    """
+    """A sample value in full precision, spelled as Go's ParseFloat reads it: repr()
+    gives the shortest text that reads back to the same float (and an int's digits);
+    only NaN and the infinities are spelled otherwise."""
     text = repr(value)
     return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
 
@@ -3253,10 +3170,9 @@ def family_header(family):
 
 def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
     """Each family's text in turn: its samples together, one series per item (a
-    process or a group).  A family with no value at all is left out whole.
-
-    The identity family (process_info) takes its labels from identity_labels_of,
-    when given: every label a process has, where the others may carry fewer."""
+    process or a group); a family with no value at all is left out whole.  The
+    identity family (process_info) takes its labels from identity_labels_of, when
+    given: every label a process has, where the others may carry fewer."""
     labelled = [(labels_of(item), item) for item in items]
     identified = labelled if identity_labels_of in (None, labels_of) else \
         [(identity_labels_of(item), item) for item in items]
@@ -3288,32 +3204,22 @@ def render_self(processes, skipped, duration, partial=0, series=None, health=Non
     its Health) what it uses."""
     build, duration_family, count, partial_family, skipped_family, series_family = \
         SELF_FAMILIES
-    python_version = "%d.%d.%d" % sys.version_info[:3]
-    parts = [
-        family_header(build),
-        '%s{version="%s",python_version="%s",platform="%s"} 1\n' % (
-            build.name, escape_label_value(__version__), python_version,
-            escape_label_value(sys.platform)),
-        family_header(duration_family),
-        "%s %s\n" % (duration_family.name, format_value(duration)),
-        family_header(count),
-        "%s %d\n" % (count.name, processes),
-        family_header(partial_family),
-        "%s %d\n" % (partial_family.name, partial),
-        family_header(skipped_family),
-    ]
-    for reason in SKIP_REASONS:
-        parts.append('%s{reason="%s"} %d\n' % (skipped_family.name, reason,
-                                                skipped.get(reason, 0)))
+
+    def single(family, value):
+        return "%s%s %s\n" % (family_header(family), family.name, format_value(value))
+    parts = [family_header(build), '%s{version="%s",python_version="%d.%d.%d",platform="%s"} 1\n'
+             % ((build.name, escape_label_value(__version__)) + tuple(sys.version_info[:3])
+                + (escape_label_value(sys.platform),)),
+             single(duration_family, duration), single(count, int(processes)),
+             single(partial_family, int(partial)), family_header(skipped_family)]
+    parts += ['%s{reason="%s"} %d\n' % (skipped_family.name, reason, skipped.get(reason, 0))
+              for reason in SKIP_REASONS]
     if series is not None:
-        parts.append(family_header(series_family))
-        parts.append("%s %d\n" % (series_family.name, series))
-    if health is not None:
-        for family in HEALTH_FAMILIES:
-            value = getattr(health, family.samples[0][1])
-            if value is not None:
-                parts.append("%s%s %s\n" % (family_header(family), family.name,
-                                            format_value(value)))
+        parts.append(single(series_family, int(series)))
+    for family in HEALTH_FAMILIES if health is not None else ():
+        value = getattr(health, family.samples[0][1])
+        if value is not None:
+            parts.append(single(family, value))
     return "".join(parts)
 
 
@@ -3351,13 +3257,10 @@ class Health:
 
 
 class Exporter:
-    """One scrape, start to end: read, select, group, render.
-
-    Per process: filter, then leave out the youngest (--min-age), then keep the
-    heaviest and sum the rest (--top).  The value series carry `value_labels_of`'s
-    labels (--labels), process_info every label.  Scrapes take turns: the reader
-    reuses its buffers, and the grouper and the top their history.
-    """
+    """One scrape, start to end: read, filter, then group, or leave out the youngest
+    (--min-age) and sum all but the heaviest (--top); render.  The value series carry
+    `value_labels_of`'s labels (--labels), process_info every label.  Scrapes take
+    turns: the reader reuses its buffers, the grouper and the top their history."""
 
     def __init__(self, reader, families=PROCESS_FAMILIES, filter=None, grouper=None,
                  labels_of=process_labels, value_labels_of=None, min_age=0.0, top=None,
