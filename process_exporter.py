@@ -65,9 +65,8 @@ class Logging:
 
 
 def log(message, level="info"):
-    """One record a line on stderr (launchd keeps it in the job's log): its time
-    (UTC), level and message, in logfmt or JSON.  A log that cannot be written (its
-    disk full, stderr closed) loses the line, never the exporter."""
+    """One record a line on stderr: time (UTC), level and message, as logfmt or JSON.  A
+    log that cannot be written loses the line, never the exporter."""
     if LOG_LEVELS.index(level) < Logging.level:
         return
     now = time.time()
@@ -87,9 +86,8 @@ def log(message, level="info"):
 
 
 class LogBursts:
-    """One log line for a burst of like events: the first, then at most one a minute,
-    saying how many came meanwhile.  For what a client or the system can repeat
-    thousands of times a second (threads that cannot start, a failing accept)."""
+    """One log line for a burst of like events (threads that cannot start, a failing
+    accept): the first, then at most one a minute, saying how many came meanwhile."""
 
     def __init__(self, every=60.0):
         self.every = every
@@ -111,10 +109,9 @@ MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: fa
 
 
 def read_regular_file(path, limit=MAX_FILE_BYTES, follow=True):
-    """The bytes of the regular file at path, if it holds at most `limit` of them;
-    with follow=False, not through a symbolic link at its end.  Anything else is a
-    ValueError: a FIFO would block the open or the read, a device such as /dev/zero
-    would never end."""
+    """The bytes of the regular file at path, at most `limit` of them (with follow=False
+    not through a symbolic link), else a ValueError: a FIFO would block, a device such
+    as /dev/zero never end."""
     data = read_start_of(path, limit + 1, regular=True, follow=follow)
     if len(data) > limit:
         raise ValueError("%s is larger than %d bytes" % (path, limit))
@@ -217,10 +214,9 @@ STATES = ("Running", "Sleeping", "Waiting", "Zombie", "Other")
 
 
 def init_of(required, optional, **fixed):
-    """An __init__ that sets each of `required` and `optional` (None unless given) from
-    its argument, by position or name, and each of `fixed` to its value.  Written out
-    and compiled once: it runs for every process of every scrape, where a loop of
-    setattr would take several times as long."""
+    """An __init__ setting `required` and `optional` (None unless given), by position or
+    name, and `fixed`; written out and compiled once, as it runs for every process of
+    every scrape, where a setattr loop costs several times as much."""
     source = "def __init__(self, %s):\n%s" % (
         ", ".join(required + tuple(name + "=None" for name in optional)),
         "".join("    self.%s = %s\n" % (name, name if name not in fixed else repr(fixed[name]))
@@ -257,8 +253,7 @@ THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "maj
 
 
 class Thread:
-    """One thread of a process, for the per-thread families (--threads): its id, unique
-    in the process while the thread lives, its name and what it used.  A number the
+    """One thread of a process (--threads): its id, name and what it used; a number the
     kernel does not give per thread stays None."""
 
     __slots__ = ("tid", "name") + THREAD_COUNTERS + ("wchan",)
@@ -287,9 +282,9 @@ def went_down(values, last):
 
 
 def climbing(last, count, ceiling):
-    """(what to remember, the count or None) of a kernel count kept in too few bits: a
-    count at its ceiling, negative or lower than last time has saturated or wrapped,
-    and is left out for the rest of the process's life (a wrap is no reset)."""
+    """(what to remember, the count or None) of a kernel count kept in too few bits: one
+    at its ceiling, negative or lower than last time has saturated or wrapped, and is
+    left out for the rest of the process's life."""
     if last <= count < ceiling:
         return count, count
     return ceiling, None
@@ -304,8 +299,8 @@ SKIP_REASONS = ("permission_denied", "vanished", "error")
 
 
 def failure_reason(failure):
-    """Why reading a process failed, as one of SKIP_REASONS: from an errno, or from
-    an exception (an OSError's errno; a ValueError is a file not as documented)."""
+    """Why reading a process failed, as one of SKIP_REASONS, from an errno or an
+    exception (a ValueError is a file not as documented)."""
     err = failure if isinstance(failure, int) else getattr(failure, "errno", None)
     if err in (errno.ESRCH, errno.ENOENT):
         return "vanished"
@@ -320,18 +315,16 @@ def decode(raw):
 
 
 def joined_arguments(arguments):
-    """Arguments (bytes) as one line of text, joined by single spaces, at most
-    CMDLINE_BYTES of it; and the first of them (argv[0]), "" when there are none."""
+    """Arguments (bytes) joined by spaces, at most CMDLINE_BYTES of them, and argv[0]
+    ("" when there are none), as text."""
     return decode(b" ".join(arguments)[:CMDLINE_BYTES]), \
         decode(arguments[0]) if arguments else ""
 
 
 class Known:
-    """What a reader keeps of one process (by pid and start time) between scrapes: the
-    program it runs (see Reader.remember), and what its numbers need.  LinuxReader
-    keeps an owner it had to read from status for a while (see effective_ids), and its
-    threads' context switches; DarwinReader the last 32-bit counts it saw, and the
-    executable's UUID (see read_rusage)."""
+    """What a reader keeps of a process between scrapes: the program it runs (see
+    Reader.remember), and what its numbers need (an owner read from status, threads'
+    context switches, 32-bit counts, the executable's UUID)."""
 
     __slots__ = ("comm", "name", "path", "cmdline", "argv0", "cmdline_uid", "executable",
                  "uid", "gid", "checked_at", "start_time", "minor_faults", "switches",
@@ -348,9 +341,8 @@ class Known:
 
 
 class Reader:
-    """What both platform readers share: which fields to read, what is kept of each
-    process, and the tallies of each read(): `skipped` counts processes left out, by
-    reason, `partial` those exported without some numbers the kernel refused."""
+    """What both platform readers share: the fields to read, what is kept of each
+    process, and each read()'s tallies: `skipped` by reason, and `partial`."""
 
     states_told = STATES      # the states this platform tells apart
 
@@ -377,8 +369,8 @@ class Reader:
 
     def remember(self, key, comm, *where):
         """The Known of process `key` for this scrape.  A new key, or a new kernel name
-        for it (exec changes it, and the path changes only on exec), is a new program:
-        the reader's identify(*where) gives its name and path, once per program run."""
+        for it (exec changes it), is a new program, whose name and path identify(*where)
+        gives, once per program run."""
         known = self._known.get(key)
         if known is None:
             known = Known()
@@ -391,9 +383,8 @@ class Reader:
         return known
 
     def learn_cmdline(self, known, uid, where):
-        """Its read_cmdline(where), once per program run (arguments do not change).  One
-        the kernel refused is asked again only as another user: the kernel checks at
-        each call, and what refused it may allow it now."""
+        """Its read_cmdline(where), once per program run; one the kernel refused is
+        asked again only as another user, which it may allow."""
         if known.cmdline is None and known.cmdline_uid != uid:
             (known.cmdline, known.argv0), known.cmdline_uid = self.read_cmdline(where), uid
 
@@ -404,8 +395,7 @@ class Reader:
 
 
 def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
-    """The reader for this platform, reading only what `fields` need (and, on Linux,
-    keeping up to kept_files files open between scrapes)."""
+    """This platform's reader of `fields` (Linux keeping up to kept_files open)."""
     platform = platform or sys.platform
     if platform == "darwin":
         return DarwinReader(fields=fields)
@@ -440,9 +430,8 @@ INT32_MAX = 2 ** 31 - 1
 
 
 def c_fields(spec):
-    """A ctypes struct's _fields_ from "TYPE: name name ... TYPE: name ...", TYPE being a
-    ctypes type less its c_ (uint32, char) or a struct here, *N making it an array of
-    N (a number, or a constant here)."""
+    """A ctypes _fields_ from "TYPE: name name ... TYPE: name ...", TYPE a ctypes type
+    less its c_ or a struct here, *N (a number or a constant here) an array of N."""
     fields, kind = [], None
     for word in spec.split():
         if word.endswith(":"):
@@ -586,8 +575,7 @@ STRUCT_CODES = {getattr(ctypes, "c_" + name): code for name, code in (
 
 def unpacker(struct, fields):
     """A struct.Struct that reads the named fields (in offset order) of a ctypes struct
-    in one call: cheaper than an attribute per field, for every process of every scrape.
-    The offsets come from the ctypes classes, which a test holds to Apple's layouts."""
+    in one call, cheaper than an attribute each, for every process of every scrape."""
     import struct as struct_module
     fmt, position = "=", 0
     for dotted in fields:
@@ -674,12 +662,10 @@ def libproc_error(call):
 # ---------------------------------------------------------------------------
 
 def program_name(path, kernel_name, short_name):
-    """The name label, from bytes as the kernel keeps them: the executable's file name
-    when its path is known (the one full name every user can read) and begins with
-    the process table's 16 bytes (the name it was run by), else the kernel's name for
-    the process, a character its cut left in two dropped.  The path is looked up anew
-    from the executable's file, so a file renamed, replaced or hard-linked since the
-    exec may have another name now."""
+    """The name label, from the kernel's bytes: the executable's file name where its
+    path is known (the one full name any user can read) and begins with the process
+    table's 16 bytes, else the kernel's name, less a character its cut left in two.  The
+    path is looked up anew, so a file renamed since the exec may have another name now."""
     file_name = path.rpartition(b"/")[2]
     if file_name and file_name.startswith(short_name):
         return decode(file_name)
@@ -687,8 +673,8 @@ def program_name(path, kernel_name, short_name):
 
 
 def decode_cut(raw):
-    """Text of bytes cut at a fixed size (p_comm's 16, pbi_name's 31), perhaps inside
-    a UTF-8 character: that last, incomplete character is left out."""
+    """Text of bytes cut at a fixed size (p_comm's 16, pbi_name's 31), less a last
+    character the cut left incomplete."""
     for back in range(1, min(4, len(raw)) + 1):
         byte = raw[-back]
         if byte & 0xC0 != 0x80:                  # a character's first byte, or ASCII
@@ -705,10 +691,9 @@ def text_before_nul(raw):
 
 
 def procargs_arguments(raw):
-    """The arguments in what sysctl(KERN_PROCARGS2) gives, or None if it is not
-    that: a native int argc, the exec path, its NUL padded to 8 bytes (exec pads it
-    to the pointer size, so an empty argv[0] is the one NUL after), argc
-    NUL-terminated arguments, then the environment, which is never looked at."""
+    """The arguments in a KERN_PROCARGS2 answer, or None if it is not one: a native int
+    argc, the exec path padded with NULs to 8 bytes (so an empty argv[0] is the one NUL
+    after), argc NUL-terminated arguments, then the environment, never looked at."""
     if len(raw) < 4:
         return None
     argc = int.from_bytes(raw[:4], sys.byteorder, signed=True)
@@ -732,9 +717,8 @@ RUSAGE_EXTRAS = fields_with(macos="rusage", kind="extra")
 
 
 def darwin_state(p_stat, running_threads):
-    """A process's state from its p_stat and, for a live one, how many of its threads
-    run now (None when the kernel would not say: then a live process's state is not
-    known).  Uninterruptible waits are not told apart from sleep: no Waiting."""
+    """A state from p_stat and, for a live process, its running threads (None when not
+    told: then not known).  Uninterruptible waits look like sleep: no Waiting."""
     if p_stat == SZOMB:
         return "Zombie"
     if running_threads:         # a process spawned suspended keeps SSTOP once resumed
@@ -747,16 +731,11 @@ def darwin_state(p_stat, running_threads):
 
 
 class DarwinReader(Reader):
-    """Reads every process through the process table and libproc.  Per scrape, one
-    sysctl(KERN_PROC_ALL) lists every process, zombies included, with its identity,
-    start time and state: any user may read it (ps and top do).  Then per live
-    process proc_pidinfo(PROC_PIDTASKALLINFO), and as the wanted fields need them
-    proc_pid_rusage and proc_pidinfo(PROC_PIDLISTFDS); proc_pidpath once per program
-    run.  The kernel gives the numbers for the caller's own processes, or to root:
-    another user's is exported with its identity and start time only.  A zombie has
-    its final rusage, and the name and path it had alive.  Should the process table
-    be refused (a sandbox), proc_listallpids and PROC_PIDT_SHORTBSDINFO list and name
-    the processes instead, for good, without start times but from the task info."""
+    """Reads every process through the process table and libproc (docs/macos.md): one
+    sysctl(KERN_PROC_ALL) lists them all, zombies too, with identity, start time and
+    state, for any user; then proc_pidinfo and, as the fields need, proc_pid_rusage and
+    the fd list, which the kernel gives for our own processes or to root.  Refused the
+    table (a sandbox), it lists with proc_listallpids, for good."""
 
     states_told = ("Running", "Sleeping", "Zombie", "Other")    # no Waiting: see darwin_state
 
@@ -844,8 +823,8 @@ class DarwinReader(Reader):
             capacity *= 2      # it came back full: there may be more
 
     def short_rows(self):
-        """Rows as process_table's, from proc_listallpids and the short BSD info (which
-        any user may read, zombies too with a non-zero arg), without start times."""
+        """Rows as process_table's, without start times, from proc_listallpids and the
+        short BSD info (any user's, zombies too)."""
         short, size = self._short, ctypes.sizeof(self._short)
         for pid in self.list_pids():
             if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, 1, ctypes.byref(short),
@@ -960,9 +939,8 @@ class DarwinReader(Reader):
         return record
 
     def read_zombie(self, row, start):
-        """A zombie keeps its identity and start time, the name and path it had alive,
-        and its final rusage (when the kernel lets us read it); a process reaped
-        since the listing is gone."""
+        """A zombie: its identity and start time, the name and path it had alive and its
+        final rusage; None if reaped since the listing."""
         _, _, _, pid, comm, uid, gid, ppid = row
         if start is None:
             start = self._known_starts.get(pid)
@@ -988,18 +966,16 @@ class DarwinReader(Reader):
         return record
 
     def identify(self, pid, comm, kernel_name=b"", alive=True):
-        """A new program's name and path (see program_name).  The path is asked for
-        only then: the kernel logs a line each time it cannot look one up for us, and
-        it refuses a zombie's.  A new executable is a new program too (read_rusage)."""
+        """A new program's name and path, asked only then: the kernel logs a line each
+        time it cannot look one up, and refuses a zombie's."""
         path = self.read_path(pid) if alive else b""
         return (program_name(path, text_before_nul(kernel_name), text_before_nul(comm)),
                 decode(path))
 
     def read_cmdline(self, pid):
-        """The arguments joined by spaces, and argv[0]; (None, None) unless the kernel
-        gives them: for our own processes (any to root); EINVAL for the rest, zombies
-        and pid 0.  A string area larger than the buffer comes back as its tail: an
-        answer that fills the buffer is taken for cut, and is none."""
+        """The arguments joined by spaces, and argv[0]; (None, None) where the kernel
+        says EINVAL (others' processes, zombies, pid 0) or the answer fills the buffer
+        (a longer one comes back cut)."""
         self._args_mib[2] = pid
         size = ctypes.c_size_t(len(self._args))
         if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0 \
@@ -1009,8 +985,8 @@ class DarwinReader(Reader):
         return (None, None) if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
-        """The executable's path, as bytes; empty for pid 0, a zombie (ESRCH) or a
-        deleted executable (ENOENT).  Any user may ask for any process's path."""
+        """The executable's path (any user may ask); b"" for pid 0, a zombie or a
+        deleted executable."""
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
         return ctypes.string_at(self._path, length) if length > 0 else b""
 
@@ -1064,11 +1040,10 @@ class DarwinReader(Reader):
         return 0
 
     def read_threads(self, pid, count, process_name):
-        """Each thread (--threads) as a Thread with its CPU time; None if the list is
-        refused.  Listed by unique 64-bit ids, or, where the kernel knows no such
-        flavour (EINVAL), for good by pthread address: then threads without one
-        (kernel threads) are read once as one, and a handle may be reused (see
-        went_down).  An unnamed thread takes the process's name, as on Linux."""
+        """Each thread (--threads) with its CPU time; None if refused.  By unique 64-bit
+        ids, or where the kernel knows no such flavour by pthread address, for good
+        (handles then may be reused: see went_down).  An unnamed thread takes the
+        process's name."""
         while True:
             if count + 16 > len(self._thread_handles):
                 self._thread_handles = (ctypes.c_uint64 * (count + 64))()
@@ -1100,9 +1075,8 @@ class DarwinReader(Reader):
         return threads
 
     def read_open_fds(self, pid, table_slots, record):
-        """Count open descriptors with PROC_PIDLISTFDS; return its errno, or 0.  The
-        kernel walks the fd table's slots (pbi_nfiles) and fills as many as fit, so a
-        buffer of that many entries takes them all in one call."""
+        """Count open descriptors; return the errno, or 0.  A buffer of pbi_nfiles
+        entries takes them all in one call."""
         if table_slots >= len(self._fds):
             self._fds = (ctypes.c_uint64 * (table_slots + 64))()
         capacity = ctypes.sizeof(self._fds)
@@ -1113,8 +1087,8 @@ class DarwinReader(Reader):
         return self._read_open_fds_again(pid, record)
 
     def _read_open_fds_again(self, pid, record):
-        """The rare cases: an error, no descriptor at all (0 bytes, which is an error
-        only if errno says so), or a table grown since we looked."""
+        """The rare cases: an error, no descriptor (0 bytes, an error only if errno says
+        so), a table grown meanwhile."""
         lib = self.lib
         while True:
             capacity = ctypes.sizeof(self._fds)
@@ -1151,17 +1125,15 @@ LINUX_STATES = {b"R": "Running", b"S": "Sleeping", b"D": "Waiting", b"Z": "Zombi
 
 
 def split_stat(stat):
-    """A stat file's name and the columns after it.  The name sits in parentheses and
-    may hold spaces and ')': the columns start after the last."""
+    """A stat file's name and the columns after it; the name may hold spaces and ')'."""
     name_end = stat.rindex(b")")
     return stat[stat.index(b"(") + 1:name_end], stat[name_end + 2:].split()
 
 
 class ProcFiles:
-    """Files of /proc/<pid>/ kept open between scrapes, at most `budget` of them.
-    Reading an open /proc file again at offset 0 regenerates it, which saves an open()
-    and a close() per file per scrape.  A file belongs to its process: once that
-    process is gone the read fails, even if its pid has been reused."""
+    """Files of /proc/<pid>/ kept open between scrapes, at most `budget`: reading one
+    again at offset 0 regenerates it, saving an open and a close.  A file belongs to its
+    process: once it is gone the read fails, even if its pid is reused."""
 
     def __init__(self, budget=0):
         self.budget = budget
@@ -1213,11 +1185,9 @@ class ProcFiles:
 
 
 class LinuxReader(Reader):
-    """Reads every process from a procfs tree (/proc, or one a test made).  Per pid:
-    stat, and the owner of its files; status only when the owner does not tell (see
-    effective_ids) or context switches are wanted; the exe link once per program run;
-    fd/, io and schedstat when the wanted fields need them (other users' need root).
-    Up to `kept_files` files stay open between scrapes (see ProcFiles)."""
+    """Reads every process from a procfs tree (docs/linux.md): per pid stat and its
+    owner; status when the owner does not tell or switches are wanted; the exe link once
+    per program run; fd/, io and more as the fields need."""
 
     def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, kept_files=0,
                  wall_clock=time.time):
@@ -1257,9 +1227,8 @@ class LinuxReader(Reader):
             pass
 
     def _boot_time(self):
-        """Wall-clock time of boot, to a hundredth of a second, as the clock says now:
-        now less /proc/uptime, finer than /proc/stat's btime; both count from the boot
-        clock a process's starttime counts from.  A procfs of other files fails."""
+        """Wall-clock time of boot as the clock says now: now less /proc/uptime, finer
+        than /proc/stat's btime, both on the boot clock of a process's starttime."""
         try:
             uptime = read_regular_file(os.path.join(self.procfs, "uptime"), 4096)
             return self.wall_clock() - float(uptime.split()[0])
@@ -1268,9 +1237,9 @@ class LinuxReader(Reader):
         return float(boot_second(self.procfs))
 
     def _follow_the_clock(self):
-        """Boot time afresh each scrape, taken only when the clock stepped by a second
-        or more: new processes get start times on the new clock, while no start time
-        (groups key on it) moves with the hundredths two readings wobble by."""
+        """Boot time afresh, taken only when the clock stepped by a second or more, so
+        that no start time (groups key on it) moves with the hundredths two readings
+        wobble by."""
         try:
             boot_time = self._boot_time()
         except (OSError, ValueError):
@@ -1279,8 +1248,8 @@ class LinuxReader(Reader):
             self.boot_time = boot_time
 
     def read(self):
-        """Every process now.  What is remembered of each is replaced only when the
-        whole listing was read: a scrape that fails forgets nothing."""
+        """Every process now; what is kept of each is replaced only once the whole
+        listing was read."""
         self._start_reading()
         self._now = self.clock()
         self._follow_the_clock()
@@ -1300,8 +1269,8 @@ class LinuxReader(Reader):
         return records
 
     def read_process(self, pid, entry=None):
-        """One process as a record; an OSError (it vanished, say) or a ValueError (a
-        /proc file not as documented) for the caller to count."""
+        """One process as a record; an OSError or a ValueError (a file not as
+        documented) for the caller to count."""
         directory = "%s/%s/" % (self.procfs, entry or pid)
         if self.with_status:            # status will tell the owner
             stat, stat_owner = self.files.read(directory, pid, "stat"), None
@@ -1370,9 +1339,8 @@ class LinuxReader(Reader):
 
     @staticmethod
     def read_cmdline(directory):
-        """The arguments joined by spaces (its first CMDLINE_BYTES), "" for a kernel
-        thread or a zombie, and argv[0]; (None, None) where the kernel will not say
-        (hidepid)."""
+        """The arguments joined by spaces ("" for a kernel thread or a zombie) and
+        argv[0]; (None, None) where the kernel will not say."""
         try:
             raw = read_start_of(directory + "cmdline", CMDLINE_BYTES)
         except OSError:
@@ -1382,10 +1350,9 @@ class LinuxReader(Reader):
 
     @staticmethod
     def identify(comm, directory):
-        """A new program's name, the kernel's, and path, the exe link's target: "" when
-        the kernel will not say (kernel threads, zombies, other users' processes).  A
-        binary replaced since it started (a package upgrade) reads "PATH (deleted)":
-        that suffix is dropped, so the label stays the path that rules and groups name."""
+        """A new program's name, the kernel's, and path, the exe link's ("" where not
+        told).  A binary replaced since (an upgrade) reads "PATH (deleted)": the suffix
+        is dropped, so that rules still match."""
         try:
             path = decode(os.readlink(os.fsencode(directory + "exe")))
         except OSError:
@@ -1423,8 +1390,7 @@ class LinuxReader(Reader):
             pass
 
     def read_fd_limit(self, directory, pid, record):
-        """The soft limit on open descriptors, from limits (any user may read it);
-        an unlimited one is no limit to compare with, and stays None."""
+        """The soft limit on descriptors (anyone may read limits); None for unlimited."""
         try:
             limits = self.files.read(directory, pid, "limits")
             soft = limits[limits.index(b"\nMax open files") + 15:].split(None, 1)[0]
@@ -1433,8 +1399,8 @@ class LinuxReader(Reader):
             pass
 
     def read_wchan(self, directory, pid, task=""):
-        """The kernel function the process (or thread) sleeps in; None when running,
-        or when the kernel hides it ("0": recent kernels, or no permission)."""
+        """Where the process or thread sleeps in the kernel; None when running or hidden
+        ("0")."""
         try:
             wchan = decode(self.files.read(directory, pid, task + "wchan", 256).strip())
         except OSError:
@@ -1442,9 +1408,8 @@ class LinuxReader(Reader):
         return None if wchan in ("", "0") else wchan
 
     def read_smaps(self, directory, pid, record):
-        """Proportional resident and swapped memory from smaps_rollup (--gather-smaps):
-        the kernel walks every page table for it, so it costs real time; another
-        user's needs root."""
+        """Proportional memory from smaps_rollup (--gather-smaps): the kernel walks
+        every page table for it."""
         try:
             rollup = self.files.read(directory, pid, "smaps_rollup", 8192)
             record.proportional_resident_bytes = number_after(rollup, b"\nPss:", 0) * 1024
@@ -1458,9 +1423,8 @@ class LinuxReader(Reader):
     # main one in /proc/<pid>/status), and a thread's counts leave with it.
 
     def switches(self, directory, pid, known, threads, leader_switches):
-        """Voluntary and nonvoluntary switches summed over the process's threads, the
-        exited ones included since we first saw the process; (None, None) when the
-        kernel's status has none."""
+        """Context switches summed over the process's threads, gone ones included;
+        (None, None) where status has none."""
         if leader_switches is None:
             return None, None
         if threads > 1:
@@ -1493,8 +1457,7 @@ class LinuxReader(Reader):
         return current
 
     def read_threads(self, directory, pid, known):
-        """Each thread of the process (--threads) as a Thread; one that ends while we
-        read is left out."""
+        """Each thread (--threads); one that ends meanwhile is left out."""
         threads = []
         try:
             tids = os.listdir(directory + "task")
@@ -1529,12 +1492,9 @@ class LinuxReader(Reader):
         return threads
 
     def effective_ids(self, pid, directory, stat_owner, columns, known):
-        """Effective uid and gid, without reading status where the kernel allows.
-        /proc/<pid>'s files belong to the process's effective ids, unless it is not
-        dumpable (it changed credentials, or asked): then to root.  So an owner other
-        than root is the answer; a kernel thread is root; else status says, trusted
-        for STATUS_RECHECK_SECONDS (a root process that drops to another user without
-        exec shows the change within that time)."""
+        """Effective uid and gid: the owner of /proc/<pid>'s files, unless root (a
+        process not dumpable has root's); a kernel thread is root; else status's,
+        trusted for STATUS_RECHECK_SECONDS."""
         if stat_owner.st_uid or stat_owner.st_gid:
             return stat_owner.st_uid, stat_owner.st_gid
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
@@ -1557,18 +1517,15 @@ def boot_second(procfs):
 
 
 def number_after(text, label, column=None):
-    """A number on the line that `label` starts in /proc text: the whole rest of the
-    line, or its column (counting from 0) when given."""
+    """The number after `label` in /proc text: the rest of its line, or its column."""
     start = text.index(label) + len(label)
     end = text.index(b"\n", start)
     return int(text[start:end] if column is None else text[start:end].split()[column])
 
 
 def parse_status(status):
-    """Effective uid and gid (the second columns of Uid: and Gid:); this thread's
-    (voluntary, nonvoluntary) context switches, None if the kernel does not say; and
-    VmSwap in bytes, None for a process with no memory of its own (kernel threads,
-    zombies).  The lines come in this order: each search starts where the last ended."""
+    """Effective uid and gid, this thread's (voluntary, nonvoluntary) switches and
+    VmSwap in bytes (each None where not told), found in this order."""
     start = status.index(b"\nUid:") + 5
     end = status.index(b"\n", start)
     uid = int(status[start:end].split()[1])
@@ -1584,8 +1541,7 @@ def parse_status(status):
 
 
 def status_switches(status, after=0):
-    """A thread's (voluntary, nonvoluntary) context switches from its status (the
-    last lines; searched from `after`), None if the kernel does not say."""
+    """A thread's (voluntary, nonvoluntary) switches from status, or None."""
     start = status.find(b"\nvoluntary_ctxt_switches:", after)
     if start < 0:
         return None
@@ -1595,10 +1551,8 @@ def status_switches(status, after=0):
 
 
 def sum_switches(known, current):
-    """The process's (voluntary, nonvoluntary) switches: `current` ({tid: counts} of
-    the threads alive now) plus what the threads gone since the last scrape had (a
-    tid whose counts went down is a new thread with a reused tid).  Kept in `known`,
-    the Known of this process."""
+    """The (voluntary, nonvoluntary) switches of the threads alive now (`current`, {tid:
+    counts}) and of those gone; a tid whose counts went down is a new thread."""
     gone_voluntary, gone_nonvoluntary = known.gone_switches
     for tid, last in known.thread_switches.items():
         now = current.get(tid)
@@ -1612,8 +1566,8 @@ def sum_switches(known, current):
 
 
 def fd_dir_size_counts(procfs):
-    """Whether this procfs gives a process's open descriptors as the size of its fd/
-    (Linux 6.2 and later), checked on our own fd/; a directory elsewhere does not."""
+    """Whether fd/'s size counts the descriptors (Linux 6.2 and later), as checked on
+    our own."""
     own = os.path.join(procfs, "self", "fd")
     try:
         size = os.stat(own).st_size
@@ -1648,9 +1602,9 @@ class UserNames:
 
 
 class Remembered:
-    """A question about a process, answered once while what it depends on stays (its
-    pid, start time, name and path, which exec changes), for the processes of the
-    last scrape: a path crafted to make a regex slow costs that once, not per scrape."""
+    """A question about a process, answered once while what it depends on stays (exec
+    changes name and path): a path crafted to make a regex slow costs once, not every
+    scrape."""
 
     depends_on = ("pid", "start_time", "name", "path")
 
@@ -1679,8 +1633,8 @@ RULE_FIELDS = ("name", "path", "cmdline", "user")
 
 
 def split_rule(text):
-    """A rule as (field, regex text); field None (no prefix) is name or path.  A
-    leading lowercase word and a colon is a prefix: an unknown one is a ValueError."""
+    """A rule as (field, regex text), field None for name-or-path; an unknown lowercase
+    prefix is a ValueError."""
     prefix = re.match(r"([a-z]+):", text)
     if prefix is None:
         return None, text
@@ -1692,11 +1646,9 @@ def split_rule(text):
 
 
 class Rule:
-    """A regex on one field of a process: its name, path, cmdline (the arguments
-    joined by spaces) or user (name); with no prefix, its name or else its path.
-    A field not known for a process (another user's command line on macOS) matches
-    nothing.  A text longer than the regex can search cheaply (see regex_reach) is
-    searched in its first `reach` characters."""
+    """A regex on a process's name or else path, or (prefixed) its path, cmdline or user
+    alone; what is not known matches nothing.  A long text is searched in its first
+    `reach` characters (see regex_reach)."""
 
     __slots__ = ("field", "regex", "reach")
 
@@ -1729,12 +1681,10 @@ VARIABLE = 16        # a repeat whose count may vary by more than this costs per
 
 
 def regex_reach(pattern):
-    """How many characters of a text the regex may search within REGEX_STEPS, from a
-    bound on its backtracking: about n ** degree steps for a text of n characters,
-    one factor of n for each repeat that may give characters back and retry what
-    follows, one more for the start positions of an unanchored search.  A pattern
-    that can backtrack exponentially (a repeat inside a repeat, or an alternation
-    whose branches can match the same text) is a ValueError, as no length is safe."""
+    """How many characters the regex may search within REGEX_STEPS: about n ** degree
+    steps on n characters, a factor for each repeat that may give back and retry, one
+    more unanchored.  Exponential backtracking (a repeat in a repeat, ambiguous
+    alternation) is a ValueError: no length is safe."""
     try:
         from re import _parser as sre_parse
     except ImportError:                              # Python < 3.11
@@ -1749,8 +1699,8 @@ def regex_reach(pattern):
 
 
 def _repeat_factors(items, sre_parse, depth, followed=False):
-    """The factors of n that the repeats in a sequence of parsed items cost;
-    `followed`: whether the pattern goes on after the sequence."""
+    """The factors of n the repeats among parsed items cost; `followed`: the pattern
+    goes on after them."""
     if depth > 50:
         raise ValueError("nested more than 50 deep")
     factors = 0
@@ -1784,8 +1734,8 @@ def _repeat_factors(items, sre_parse, depth, followed=False):
 
 
 def _varies(items, sre_parse):
-    """Whether parsed items can match texts of many lengths (a variable repeat in them,
-    a backreference), which repeated makes a repeat inside a repeat."""
+    """Whether parsed items match texts of many lengths (which repeated backtracks
+    exponentially)."""
     for op, av in items:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
@@ -1802,8 +1752,8 @@ def _varies(items, sre_parse):
 
 
 def _ambiguous_body(body):
-    """Whether a repeated body holds an alternation that could match one text two
-    ways: anything but branches of distinct plain strings, none a prefix of another."""
+    """Whether a repeated body's alternation could match a text two ways: anything but
+    distinct plain words, none a prefix of another."""
     for op, av in body:
         if str(op) == "SUBPATTERN":
             return _ambiguous_body(list(av[-1]))
@@ -1819,9 +1769,8 @@ def _ambiguous_body(body):
 
 
 def _rescans_nothing(items, i, repeat):
-    """Whether a repeat of one character class, right after a literal character it
-    cannot match (-jar\\s+), scans each stretch of text once in a whole search: the
-    stretches that different starts scan do not overlap."""
+    """Whether a one-class repeat after a literal it cannot match (-jar\\s+) scans each
+    stretch of text once in a whole search."""
     low, high, body = repeat
     body = list(body)
     if i == 0 or str(items[i - 1][0]) != "LITERAL" or len(body) != 1:
@@ -1872,8 +1821,8 @@ def needs_cmdline(rules):
 
 
 class RememberedMatch(Remembered):
-    """A rule's answer, asked again also when the user changes (a setuid without
-    exec) or the command line is first known."""
+    """A rule's answer, asked again when the user changes or a command line is first
+    known."""
 
     depends_on = Remembered.depends_on + ("uid", "cmdline")
 
@@ -1922,9 +1871,7 @@ def matches_any(rules, record, user_names):
 
 
 class OtherProcesses(Process):
-    """--top: every process outside the top, summed into one series set, labelled
-    pid="other" (no process has that pid) and nothing else.  It has no
-    process_info and no start time: it is not a process."""
+    """--top's rest, summed, labelled pid="other" alone: no process_info, no start time."""
 
     __slots__ = ()
     info = None
@@ -1934,11 +1881,9 @@ class OtherProcesses(Process):
 
 
 class TopConsumers:
-    """--top=N: series for the N processes that used the most CPU since the previous
-    scrape and the N with the most resident memory; the rest summed.  The rest's
-    counters are a Ledger's (what processes used while outside the top), over every
-    counter, so that a reload exporting others goes on from the same sums; its
-    gauges are the sums over the processes outside now."""
+    """--top=N: series for the N processes using the most CPU since the last scrape and
+    the N largest in memory; the rest summed, its counters by a Ledger, which a reload
+    keeps."""
 
     REST = "rest"
 
@@ -1974,8 +1919,8 @@ class TopConsumers:
         return [record for record in records if record.pid in top] + [rest]
 
     def _heaviest(self, records):
-        """Pids of the N top CPU users since the last scrape (of all time, for a
-        process not seen before) and of the N largest in resident memory."""
+        """Pids of the N top CPU users since the last scrape (ever, for a new process)
+        and of the N largest."""
         members, (user, system) = self.ledger.members, self._cpu
 
         def cpu_since(record):
@@ -1994,8 +1939,7 @@ class TopConsumers:
 # ---------------------------------------------------------------------------
 
 def add_used(sums, bucket, base, last):
-    """Add to sums[bucket] what a member used there (last less base), None (unknown)
-    adding nothing."""
+    """Add what a member used in a bucket (last less base) to sums[bucket]."""
     used = [None if v is None else v - b for v, b in zip(last, base)]
     total = sums.get(bucket)
     sums[bucket] = used if total is None else [
@@ -2007,14 +1951,11 @@ FRACTIONAL = frozenset(fields_with(type="counter", unit="s") + fields_with(unit=
 
 
 class Ledger:
-    """Counters per bucket (a group; a group's thread name; --top's rest), summed over
-    members (processes, threads) that come, go and move between buckets.  A member
-    counts in a bucket what it used while there: all of it if first seen there, else
-    what it used since it moved in, which stays with the bucket when it leaves.  With
-    integer values (see values) and never_lower, no total goes down, whatever exits,
-    moves and reloads happen.  A member missing for one scrape (its read failed) is
-    the same member when back; `replaced(values, last)` says a key now names another
-    (a reused thread id)."""
+    """Counters per bucket (a group, a group's thread name, --top's rest) over members
+    that come, go and move.  A member counts in a bucket what it used there, which stays
+    when it leaves; in integers (see values) and never_lower, no total goes down.  A
+    member missing one scrape is the same when back; `replaced(values, last)` says a key
+    names another."""
 
     def __init__(self, fields, replaced=None):
         self.fields = tuple(fields)
@@ -2027,8 +1968,8 @@ class Ledger:
         self._away = {}          # key -> entry of a member missing since the last scrape
 
     def values(self, item):
-        """An item's counters as integers (fractions in billionths), so that sums are
-        exact in any order."""
+        """An item's counters as integers (fractions in billionths): exact sums in any
+        order."""
         values = list(self._get(item))
         for i in self._fractions:
             if values[i] is not None:
@@ -2036,8 +1977,8 @@ class Ledger:
         return values
 
     def update(self, entries):
-        """Take this scrape's (key, bucket or None, item); return ({bucket: totals},
-        {bucket: members that entered a bucket for the first time in their life})."""
+        """Take this scrape's (key, bucket or None, item); return {bucket: totals} and
+        {bucket: members in a bucket for the first time}."""
         previous, away, self._away = self.members, self._away, {}
         members, arrivals = {}, {}
         for key, bucket, item in entries:
@@ -2108,8 +2049,7 @@ PLACEHOLDER_FIELDS = ("name", "path", "user")
 
 
 def check_template(name, pattern):
-    """A ValueError unless every brace in a --group name is a placeholder the rule
-    can fill."""
+    """A ValueError unless each brace in a --group name is a placeholder the rule fills."""
     regex = re.compile(split_rule(pattern)[1])
     if "{" in PLACEHOLDER.sub("", name) or "}" in PLACEHOLDER.sub("", name):
         raise ValueError("bad group name %r: braces only around a placeholder such as "
@@ -2121,8 +2061,8 @@ def check_template(name, pattern):
 
 
 def filled_template(template, match, record, user_names):
-    """A --group name with its placeholders filled from the match and the process;
-    None if any of them comes out empty (the rule then does not apply)."""
+    """A --group name filled from the match and the process; None if a placeholder comes
+    out empty."""
     captured = match.groupdict()
 
     def value(placeholder):
@@ -2156,8 +2096,7 @@ POSIX_CLASSES = {"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f"
 
 
 def go_regex(text):
-    """A Go (RE2) regex as Python's: named groups (?<name>...), \\z and POSIX classes
-    spelled as Python spells them.  What Python's cannot read is a ValueError."""
+    """A Go (RE2) regex in Python's spelling; a ValueError if Python cannot read it."""
     text = re.sub(r"\(\?<(?=\w+>)", "(?P<", text).replace("\\z", "\\Z")
     text = re.sub(r"\[:(\w+):\]", lambda match: POSIX_CLASSES.get(match.group(1),
                                                                  match.group()), text)
@@ -2165,8 +2104,7 @@ def go_regex(text):
 
 
 def go_time(seconds, digits):
-    """A time as Go's time.Time prints it in UTC (2024-05-01 10:00:00.37 +0000 UTC),
-    to `digits` decimals at most."""
+    """A time as Go prints a UTC time.Time, to `digits` decimals at most."""
     whole = int(seconds)
     fraction = ("%.*f" % (digits, seconds - whole))[2:].rstrip("0")
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)) + \
@@ -2181,10 +2119,8 @@ def go_base(path):
 
 class ProcessNames:
     """One item of the reference exporter's process_names (--config.path): selectors
-    that must all match (comm: any of these names; exe: any of these argv[0]s, by file
-    name, or whole with a slash; cmdline: every regex) and a Go template naming the
-    group, {{.ExeBase}} by default.  Without a command line (a kernel thread; another
-    user's process on macOS) argv[0] is the process's name, as for the reference."""
+    that must all match, and a Go template naming the group.  Without a command line
+    argv[0] is the process's name, as for the reference."""
 
     def __init__(self, item, where, procfs="/proc"):
         if not isinstance(item, dict):
@@ -2215,9 +2151,8 @@ class ProcessNames:
         self.procfs = procfs
 
     def start_time(self, record):
-        """The process's start as the reference prints it: on Linux /proc/stat's btime
-        plus the start's clock ticks (the exporter's own start time is finer);
-        elsewhere the kernel's start to the microsecond."""
+        """The start as the reference prints it: on Linux btime plus the start's clock
+        ticks, elsewhere to the microsecond."""
         try:
             stat = read_start_of("%s/%d/stat" % (self.procfs, record.pid), 4096)
             ticks = int(split_stat(stat)[1][STAT_STARTTIME])
@@ -2286,10 +2221,8 @@ CONTAINER_CGROUP = re.compile(r"(?:[a-z][a-z-]*-)?([0-9a-f]{64})(?:\.scope)?\Z")
 
 
 def outermost_bundle(path):
-    """The path of the outermost NAME.app directory in an executable's path, or None:
-    a helper app inside an app's bundle belongs to the app.  An app inside a
-    framework is an interpreter's (Python.framework's Python.app runs every Python
-    program on a Mac), no app of its own."""
+    """The outermost NAME.app in an executable's path (a helper belongs to its app), or
+    None; an app in a framework (Python.app) is no app of its own."""
     parts = path.split("/")
     for i, part in enumerate(parts[:-1]):
         if part.endswith(".framework"):
@@ -2308,11 +2241,9 @@ UNREAD_BUNDLES = re.compile(r"/(?:Volumes|Network)/|/Users/[^/]+/(?:Desktop|Docu
 
 
 def bundle_name(bundle, root=""):
-    """An app's name, and whether it is final: CFBundleDisplayName, else CFBundleName,
-    from its Info.plist; else the folder's name less .app.  The plist is read only if
-    it is a regular file of its bundle (not a link, a FIFO or a device, which is
-    never opened) and not on a path UNREAD_BUNDLES names.  A plist that cannot be read
-    now (refused, or being written) may be read later: that answer is not final."""
+    """An app's name, and whether final: its Info.plist's CFBundleDisplayName or
+    CFBundleName, else the folder's.  The plist is read only as a regular file, not on a
+    path UNREAD_BUNDLES names; one unreadable now may be read later."""
     import plistlib
     folder = bundle.rpartition("/")[2][:-4]
     if UNREAD_BUNDLES.match(bundle):
@@ -2341,10 +2272,8 @@ INTERPRETER = re.compile(r"(?:[Pp]ython|ruby|perl|node)[0-9.]*\Z")
 
 
 def script_name(record):
-    """The file name of the script an interpreter runs (python3 /srv/job.py: job.py), or
-    the module of python -m; None for anything else, or when the command line is not
-    known.  The command line is its arguments joined by spaces: the script is the
-    first word after the interpreter that is no option."""
+    """The script an interpreter runs (its file name) or python -m's module: the first
+    word after the interpreter that is no option; else None."""
     if not INTERPRETER.match(record.name) or not record.cmdline:
         return None
     words = record.cmdline.split(" ")[1:]
@@ -2367,10 +2296,8 @@ def read_cgroup(procfs, pid):
 
 
 def cgroup_app(text):
-    """The container (the first 12 hex digits of its id) or the systemd unit that
-    /proc/PID/cgroup names, or None.  The v2 line (0::) first, then v1's systemd
-    line, then the rest.  Under user.slice only a user's own services count: a
-    login session's scope and the user manager are no program."""
+    """The container (12 hex digits) or systemd unit a cgroup file names, or None: the
+    v2 line first, then v1's systemd; under user.slice only a user's services."""
     ranked = []
     for line in text.splitlines():
         hierarchy, _, rest = line.partition(":")
@@ -2395,10 +2322,8 @@ def cgroup_app(text):
 
 
 class AppNames:
-    """--group-by app: the program a process belongs to, or None (it then groups by
-    its name): on macOS the app bundle of its executable, on Linux its container or
-    systemd unit; else, for an interpreter, the script it runs.  `root` goes before
-    bundle paths."""
+    """--group-by app: the app bundle (macOS), the container or unit (Linux), else an
+    interpreter's script, or None; `root` goes before bundle paths."""
 
     RETRY_SECONDS = 600.0     # a plist that could not be read is tried again after this
 
@@ -2448,17 +2373,14 @@ def fd_ratio(record):
 
 
 def combined(combine, values, zero):
-    """combine() of the values known; with none known, 0 if `zero` (an empty group
-    uses none of what the platform gives), else None."""
+    """combine() of the values known; none known: 0 if `zero`, else None."""
     values = [value for value in values if value is not None]
     return combine(values) if values else (0 if zero else None)
 
 
 class Group:
-    """One group's numbers in one scrape, with the attribute names a Process has.  A
-    group with no live member has 0 for the gauges the platform gives (`known`: some
-    process read had them): it uses no memory, and a dashboard draws a zero line, not
-    a gap.  What the platform never gives, and states it cannot tell, stay None."""
+    """One group's numbers in a scrape, named as a Process's.  An empty group has 0 for
+    the gauges some process had (`known`): a dashboard draws a zero line, not a gap."""
 
     def __init__(self, name, members, counters, known=frozenset(), states_told=STATES,
                  joins=None, threads=None):
@@ -2488,8 +2410,7 @@ class Group:
 
     @staticmethod
     def _count_wchans(members):
-        """Threads waiting in each kernel function: each thread's where the threads were
-        read (--threads), else the process's."""
+        """Threads waiting in each kernel function (each thread's with --threads)."""
         wchans = {}
         for member in members:
             where = [t.wchan for t in member.thread_list] if member.thread_list \
@@ -2516,14 +2437,11 @@ MAX_IDLE_THREAD_NAMES = 1000
 
 
 class Grouper:
-    """Puts processes into named groups, whose counters never go down.  A process
-    joins the first declared group (--group, then --config.path's items) that matches
-    it, else its --group-by key's, else (with --children) its nearest grouped
-    ancestor's, else none; a name with placeholders makes a group per value.  Linux
-    kernel threads go to one group, to none or each to its name's (`kernel_threads`).
-    Ledgers count what every process read (by pid and start time) and the threads of
-    each name used in each group; joins count processes new to a group since the first
-    scrape.  A group empty for `expiry` seconds is forgotten, a declared one never."""
+    """Puts processes into named groups, whose counters never go down
+    (docs/groups-and-programs.md): the first declared group that matches, else the
+    --group-by key's, else the nearest grouped ancestor's.  Ledgers count what each
+    process and thread name used in each group; a group empty for `expiry` seconds is
+    forgotten, a declared one never."""
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
                  user_names=None, kernel_threads="group", app_names=None, process_names=()):
@@ -2610,11 +2528,8 @@ class Grouper:
 
     @staticmethod
     def inherited_group(record, by_pid, group_of, inherited):
-        """The group of a process's nearest grouped ancestor, or None.
-
-        Every process passed on the way remembers the answer for this scrape, so a
-        chain of nested processes costs its length once, not its length squared.
-        """
+        """The group of the nearest grouped ancestor, or None; remembered for each
+        process passed, so a chain costs its length once."""
         chain, seen = [record.pid], {record.pid}
         group = None
         parent = by_pid.get(record.ppid)
@@ -2633,10 +2548,9 @@ class Grouper:
         return group
 
     def update(self, records, everyone=None, now=None, states_told=STATES):
-        """This scrape's groups, sorted by name, with history folded into the counters.
-        `everyone` is every process read (`records` those the filters kept): the
-        ledgers follow each of them, grouped or not, so that one moving into a group
-        (a rename, an exec) brings only what it uses from then on."""
+        """This scrape's groups, by name.  The ledgers follow every process read
+        (`everyone`), grouped or not, so that one moving into a group brings only what
+        it uses from then on."""
         now = time.monotonic() if now is None else now
         assigned = self.assign(records, everyone)
         read = records if everyone is None else everyone
@@ -2673,8 +2587,7 @@ class Grouper:
         return totals
 
     def _count_threads(self, assigned):
-        """{group: {thread name: ThreadTotals}} over the groups' threads (--threads),
-        None for a group with none."""
+        """{group: {thread name: ThreadTotals}} (--threads)."""
         entries, live = [], {}
         for name, members in assigned.items():
             for record in members:
@@ -2694,24 +2607,23 @@ class Grouper:
         return threads
 
     def _bound_thread_names(self, live):
-        """A thread name none lives under keeps its sums (a thread of that name later
-        goes on from them) while its group lives, MAX_IDLE_THREAD_NAMES at most."""
+        """A thread name none lives under keeps its sums while its group lives,
+        MAX_IDLE_THREAD_NAMES at most."""
         left = self.thread_ledger.left
         idle = [bucket for bucket in left if bucket not in live]
         self.thread_ledger.forget(idle[:max(0, len(idle) - MAX_IDLE_THREAD_NAMES)])
 
     def inherit(self, older):
-        """Keep the history of an older Grouper (a reload): its ledgers go on, so no
-        counter starts again and no process known before counts as a join; a group
-        no longer made expires as any empty group does."""
+        """Go on from an older Grouper's history (a reload): no counter starts again, no
+        process known counts as a join."""
         self.ledger, self.thread_ledger = older.ledger, older.thread_ledger
         self.ledger.mark_all_arrived()
         self.empty_since, self.joins, self.scrapes = \
             older.empty_since, older.joins, older.scrapes
 
     def _forget(self, now):
-        """Drop groups empty for longer than the expiry, and the oldest past the cap;
-        return their names."""
+        """Drop groups empty past the expiry, and the oldest past the cap; return their
+        names."""
         declared = self.fixed_names
         stale = [name for name, since in self.empty_since.items()
                  if name not in declared and now - since >= self.expiry]
@@ -2733,11 +2645,9 @@ class Grouper:
 # ---------------------------------------------------------------------------
 
 class Family:
-    """One metric family: its name, type, help, and where each sample's value comes
-    from: `samples` pairs a sample's extra label text (or "") with the attribute of a
-    Process or Group that holds its value; where the label values come from the data
-    (a state, a thread's name), `each` gives an item's (extra label text, value)
-    pairs, reading the attributes `needs` names."""
+    """A metric family: name, type, help, and `samples`, pairs of a sample's extra
+    labels and the attribute holding its value; or `each`, giving an item's (labels,
+    value) pairs from the attributes `needs` names."""
 
     __slots__ = ("name", "type", "help", "samples", "default", "identity", "each", "needs")
 
@@ -2886,8 +2796,8 @@ def wchan_samples(group):
 
 
 def thread_samples(*pairs):
-    """An `each` for a per-thread family: per thread name, a sample for each
-    (extra label text, ThreadTotals attribute) pair whose value is known."""
+    """An `each` giving, per thread name, a sample of each (extra labels, ThreadTotals
+    attribute) pair known."""
     def samples(group):
         result = []
         for name, totals in sorted(group.threads_by_name.items()):
@@ -2995,9 +2905,8 @@ GROUP_SCRAPE_FAMILIES = (
 
 
 def select_families(names, table=PROCESS_FAMILIES):
-    """The families of `table` named, in the table's order; 'default' names those
-    exported without --metrics (the default set for None), 'all' every one.  ValueError
-    for a stranger."""
+    """The families of `table` named ('default': those exported without --metrics;
+    'all'); a ValueError for a stranger."""
     names = set(["default"] if names is None else names)
     known = [family.name for family in table]
     unknown = sorted(names - set(known) - {"default", "all"})
@@ -3064,9 +2973,8 @@ def hide_value(word):
 
 
 def redacted_cmdline(cmdline):
-    """A command line with the values of secrets hidden (see README, "Command lines
-    as labels"), cut to CMDLINE_LABEL_CHARS.  Words are what spaces part: the
-    arguments, or pieces of one that holds spaces (a conninfo string, say)."""
+    """A command line with its secrets hidden (README, "Command lines as labels"), cut
+    to CMDLINE_LABEL_CHARS; words are what spaces part."""
     words = cmdline.split(" ")
     program = words[0].rpartition("/")[2]
     mysql = program.startswith(("mysql", "mariadb"))
@@ -3106,9 +3014,8 @@ def redacted_cmdline(cmdline):
 
 
 def labeler(names, user_names=None):
-    """A function giving a process's label text for these labels, in this order;
-    `user` is the name of its uid (--label user).  Its output is cached per
-    process (LabelCache), so it runs once per process, not per scrape."""
+    """A function giving a process's label text for these labels (user: its uid's name);
+    cached per process by LabelCache."""
     template = ",".join('%s="%%s"' % name for name in names)
 
     def labels(record):
@@ -3156,9 +3063,8 @@ SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
 
 
 def format_value(value):
-    """A sample value in full precision, spelled as Go's ParseFloat reads it: repr()
-    gives the shortest text that reads back to the same float (and an int's digits);
-    only NaN and the infinities are spelled otherwise."""
+    """A value in full precision as Go's ParseFloat reads it: repr(), NaN and the
+    infinities spelled Go's way."""
     text = repr(value)
     return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
 
@@ -3169,10 +3075,8 @@ def family_header(family):
 
 
 def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
-    """Each family's text in turn: its samples together, one series per item (a
-    process or a group); a family with no value at all is left out whole.  The
-    identity family (process_info) takes its labels from identity_labels_of, when
-    given: every label a process has, where the others may carry fewer."""
+    """Each family's text: one series per item (process or group), none for a family
+    without values; process_info labelled by identity_labels_of."""
     labelled = [(labels_of(item), item) for item in items]
     identified = labelled if identity_labels_of in (None, labels_of) else \
         [(identity_labels_of(item), item) for item in items]
@@ -3234,8 +3138,7 @@ def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, parti
 # ---------------------------------------------------------------------------
 
 class Health:
-    """The exporter's own process, from its record among those read (the reader reads
-    it as any other) and, for what the flags may leave unread, the system."""
+    """The exporter's own process: its record among those read, and the system."""
 
     def __init__(self, records):
         import resource
@@ -3257,10 +3160,8 @@ class Health:
 
 
 class Exporter:
-    """One scrape, start to end: read, filter, then group, or leave out the youngest
-    (--min-age) and sum all but the heaviest (--top); render.  The value series carry
-    `value_labels_of`'s labels (--labels), process_info every label.  Scrapes take
-    turns: the reader reuses its buffers, the grouper and the top their history."""
+    """One scrape: read, filter, then group, or leave out the youngest (--min-age) and
+    sum all but the heaviest (--top); render.  Scrapes take turns."""
 
     def __init__(self, reader, families=PROCESS_FAMILIES, filter=None, grouper=None,
                  labels_of=process_labels, value_labels_of=None, min_age=0.0, top=None,
@@ -3286,8 +3187,8 @@ class Exporter:
         self._lock = threading.Lock()
 
     def select(self, records):
-        """The per-process items to export, how many processes they stand for, and
-        how many of those the kernel refused some numbers of."""
+        """The items to export, how many processes they stand for, and how many of those
+        are partial."""
         if self.min_age:
             now = self.clock()
             records = [record for record in records if record.start_time is None
@@ -3298,8 +3199,7 @@ class Exporter:
         return records, len(records), partial
 
     def scrape_chunks(self):
-        """The exposition of this moment as UTF-8 chunks, one per family: the whole
-        text is never held twice over, as str and as bytes."""
+        """The exposition as UTF-8 chunks, one per family, never held whole twice."""
         with self._lock:
             started = time.perf_counter()
             reader = self.reader
@@ -3347,9 +3247,8 @@ class Exporter:
         return b"".join(self.scrape_chunks()).decode("utf-8")
 
     def reconfigure(self, newer):
-        """Take the settings of `newer`, an Exporter built from reloaded flags, between
-        two scrapes.  The reader stays, reading what `newer` exports, with what it knows
-        of every process; groups keep their ledgers, and the rest of --top its sums."""
+        """Take the settings of `newer`, built from reloaded flags; the reader stays,
+        and groups and the top go on from their history."""
         with self._lock:
             if newer.grouper is not None and self.grouper is not None:
                 newer.grouper.inherit(self.grouper)
@@ -3369,10 +3268,8 @@ class Exporter:
 PBKDF2_ITERATIONS = 600000      # OWASP's figure for PBKDF2-HMAC-SHA256 (2023)
 # The hash schemes of the basic-auth file, by their first field, with their field count:
 # pbkdf2-sha256$ITERATIONS$SALT$HASH and scrypt$N$R$P$SALT$HASH.
-PBKDF2 = "pbkdf2-sha256"
-PBKDF2_FIELDS = 4
-SCRYPT = "scrypt"
-SCRYPT_FIELDS = 6
+PBKDF2, SCRYPT = "pbkdf2-sha256", "scrypt"
+HASH_FIELDS = {PBKDF2: 4, SCRYPT: 6}
 AUTH_REALM = "process_exporter"
 
 
@@ -3381,11 +3278,11 @@ def b64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-def hash_password(password, iterations=PBKDF2_ITERATIONS, salt=None):
+def hash_password(password, iterations=PBKDF2_ITERATIONS):
     """A self-describing hash for the basic-auth file:
     pbkdf2-sha256$ITERATIONS$SALT$HASH, salt and hash in base64."""
     import hashlib
-    salt = os.urandom(16) if salt is None else salt
+    salt = os.urandom(16)
     derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
     return "%s$%d$%s$%s" % (PBKDF2, iterations, b64(salt), b64(derived))
 
@@ -3395,7 +3292,7 @@ def parse_hash(encoded):
     $SALT$HASH or scrypt$N$R$P$SALT$HASH; ValueError if it is neither."""
     import base64
     parts = encoded.split("$")
-    fields = {PBKDF2: PBKDF2_FIELDS, SCRYPT: SCRYPT_FIELDS}.get(parts[0])
+    fields = HASH_FIELDS.get(parts[0])
     if fields is None or len(parts) != fields:
         raise ValueError("not a hash of a known scheme")
     try:
@@ -3484,7 +3381,7 @@ def check_hash(encoded):
         if system_bcrypt() is None:
             raise ValueError("this system's crypt(3) cannot check bcrypt hashes ($2y$...); "
                              "make a hash it can with --hash-password")
-        return
+        return encoded
     try:
         scheme, cost, salt, digest = parse_hash(encoded)
     except ValueError:
@@ -3498,6 +3395,7 @@ def check_hash(encoded):
     if not good:
         raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH, "
                          "scrypt$N$R$P$SALT$HASH or bcrypt (make one with --hash-password)")
+    return encoded
 
 
 def dummy_like(encoded):
@@ -3529,10 +3427,15 @@ def read_new_password(stream_in=None):
 
 
 class Users(dict):
-    """user -> password hash, and a hash that no password matches but that costs
-    what theirs cost (an unknown user is checked against it, taking as long)."""
+    """user -> password hash, each checked; and `dummy`, a hash no password matches but
+    that costs what theirs cost (an unknown user is checked against it, taking as long)."""
 
     dummy = None
+
+    def add(self, user, encoded):
+        self[check_user_name(user)] = check_hash(encoded)
+        if self.dummy is None:
+            self.dummy = dummy_like(encoded)
 
 
 def basic_credentials(header):
@@ -3603,38 +3506,33 @@ class Reloading:
 
 
 class BasicAuth(Reloading):
-    """Users and password hashes from --web.basic-auth-file (lines user:hash).
-
-    A credential verified once is remembered (as a keyed digest, never the
-    password), as exporter-toolkit does: a scrape every few seconds pays no key
-    derivation and waits for nothing, however many guesses arrive, from whatever
-    address.  Anything else derives its key in one lane, one at a time, so that
-    guessing takes a core at most; an attempt waiting there gives up when its
-    connection is closed to make room.  No state is kept per client: guesses from
-    the scraper's own address (one NAT, one proxy) cannot lock the scraper out.
-    """
+    """Users and password hashes from --web.basic-auth-file (lines user:hash).  A
+    credential verified once is remembered (as a keyed digest, never the password),
+    as exporter-toolkit does: a scrape every few seconds pays no key derivation and
+    waits for nothing, however many guesses arrive.  Anything else derives its key in
+    one lane, one at a time, so that guessing takes a core at most; an attempt waiting
+    there gives up when its connection is closed to make room.  No state is kept per
+    client: guesses from the scraper's own address (a NAT, a proxy) cannot lock it out."""
 
     MAX_REMEMBERED = 64
 
     def __init__(self, path):
         self.path = path
+        self.open_lane()
+        Reloading.__init__(self, [path], "basic-auth file")
+
+    def open_lane(self):
         self._key = os.urandom(32)
         self._verified = {}            # digest of "user:password" -> the hash it matched
         self._lane = threading.Lock()
-        Reloading.__init__(self, [path], "basic-auth file")
 
     def load(self):
         data = read_regular_file(self.path)
         if data.startswith(b"\xef\xbb\xbf"):
             raise ValueError("%s line 1 starts with a byte-order mark; save the file as "
                              "UTF-8 without one" % self.path)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError("%s line %d is not UTF-8" % (
-                self.path, data[:exc.start].count(b"\n") + 1)) from None
         users, lines = Users(), {}
-        for number, line in enumerate(text.splitlines(), 1):
+        for number, line in enumerate(read_text(self.path, data).splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -3642,16 +3540,15 @@ class BasicAuth(Reloading):
             try:
                 if not sep:
                     raise ValueError("not user:hash")
-                check_user_name(user)
-                check_hash(encoded)
-                if user in lines:
+                if user in lines:       # what is wrong with the line itself first
+                    check_hash(check_user_name(user) and encoded)
                     raise ValueError("user %r again (first on line %d)" % (user, lines[user]))
+                users.add(user, encoded)
             except ValueError as exc:
                 raise ValueError("%s line %d: %s" % (self.path, number, exc)) from None
-            users[user], lines[user] = encoded, number
+            lines[user] = number
         if not users:
             raise ValueError("%s names no user" % self.path)
-        users.dummy = dummy_like(next(iter(users.values())))
         return users
 
     def users(self):
@@ -3697,9 +3594,7 @@ class WebConfigAuth(BasicAuth):
 
     def __init__(self, web):
         self.web = web
-        self._key = os.urandom(32)
-        self._verified = {}
-        self._lane = threading.Lock()
+        self.open_lane()
 
     def users(self):
         return self.web.get().users
@@ -3989,9 +3884,10 @@ def _yaml_unescape(code, n):
     return chr(int(code[1:], 16))
 
 
-def read_text(path):
-    """A configuration file's text: a regular file of UTF-8 (a ValueError says why not)."""
-    data = read_regular_file(path)
+def read_text(path, data=None):
+    """A configuration file's text (given its bytes, or read): a regular file of UTF-8,
+    or a ValueError that says why not."""
+    data = read_regular_file(path) if data is None else data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -4165,15 +4061,12 @@ def web_users(entries, path):
     users = Users()
     for user, encoded in entries.items():
         try:
-            check_user_name(user)
             if not isinstance(encoded, str):
+                check_user_name(user)
                 raise ValueError("no hash")
-            check_hash(encoded)
+            users.add(user, encoded)
         except ValueError as exc:
             raise ValueError("%s: basic_auth_users: %s: %s" % (path, user, exc)) from None
-        users[user] = encoded
-    if users:
-        users.dummy = dummy_like(next(iter(users.values())))
     return users
 
 
