@@ -3279,8 +3279,7 @@ def b64(data):
 
 
 def hash_password(password, iterations=PBKDF2_ITERATIONS):
-    """A self-describing hash for the basic-auth file:
-    pbkdf2-sha256$ITERATIONS$SALT$HASH, salt and hash in base64."""
+    """A pbkdf2-sha256$ITERATIONS$SALT$HASH line's hash, salt and hash in base64."""
     import hashlib
     salt = os.urandom(16)
     derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
@@ -3288,8 +3287,8 @@ def hash_password(password, iterations=PBKDF2_ITERATIONS):
 
 
 def parse_hash(encoded):
-    """(scheme, cost numbers, salt, digest) of an encoded hash, pbkdf2-sha256$ITERATIONS
-    $SALT$HASH or scrypt$N$R$P$SALT$HASH; ValueError if it is neither."""
+    """(scheme, cost numbers, salt, digest) of a pbkdf2-sha256 or scrypt hash; a
+    ValueError if it is neither."""
     import base64
     parts = encoded.split("$")
     fields = HASH_FIELDS.get(parts[0])
@@ -3331,9 +3330,8 @@ def system_bcrypt():
 
 
 def verify_password(password, encoded):
-    """Whether password matches an encoded hash (see parse_hash, BCRYPT); compared in
-    constant time.  A malformed hash, or a scheme this system cannot compute, matches
-    nothing."""
+    """Whether password matches the hash, compared in constant time; a malformed hash,
+    or one this system cannot compute, matches nothing."""
     import hashlib
     import hmac
     if BCRYPT.match(encoded):
@@ -3356,9 +3354,8 @@ def verify_password(password, encoded):
 
 
 def check_user_name(user):
-    """ValueError unless user is a name the basic-auth file can hold and a client can
-    send: not empty, no colon (it ends the name), no space or control character
-    (lines are stripped), not starting with '#' (a comment), valid UTF-8."""
+    """The user, if the basic-auth file can hold it and a client send it: not empty,
+    UTF-8, no colon, space or control character, no leading '#'; else a ValueError."""
     if not user:
         raise ValueError("the user name is empty")
     try:
@@ -3411,8 +3408,8 @@ def dummy_like(encoded):
 
 
 def read_new_password(stream_in=None):
-    """A password, asked twice without echo on a terminal, or one line of standard
-    input; ValueError (a closed input, or one that is not UTF-8) says why not."""
+    """A password, asked twice without echo on a terminal, else one line of standard
+    input; a ValueError says why not."""
     stream_in = stream_in or sys.stdin
     if stream_in is None or stream_in.closed:
         raise ValueError("standard input is closed")
@@ -3427,8 +3424,8 @@ def read_new_password(stream_in=None):
 
 
 class Users(dict):
-    """user -> password hash, each checked; and `dummy`, a hash no password matches but
-    that costs what theirs cost (an unknown user is checked against it, taking as long)."""
+    """user -> checked password hash, and `dummy`, a hash of their cost that no password
+    matches: an unknown user is checked against it, taking as long."""
 
     dummy = None
 
@@ -3461,8 +3458,8 @@ def watched_mtimes(paths):
 
 
 class Reloading:
-    """Something built from files and rebuilt when they change, checked at most once
-    a second.  If the new files do not load, the old build stays and it is logged."""
+    """What is built from files, built again when they change (checked at most once a
+    second); files that do not load leave the old build, and a log line."""
 
     clock = staticmethod(time.monotonic)     # a test may move time on
 
@@ -3488,8 +3485,8 @@ class Reloading:
         return self.current
 
     def _reload_if_changed(self):
-        """Load the files if they changed.  Files that fail are tried once per
-        change, and said once, not every second for as long as they stay broken."""
+        """Load the files if they changed; ones that fail are tried, and said, once per
+        change."""
         try:
             stamps = watched_mtimes(self.paths)
             if stamps != self._stamps:
@@ -3506,13 +3503,10 @@ class Reloading:
 
 
 class BasicAuth(Reloading):
-    """Users and password hashes from --web.basic-auth-file (lines user:hash).  A
-    credential verified once is remembered (as a keyed digest, never the password),
-    as exporter-toolkit does: a scrape every few seconds pays no key derivation and
-    waits for nothing, however many guesses arrive.  Anything else derives its key in
-    one lane, one at a time, so that guessing takes a core at most; an attempt waiting
-    there gives up when its connection is closed to make room.  No state is kept per
-    client: guesses from the scraper's own address (a NAT, a proxy) cannot lock it out."""
+    """Users from --web.basic-auth-file (user:hash lines).  A credential verified once
+    is remembered as a keyed digest, as exporter-toolkit does; others derive their key
+    in one lane, so that guessing takes a core at most and never delays the scraper
+    (docs/http-and-security.md)."""
 
     MAX_REMEMBERED = 64
 
@@ -3555,11 +3549,9 @@ class BasicAuth(Reloading):
         return self.get()
 
     def authorize(self, header, dropped=None):
-        """Whether an Authorization header carries a known user and the right password
-        (anyone passes where there are no users: a web config without them).  An
-        unknown user costs the derivation a known one costs, so that timing does not
-        tell users apart.  `dropped`, an Event, is set when the connection is closed
-        to make room: then the attempt stops waiting for the lane."""
+        """Whether the Authorization header carries a user's right password (anyone,
+        where there are no users).  An unknown user costs what a known one does;
+        `dropped` set, the attempt stops waiting for the lane."""
         import hashlib
         import hmac
         users = self.users()
@@ -3610,11 +3602,10 @@ TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13
 
 def tls_context(files, client_auth="NoClientCert", min_version="TLS12", max_version="TLS13",
                 allowed_sans=None):
-    """An SSLContext from (name, path) pairs of a certificate, its key and perhaps a
-    client CA, each name saying where it came from in an error.  Each file is checked
-    to be regular and small before OpenSSL reads it: a FIFO would hang it and a device
-    never end.  A key with a pass phrase is refused, never prompted for.  The allowed
-    SANs of client certificates ride on the context (see MetricsHandler.setup)."""
+    """An SSLContext from (name, path) pairs of certificate, key and client CA, each
+    name telling where a file came from.  Files are checked regular and small first (a
+    FIFO would hang OpenSSL); a key with a pass phrase is refused, never prompted for;
+    allowed SANs ride on the context."""
     import ssl
     for name, path in files:
         try:
@@ -3652,13 +3643,13 @@ class PassPhraseNeeded(Exception):
 
 def no_pass_phrase():
     """OpenSSL's password callback: without one it would ask on the terminal, and a
-    reload would wait there for ever.  An encrypted key is refused instead."""
+    reload wait there for ever."""
     raise PassPhraseNeeded()
 
 
 class TLSFiles(Reloading):
-    """An SSLContext from --web.tls-* files: TLS 1.2 or newer, the ssl module's secure
-    defaults, and client certificates required when a client CA is given."""
+    """An SSLContext from the --web.tls-* files: TLS 1.2 or newer, client certificates
+    required with a client CA."""
 
     def __init__(self, cert_file, key_file, client_ca_file=None):
         self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
@@ -3675,8 +3666,7 @@ class TLSFiles(Reloading):
 
 
 class Picked:
-    """One attribute of what a Reloading holds now, for whoever wants only that (the
-    server's TLS context and headers out of a WebConfig)."""
+    """One attribute of what a Reloading holds now (the TLS context, the headers)."""
 
     def __init__(self, source, attribute):
         self.source, self.attribute = source, attribute
@@ -3715,14 +3705,10 @@ _YAML_TABS = 'tabs are not allowed in indentation'
 
 
 def parse_yaml(text, where):
-    """Parse text, one YAML document in a strict subset, into dicts, lists, strs and None.
-
-    Supported: block mappings and sequences, one-line flow sequences of scalars, plain,
-    'single' and "double" quoted scalars, comments, and an optional leading '---'.
-    Every scalar is returned as the str written (unquoted): true, 10 or 1.5 stay strings,
-    the caller converts them.  An empty value and plain ~ or null are None; keys are always
-    str.  Anything else raises ValueError('<where> line <n>: <what is wrong>') on one line.
-    """
+    """One YAML document of a strict subset, as dicts, lists, strs and None: block
+    mappings and sequences, one-line flow sequences, plain and quoted scalars, comments
+    and a leading '---'.  Scalars stay the str written (true, 10); an empty value, ~ and
+    null are None.  Anything else is ValueError('<where> line <n>: <what is wrong>')."""
     try:
         lines = _yaml_lines(text)
         return _yaml_block(lines, 0, -1)[0]  # with parent -1, it takes all lines or raises
@@ -3763,10 +3749,8 @@ def _yaml_lines(text):
 
 
 def _yaml_block(lines, i, parent, after_key=False):
-    """Parse the node at lines[i] if it is indented deeper than parent, else return None.
-
-    After 'key:' a list may also be written at the key's own indent.
-    """
+    """The node at lines[i] if it is indented deeper than parent, else None; after
+    'key:' a list may sit at the key's own indent."""
     n, indent, body = lines[i] if i < len(lines) else (0, -1, '')
     item = _YAML_ITEM.match(body)
     if indent < parent or (indent == parent and not (after_key and item)):
@@ -3885,8 +3869,8 @@ def _yaml_unescape(code, n):
 
 
 def read_text(path, data=None):
-    """A configuration file's text (given its bytes, or read): a regular file of UTF-8,
-    or a ValueError that says why not."""
+    """A configuration file's text (of its bytes, if given): a regular file of UTF-8,
+    else a ValueError."""
     data = read_regular_file(path) if data is None else data
     try:
         return data.decode("utf-8")
@@ -3900,9 +3884,8 @@ NOT_IN_A_FILE = ("--config.file", "--once", "--hash-password", "--help", "--vers
 
 
 def read_config_file(path):
-    """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
-    (the value is the rest of the line, as it stands) or `--flag`; blank lines and
-    lines starting with # are skipped."""
+    """The flags of a --config.file: one a line, `--flag=value`, `--flag value` (the
+    rest of the line) or `--flag`; blank lines and # lines skipped."""
     flags = []
     text = read_regular_file(path).decode("utf-8")
     for number, line in enumerate(text.splitlines(), 1):
@@ -3924,8 +3907,7 @@ def read_config_file(path):
 
 
 def read_process_names(path, procfs="/proc"):
-    """The items of the reference exporter's config file (--config.path), unchanged:
-    a top-level process_names list (see ProcessNames)."""
+    """The items of the reference exporter's config file (--config.path)."""
     document = parse_yaml(read_text(path), path)
     if not isinstance(document, dict) or not isinstance(document.get("process_names"), list):
         raise ValueError("%s: no process_names list at the top" % path)
@@ -3957,20 +3939,16 @@ WEB_IGNORED = ("tls_server_config.cipher_suites", "tls_server_config.curve_prefe
 
 
 class WebSettings:
-    """What a web configuration file says: an SSLContext or None, the basic-auth users
-    (Users, perhaps empty) and the headers every answer carries."""
+    """What a web configuration says: an SSLContext or None, the Users, the headers."""
 
     def __init__(self, context, users, headers):
         self.context, self.users, self.headers = context, users, headers
 
 
 class WebConfig(Reloading):
-    """--web.config.file, the file exporter-toolkit reads: tls_server_config,
-    http_server_config and basic_auth_users, read again when it or a file it names
-    changes (checked at most once a second, where exporter-toolkit reads it at each
-    request).  A change that does not load keeps the old settings, said in the log
-    (exporter-toolkit answers 500 until it is mended); whether TLS is on is settled
-    at start, as there."""
+    """--web.config.file, as exporter-toolkit reads it, read again when it or a file it
+    names changes (at most once a second).  A change that does not load keeps the old
+    settings; whether TLS is on is settled at start, as there."""
 
     def __init__(self, path):
         self.path = path
@@ -4085,9 +4063,8 @@ README_SECTIONS = (("Flags", "flags"), ("Metrics", "metrics"),
 
 
 def landing_page(server):
-    """The page at /: version, platform, who it runs as (so what it can see), the last
-    scrape, the flags in effect and where to read on.  Flags hold no secret: a
-    password is only ever in the basic-auth file, as a hash the page never shows."""
+    """The page at /: version, who it runs as, the last scrape, the flags (which hold no
+    secret) and where to read on."""
     import html
     exporter = server.exporter
     uid = os.geteuid()
@@ -4128,10 +4105,8 @@ OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 def connection_cap(soft_limit=None):
-    """How many connections may be open at once under this descriptor limit (the
-    soft limit now, by default): MAX_CONNECTIONS, or fewer when descriptors would run
-    out first (macOS gives a process 256 unless told more).  The command line raises
-    the limit first (see descriptor_budget)."""
+    """How many connections may be open under this descriptor limit (the soft limit now
+    by default): MAX_CONNECTIONS, or fewer (macOS gives 256)."""
     if soft_limit is None:
         import resource
         soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -4141,16 +4116,10 @@ def connection_cap(soft_limit=None):
 
 
 class Connections:
-    """The open connections: at most `cap` in all and `per_address` from one address.
-
-    A connection past either bound makes room by closing the connection (in that
-    bound's scope) that has waited longest on its client, for a request to arrive,
-    idle between requests, or waiting for the basic-auth lane; one being answered
-    is never cut off.  Only when
-    none is waiting is the newcomer turned away.  So connections that trickle or
-    idle cannot keep a scrape out, and one address cannot hold every slot: a
-    quarter is kept for the others.
-    """
+    """The open connections, at most `cap` and `per_address` from one address.  Past
+    either, the connection that waited longest on its client is closed to make room,
+    never one being answered; with none waiting the newcomer is turned away
+    (docs/http-and-security.md)."""
 
     def __init__(self, cap, per_address=None):
         self.cap = cap
@@ -4187,8 +4156,8 @@ class Connections:
         return entry[2] if entry is not None else threading.Event()
 
     def remove(self, connection):
-        """Forget a connection; called before it is closed, so that a connection in
-        the table is always still open when make_room shuts it down."""
+        """Forget a connection before it is closed: one in the table is still open when
+        make_room shuts it down."""
         with self._lock:
             self._forget(connection)
 
@@ -4198,9 +4167,8 @@ class Connections:
             return self._close_longest_waiting(None)
 
     def wait_for_room(self, timeout):
-        """Whether a newcomer could be let in, waiting up to `timeout` for it: while
-        every connection is being answered, the server does not accept at all (the
-        kernel's backlog holds the newcomers) rather than accept and close each."""
+        """Whether a newcomer could be let in, waiting up to `timeout`: while every
+        connection is answered the kernel's backlog holds newcomers, not accept()."""
         with self._room:
             return self._room.wait_for(lambda: len(self._open) < self.cap or any(
                 entry[1] is not None for entry in self._open.values()), timeout)
@@ -4230,8 +4198,8 @@ class Connections:
 
 
 def hang_up(connection):
-    """End a connection from another thread: its reads see end-of-file and its
-    thread closes it.  The plain socket's shutdown, so that TLS state is not touched."""
+    """End a connection from another thread (its reads see end-of-file), by the plain
+    socket's shutdown, not touching TLS state."""
     import socket
     try:
         socket.socket.shutdown(connection, socket.SHUT_RDWR)
@@ -4259,8 +4227,7 @@ def time_left(deadline):
 
 
 class DeadlineReader(io.RawIOBase):
-    """A connection's bytes, each read bounded by what is left of the request's
-    deadline: a client trickling a byte at a time is cut off all the same."""
+    """A connection's bytes, each read bounded by the request's deadline."""
 
     def __init__(self, connection, deadline):
         io.RawIOBase.__init__(self)
@@ -4279,9 +4246,8 @@ class HeadTooLarge(Exception):
 
 
 def read_head(stream, limit=MAX_HEAD_BYTES):
-    """A request's head, its request line and header lines to the blank line that
-    ends them, at most `limit` bytes (HeadTooLarge past that); b"" when the client
-    left first.  Empty lines before the request line are skipped (RFC 9112 2.2)."""
+    """A request's head, to the blank line, at most `limit` bytes (else HeadTooLarge);
+    b"" if the client left; empty lines before it skipped (RFC 9112 2.2)."""
     lines, size = [], 0
     while True:
         line = stream.readline(limit - size + 1)
@@ -4299,8 +4265,7 @@ def read_head(stream, limit=MAX_HEAD_BYTES):
 
 
 class DeadlineWriter(io.RawIOBase):
-    """Writes to a connection, all of an answer within `timeout` of its first byte:
-    a client reading slowly is cut off all the same."""
+    """Writes to a connection, all of an answer within `timeout` of its start."""
 
     def __init__(self, connection, deadline, timeout):
         io.RawIOBase.__init__(self)
@@ -4372,11 +4337,8 @@ class ListenAddress(str):
 
 
 def import_http_server():
-    """http.server, imported without ssl unless something already loaded it.
-
-    http.client, which http.server imports, loads ssl (some 4 MiB) only to
-    offer HTTPS clients; a plain server has no use for it.
-    """
+    """http.server, without ssl (some 4 MiB) unless something loaded it: http.client
+    imports it only for HTTPS clients."""
     if "ssl" in sys.modules or "http.server" in sys.modules:
         import http.server
         return http.server
@@ -4393,8 +4355,7 @@ _http_classes = None
 
 def http_classes():
     """(MetricsHandler, MetricsServer), defined on first use so that --once never
-    imports http.server.  They capture nothing: what a server serves lives on the
-    server object, and the handler reads it as self.server.<attribute>."""
+    imports http.server; what a server serves lives on it (self.server)."""
     global _http_classes
     if _http_classes is None:
         _http_classes = define_http_classes(import_http_server())
@@ -4408,8 +4369,8 @@ def define_http_classes(http_server):
         http_server.ThreadingHTTPServer
 
     class MetricsHandler(base_handler):
-        """One connection: requests read within --web.read-timeout, answers written
-        within --web.write-timeout, each whole, however the client trickles."""
+        """One connection: each request read within --web.read-timeout, each answer sent
+        within --web.write-timeout, however the client trickles."""
 
         protocol_version = "HTTP/1.1"          # keep-alive, as Prometheus scrapes
         default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
@@ -4486,8 +4447,8 @@ def define_http_classes(http_server):
             return True
 
         def drop_body(self):
-            """A GET has no body: one sent anyway must not be read as the next request.
-            A small one is read and dropped; otherwise the answer ends the connection."""
+            """A GET's body, if sent, must not be read as the next request: a small one
+            is dropped, else the connection ends."""
             length = self.headers.get("Content-Length")     # checked in parse_request
             if self.headers.get("Transfer-Encoding") is None:
                 if length is None:
@@ -4515,9 +4476,8 @@ def define_http_classes(http_server):
         do_HEAD = do_GET
 
         def authorized(self):
-            """Whether the credentials pass; if not, answer 401.  While an attempt
-            waits for the lane to derive its key, its connection may be closed to
-            make room, like any connection waiting on its client."""
+            """Whether the credentials pass, else a 401; waiting for the lane, the
+            connection may be closed to make room."""
             connections = self.server.connections
             connections.waiting(self.request, True)
             passed = self.server.auth.authorize(self.headers.get("Authorization"),
@@ -4572,8 +4532,7 @@ def define_http_classes(http_server):
             pass       # no line per request: launchd would keep every one
 
     class MetricsServer(base_server):
-        """The listening socket and what it serves: the handler reads the exporter,
-        the paths, the limits and the guards from here."""
+        """The listening socket, and what its handlers serve."""
 
         daemon_threads = True           # a stuck client never holds up exit
         # Listen backlog: a burst of connections waits rather than having its SYNs
@@ -4631,8 +4590,8 @@ def define_http_classes(http_server):
             return connection, client_address
 
         def back_off(self, exc):
-            """No descriptor for a new connection: close the connection waiting longest,
-            and wait a little, longer each time, rather than spin on accept()."""
+            """Out of descriptors: close the connection waiting longest, and wait,
+            longer each time."""
             self.log_bursts("accept", "cannot accept connections: %s; closing idle ones "
                             "and backing off" % (exc.strerror or exc))
             self.connections.make_room()
@@ -4695,10 +4654,8 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
 
 
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, **settings):
-    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started,
-    with server_settings: tls (TLSFiles) makes it HTTPS, auth (BasicAuth) asks every
-    request for a user; max_connections defaults to connection_cap(), max_per_address
-    to three quarters of it."""
+    """A server of the exporter bound to address, not yet started; `settings` as
+    server_settings takes them."""
     if settings.get("tls") is not None:
         import ssl  # noqa: F401  (so that http.server is imported with it)
     address = ListenAddress(address)
@@ -4707,10 +4664,8 @@ def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, **settings):
 
 
 class Hangups:
-    """SIGHUP's handler, installed first thing (main): it only notes that a reload is
-    wanted.  The serving loop reloads (MetricsServer.service_actions), once however
-    many came, outside any handler: a handler that reloaded could be entered again
-    by the next SIGHUP while it held the exporter's lock."""
+    """SIGHUP's handler: it notes that a reload is wanted, which the serving loop does
+    outside any handler (one that reloaded could be entered again meanwhile)."""
 
     pending = False
 
@@ -4718,8 +4673,7 @@ class Hangups:
         self.pending = True
 
     def take(self):
-        """Whether a reload is wanted, and no longer.  Read before cleared: a SIGHUP
-        landing in between is covered by the reload about to run."""
+        """Whether a reload is wanted, and no longer (a SIGHUP in between is covered)."""
         if not self.pending:
             return False
         self.pending = False
@@ -4730,10 +4684,8 @@ HANGUPS = Hangups()
 
 
 def serve(server, reload=None, on_ready=None):
-    """Serve until SIGTERM or SIGINT, then close and return.  A SIGHUP runs reload
-    between requests (at most half a second later); without reload it is ignored,
-    as a hang-up must not end the exporter.  on_ready runs once the signals are
-    ours, before the first request."""
+    """Serve until SIGTERM or SIGINT.  A SIGHUP runs reload between requests, or is
+    ignored; on_ready runs once the signals are ours."""
     import signal
 
     class Stop(BaseException):     # not an Exception: socketserver must not swallow it
@@ -4785,9 +4737,8 @@ def resolve_user(user):
 # turns that into one line.
 
 def checked_telemetry_path(text):
-    """A path a client can ask for and a request can reach: ASCII of RFC 3986's path
-    characters, every % starting an escape, no empty, . or .. segment (clients drop
-    or fold them), short enough for a request head."""
+    """A path a client can ask for: RFC 3986's path characters, each % an escape, no
+    empty, . or .. segment (clients fold them), at most 1024 characters."""
     if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", text):
         raise ValueError("must be a path a client can ask for: / and then ASCII "
                          "letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space or other "
@@ -4843,8 +4794,7 @@ def comma_list(text):
 
 
 def flag_type(check):
-    """An argparse type= from a check that says what is wrong in a ValueError (argparse
-    would say only that the value is invalid)."""
+    """An argparse type= of a check whose ValueError says what is wrong."""
     def converted(text):
         import argparse
         try:
@@ -4857,7 +4807,7 @@ def flag_type(check):
 
 def flag_parser(raise_errors=False):
     """An ArgumentParser whose error is one line and exit 2, or with raise_errors (a
-    reload, which must never end the exporter) a ValueError."""
+    reload) a ValueError."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
@@ -5044,8 +4994,8 @@ def parse_args(argv, raise_errors=False):
 
 
 def settle_flags(args):
-    """The rules between flags, in one place, and what follows from them; a
-    ValueError says which rule a set of flags breaks."""
+    """The rules between flags and what follows from them; a ValueError says which rule
+    is broken."""
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
         raise ValueError("--web.tls-cert-file and --web.tls-key-file go together")
     if args.tls_client_ca_file and not args.tls_cert_file:
@@ -5093,8 +5043,8 @@ def settle_flags(args):
 
 
 def descriptor_limit(ceiling=65536):
-    """The soft limit on open descriptors, raised first to the hard limit (as Go
-    programs do) up to `ceiling`."""
+    """The soft limit on descriptors, raised to the hard one (as Go programs do) up to
+    `ceiling`."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
@@ -5113,9 +5063,8 @@ FILES_HEADROOM = 192     # descriptors left over for files read now and then (re
 
 
 def descriptor_budget(args):
-    """(connections, kept files): the descriptors the server may hold and the /proc
-    files the Linux reader may keep open between scrapes, from the descriptor limit
-    raised first.  --once raises nothing and keeps no file open (it scrapes once)."""
+    """(connections, kept files) that the descriptor limit, raised first, allows; --once
+    raises nothing and keeps no file."""
     if args.once:
         return None, 0
     soft = descriptor_limit()
@@ -5129,13 +5078,8 @@ M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
 
 
 def tune_malloc():
-    """On glibc, give the big per-scrape buffers back to the system when freed.
-
-    A scrape builds a few large buffers (each family's text).  After the first
-    are freed, glibc raises its mmap threshold and serves later ones from its
-    heap, where they linger as RSS; a fixed threshold (which also stops that
-    adjustment) maps and unmaps them instead.  Elsewhere this does nothing.
-    """
+    """On glibc, give the big per-scrape buffers back when freed: glibc's adaptive mmap
+    threshold would serve them from its heap, where they linger as RSS."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -5145,9 +5089,8 @@ def tune_malloc():
 
 
 def build_exporter(args, kept_files=0, reader=None):
-    """The reader (a new one unless given), filter, grouper, selection and renderer
-    the flags ask for.  A given reader reads the new fields once a running Exporter takes
-    the settings of the one built here (see Exporter.reconfigure)."""
+    """The Exporter the flags ask for (of `reader`, if given: it reads the new fields
+    once a running Exporter is reconfigured)."""
     user_names = UserNames()
     grouper = None
     if args.grouped:
@@ -5174,9 +5117,8 @@ def build_exporter(args, kept_files=0, reader=None):
 
 
 def load_security(args):
-    """TLS, basic auth and the headers of every answer, from the flags or the web
-    configuration (None where not asked for), with the start-up warnings a user
-    should see once."""
+    """TLS, basic auth and headers, from the flags or the web configuration, and the
+    warnings a user should see once."""
     tls = auth = headers = None
     if args.tls_cert_file:
         tls = TLSFiles(args.tls_cert_file, args.tls_key_file, args.tls_client_ca_file)
@@ -5239,10 +5181,8 @@ RESTART_FLAGS = (("--web.listen-address", "listen_address"),
 
 
 def reload_config(exporter, argv, running, server=None):
-    """SIGHUP: read --config.file again and apply filters, groups, labels and metric
-    choices, keeping the reader and what it and the groups know; a file that no longer
-    parses leaves the old settings, in one log line.  The flags of RESTART_FLAGS stay
-    as started, and the log line names those the file changed."""
+    """SIGHUP: parse the flags again and apply what to export, keeping the reader and
+    the groups' history; the RESTART_FLAGS stay as started."""
     try:
         args = parse_args(argv, raise_errors=True)
         later = [flag for flag, name in RESTART_FLAGS
@@ -5262,8 +5202,7 @@ def reload_config(exporter, argv, running, server=None):
 
 
 def write_exposition(chunks, what="the metrics"):
-    """--once: the exposition on stdout, as bytes (the locale's encoding has no say
-    in UTF-8 text).  Returns the exit code."""
+    """--once: the chunks on stdout as bytes; the exit code."""
     if sys.stdout is None or sys.stdout.closed:
         log("cannot write %s: standard output is closed" % what, "error")
         return 1
@@ -5286,8 +5225,7 @@ def write_exposition(chunks, what="the metrics"):
 
 
 def silence_stdout():
-    """Point stdout at /dev/null, so that the interpreter's last flush of what could
-    not be written raises nothing more at exit."""
+    """Point stdout at /dev/null, so that the last flush raises nothing at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -5297,9 +5235,8 @@ def silence_stdout():
 
 
 def main(argv=None):
-    """Run the exporter; the exit code.  Ctrl-C before serving began (or during
-    --once) is exit 130 and no traceback; once serving, it stops it cleanly.  A
-    SIGHUP from here on is noted, never fatal (see Hangups)."""
+    """Run the exporter; the exit code (130 for Ctrl-C before serving).  SIGHUP is
+    noted, never fatal."""
     import signal
     try:
         signal.signal(signal.SIGHUP, HANGUPS)
