@@ -33,8 +33,10 @@ Data flows one way, read, select, render, serve, and the sections below follow i
 See README.md for every flag and metric.
 """
 
+import collections
 import ctypes
 import errno
+from contextlib import suppress
 import io
 import operator
 import os
@@ -78,11 +80,9 @@ def log(message, level="info"):
         line = '{"time":"%s","level":"%s","msg":%s}' % (stamp, level.upper(), quoted)
     else:
         line = "time=%s level=%s msg=%s" % (stamp, level.upper(), quoted)
-    try:
+    with suppress(OSError, ValueError, AttributeError):
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 class LogBursts:
@@ -1048,8 +1048,7 @@ class DarwinReader(Reader):
             if count + 16 > len(self._thread_handles):
                 self._thread_handles = (ctypes.c_uint64 * (count + 64))()
             handles = self._thread_handles
-            used = self._proc_pidinfo(pid, self._list_threads, 0, handles,
-                                      ctypes.sizeof(handles))
+            used = self._proc_pidinfo(pid, self._list_threads, 0, handles, ctypes.sizeof(handles))
             if used <= 0 and self._list_threads == PROC_PIDLISTTHREADIDS \
                     and ctypes.get_errno() == errno.EINVAL:
                 self._list_threads = PROC_PIDLISTTHREADS
@@ -1211,8 +1210,7 @@ class LinuxReader(Reader):
         self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
         self.with_limits = self.wants("fd_limit")
         self.with_wchan = self.wants("wchan")
-        self.with_smaps = self.wants("proportional_resident_bytes",
-                                     "proportional_swapped_bytes")
+        self.with_smaps = self.wants("proportional_resident_bytes", "proportional_swapped_bytes")
         self.with_threads = self.wants("thread_list")
         self.with_cmdline = self.wants(CMDLINE)      # cmdline, once per program run
 
@@ -1221,19 +1219,15 @@ class LinuxReader(Reader):
         self.files.close()
 
     def __del__(self):
-        try:
+        with suppress(Exception):   # at interpreter exit os may be gone already
             self.close()
-        except Exception:   # at interpreter exit os may be gone already
-            pass
 
     def _boot_time(self):
         """Wall-clock time of boot as the clock says now: now less /proc/uptime, finer
         than /proc/stat's btime, both on the boot clock of a process's starttime."""
-        try:
+        with suppress(OSError, ValueError, IndexError):
             uptime = read_regular_file(os.path.join(self.procfs, "uptime"), 4096)
             return self.wall_clock() - float(uptime.split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
         return float(boot_second(self.procfs))
 
     def _follow_the_clock(self):
@@ -1499,8 +1493,7 @@ class LinuxReader(Reader):
             return stat_owner.st_uid, stat_owner.st_gid
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             return 0, 0
-        if known.checked_at is None or \
-                self._now - known.checked_at >= STATUS_RECHECK_SECONDS:
+        if known.checked_at is None or self._now - known.checked_at >= STATUS_RECHECK_SECONDS:
             status = self.files.read(directory, pid, "status", 16384)
             known.uid, known.gid, _, _ = parse_status(status)
             known.checked_at = self._now
@@ -1842,8 +1835,7 @@ class Filter:
         self.exclude = [Rule(text) for text in exclude]
         self.uids = frozenset(uids)
         self.user_names = user_names or UserNames()
-        self._selected = remembered_match(self._selected_by_patterns,
-                                          self.include + self.exclude)
+        self._selected = remembered_match(self._selected_by_patterns, self.include + self.exclude)
 
     def __bool__(self):
         return bool(self.include or self.exclude or self.uids)
@@ -2140,8 +2132,7 @@ class ProcessNames:
         except ValueError as exc:
             raise ValueError("%s: %s" % (where, exc)) from None
         if self.comm is None and self.exe is None and not self.cmdline:
-            raise ValueError("%s: an item of process_names needs comm, exe or cmdline"
-                             % where)
+            raise ValueError("%s: an item of process_names needs comm, exe or cmdline" % where)
         self.template = item.get("name") or "{{.ExeBase}}"
         for field in GO_TEMPLATE.findall(self.template):
             if not TEMPLATE_FIELD.match(field):
@@ -2394,8 +2385,7 @@ class Group:
         for field in GROUP_GAUGES:
             setattr(self, field, combined(sum, map(operator.attrgetter(field), members),
                                           empty and field in known))
-        self.worst_fd_ratio = combined(max, map(fd_ratio, members),
-                                       empty and "fd_limit" in known)
+        self.worst_fd_ratio = combined(max, map(fd_ratio, members), empty and "fd_limit" in known)
         starts = [m.start_time for m in members if m.start_time is not None]
         self.start_time = min(starts) if starts else None
         self._count_states(members, states_told)
@@ -2413,8 +2403,7 @@ class Group:
         """Threads waiting in each kernel function (each thread's with --threads)."""
         wchans = {}
         for member in members:
-            where = [t.wchan for t in member.thread_list] if member.thread_list \
-                else [member.wchan]
+            where = [t.wchan for t in member.thread_list] if member.thread_list else [member.wchan]
             for wchan in where:
                 if wchan is not None:
                     wchans[wchan] = wchans.get(wchan, 0) + 1
@@ -2449,8 +2438,7 @@ class Grouper:
         self.declared = [(name, Rule(pattern)) for name, pattern in declared]
         self.process_names = list(process_names)      # --config.path, after --group
         # Groups exported even when empty, and never forgotten: those of fixed name.
-        self.fixed_names = {name for name, _ in self.declared
-                            if not PLACEHOLDER.search(name)}
+        self.fixed_names = {name for name, _ in self.declared if not PLACEHOLDER.search(name)}
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
@@ -2594,8 +2582,7 @@ class Grouper:
                 for thread in record.thread_list or ():
                     bucket = (name, thread.name)
                     live[bucket] = live.get(bucket, 0) + 1
-                    entries.append(((record.pid, record.start_time, thread.tid), bucket,
-                                    thread))
+                    entries.append(((record.pid, record.start_time, thread.tid), bucket, thread))
         if not entries and not self.thread_ledger.members:
             return {}
         totals, _ = self.thread_ledger.update(entries)
@@ -2618,8 +2605,7 @@ class Grouper:
         process known counts as a join."""
         self.ledger, self.thread_ledger = older.ledger, older.thread_ledger
         self.ledger.mark_all_arrived()
-        self.empty_since, self.joins, self.scrapes = \
-            older.empty_since, older.joins, older.scrapes
+        self.empty_since, self.joins, self.scrapes = older.empty_since, older.joins, older.scrapes
 
     def _forget(self, now):
         """Drop groups empty past the expiry, and the oldest past the cap; return their
@@ -3106,8 +3092,7 @@ def render_families(items, families, labels_of=process_labels, identity_labels_o
 def render_self(processes, skipped, duration, partial=0, series=None, health=None):
     """The exporter's own families: what it is, how the last scrape went, and (given
     its Health) what it uses."""
-    build, duration_family, count, partial_family, skipped_family, series_family = \
-        SELF_FAMILIES
+    build, duration_family, count, partial_family, skipped_family, series_family = SELF_FAMILIES
 
     def single(family, value):
         return "%s%s %s\n" % (family_header(family), family.name, format_value(value))
@@ -3938,11 +3923,8 @@ WEB_IGNORED = ("tls_server_config.cipher_suites", "tls_server_config.curve_prefe
                "rate_limit")
 
 
-class WebSettings:
-    """What a web configuration says: an SSLContext or None, the Users, the headers."""
-
-    def __init__(self, context, users, headers):
-        self.context, self.users, self.headers = context, users, headers
+# What a web configuration says: an SSLContext or None, the Users, the headers.
+WebSettings = collections.namedtuple("WebSettings", "context users headers")
 
 
 class WebConfig(Reloading):
@@ -4020,8 +4002,7 @@ def web_tls_context(tls, folder, path):
                          "certificates go together" % where)
     versions = [tls.get("min_version") or "TLS12", tls.get("max_version") or "TLS13"]
     if any(version not in TLS_VERSIONS for version in versions) or versions[0] > versions[1]:
-        raise ValueError("%s: min_version and max_version are TLS10 to TLS13, in order"
-                         % where)
+        raise ValueError("%s: min_version and max_version are TLS10 to TLS13, in order" % where)
     sans = tls.get("client_allowed_sans")
     if sans is not None and not (isinstance(sans, list) and all(isinstance(san, str)
                                                                 for san in sans)):
@@ -4201,10 +4182,8 @@ def hang_up(connection):
     """End a connection from another thread (its reads see end-of-file), by the plain
     socket's shutdown, not touching TLS state."""
     import socket
-    try:
+    with suppress(OSError):
         socket.socket.shutdown(connection, socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 class Deadline:
@@ -4365,8 +4344,7 @@ def http_classes():
 def define_http_classes(http_server):
     import socket
     import socketserver
-    base_handler, base_server = http_server.BaseHTTPRequestHandler, \
-        http_server.ThreadingHTTPServer
+    base_handler, base_server = http_server.BaseHTTPRequestHandler, http_server.ThreadingHTTPServer
 
     class MetricsHandler(base_handler):
         """One connection: each request read within --web.read-timeout, each answer sent
@@ -5025,8 +5003,7 @@ def settle_flags(args):
             raise ValueError("--labels: no label %s; there are %s"
                              % (", ".join(unknown), ",".join(args.identity_labels)))
         if "pid" not in args.labels:
-            raise ValueError("--labels must include pid, which keeps each process's "
-                             "series apart")
+            raise ValueError("--labels must include pid, which keeps each process's series apart")
     group_only = [flag for flag, given in (("--threads", args.threads),
                                            ("--gather-smaps", args.gather_smaps)) if given]
     if group_only and not args.grouped:
@@ -5035,8 +5012,7 @@ def settle_flags(args):
     metrics = args.metrics
     if args.threads:
         metrics = list(metrics or ["default"]) + list(THREAD_FAMILIES)
-    args.families = select_families(metrics,
-                                    GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
+    args.families = select_families(metrics, GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
     args.fields = fields_of(args.families)
     if not args.gather_smaps:       # smaps_rollup is read only when asked for by name
         args.fields -= {"proportional_resident_bytes", "proportional_swapped_bytes"}
@@ -5051,11 +5027,9 @@ def descriptor_limit(ceiling=65536):
     if soft == resource.RLIM_INFINITY:
         return ceiling
     if soft < wanted:
-        try:
+        with suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
             soft = wanted
-        except (ValueError, OSError):
-            pass
     return soft
 
 
@@ -5082,10 +5056,8 @@ def tune_malloc():
     threshold would serve them from its heap, where they linger as RSS."""
     if not sys.platform.startswith("linux"):
         return
-    try:
+    with suppress(OSError, AttributeError):     # not glibc (musl has no mallopt)
         ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):     # not glibc (musl has no mallopt)
-        pass
 
 
 def build_exporter(args, kept_files=0, reader=None):
@@ -5145,8 +5117,7 @@ def warn_of_short_reach(args):
         [("--exclude", text) for text in args.exclude] + \
         [("--group", "%s=%s" % pair) for pair in args.declared]
     for flag, text in rules:
-        reach = regex_reach(split_rule(text.partition("=")[2] if flag == "--group"
-                                       else text)[1])
+        reach = regex_reach(split_rule(text.partition("=")[2] if flag == "--group" else text)[1])
         if reach < PROC_PIDPATHINFO_MAXSIZE:
             log("%s %r searches only the first %d characters of a longer name, path or "
                 "command line: its regex could backtrack long on more (anchor it with ^, "
@@ -5169,15 +5140,12 @@ def print_password_hash(user):
 
 # What a reload cannot change: the listening socket, TLS, auth and procfs stay as
 # started (a restart applies them).
-RESTART_FLAGS = (("--web.listen-address", "listen_address"),
-                 ("--web.telemetry-path", "telemetry_path"),
-                 ("--web.read-timeout", "read_timeout"),
-                 ("--web.write-timeout", "write_timeout"),
-                 ("--web.max-requests", "max_requests"),
-                 ("--web.tls-cert-file", "tls_cert_file"), ("--web.tls-key-file", "tls_key_file"),
-                 ("--web.tls-client-ca-file", "tls_client_ca_file"),
-                 ("--web.basic-auth-file", "basic_auth_file"), ("--path.procfs", "procfs"),
-                 ("--linux.keep-files-open", "keep_open"))
+RESTART_FLAGS = [pair.split("=") for pair in """--web.listen-address=listen_address
+    --web.telemetry-path=telemetry_path --web.read-timeout=read_timeout
+    --web.write-timeout=write_timeout --web.max-requests=max_requests
+    --web.tls-cert-file=tls_cert_file --web.tls-key-file=tls_key_file
+    --web.tls-client-ca-file=tls_client_ca_file --web.basic-auth-file=basic_auth_file
+    --path.procfs=procfs --linux.keep-files-open=keep_open""".split()]
 
 
 def reload_config(exporter, argv, running, server=None):
@@ -5226,22 +5194,18 @@ def write_exposition(chunks, what="the metrics"):
 
 def silence_stdout():
     """Point stdout at /dev/null, so that the last flush raises nothing at exit."""
-    try:
+    with suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def main(argv=None):
     """Run the exporter; the exit code (130 for Ctrl-C before serving).  SIGHUP is
     noted, never fatal."""
     import signal
-    try:
+    with suppress(ValueError):        # not the main thread (a test): its SIGHUP is not ours
         signal.signal(signal.SIGHUP, HANGUPS)
-    except ValueError:        # not the main thread (a test): its SIGHUP is not ours
-        pass
     try:
         return run(argv)
     except KeyboardInterrupt:
