@@ -36,6 +36,7 @@ See README.md for every flag and metric.
 import collections
 import ctypes
 import errno
+import functools
 from contextlib import suppress
 import io
 import operator
@@ -4205,19 +4206,32 @@ def time_left(deadline):
     return left
 
 
-class DeadlineReader(io.RawIOBase):
-    """A connection's bytes, each read bounded by the request's deadline."""
+class DeadlineSocket(io.RawIOBase):
+    """A connection whose reads are bounded by the request's deadline, and whose writes
+    send all of an answer within `timeout` of its start."""
 
-    def __init__(self, connection, deadline):
+    def __init__(self, connection, deadline, timeout):
         io.RawIOBase.__init__(self)
-        self.connection, self.deadline = connection, deadline
+        self.connection, self.deadline, self.timeout = connection, deadline, timeout
 
     def readable(self):
+        return True
+
+    def writable(self):
         return True
 
     def readinto(self, buffer):
         self.connection.settimeout(time_left(self.deadline.read_by))
         return self.connection.recv_into(buffer)
+
+    def write(self, data):
+        if self.deadline.write_by is None:
+            self.deadline.write_by = time.monotonic() + self.timeout
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            self.connection.settimeout(time_left(self.deadline.write_by))
+            self.connection.sendall(view[start:start + WRITE_SLICE])
+        return len(view)
 
 
 class HeadTooLarge(Exception):
@@ -4241,26 +4255,6 @@ def read_head(stream, limit=MAX_HEAD_BYTES):
                 return b"".join(lines)
             continue
         lines.append(line)
-
-
-class DeadlineWriter(io.RawIOBase):
-    """Writes to a connection, all of an answer within `timeout` of its start."""
-
-    def __init__(self, connection, deadline, timeout):
-        io.RawIOBase.__init__(self)
-        self.connection, self.deadline, self.timeout = connection, deadline, timeout
-
-    def writable(self):
-        return True
-
-    def write(self, data):
-        if self.deadline.write_by is None:
-            self.deadline.write_by = time.monotonic() + self.timeout
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_SLICE):
-            self.connection.settimeout(time_left(self.deadline.write_by))
-            self.connection.sendall(view[start:start + WRITE_SLICE])
-        return len(view)
 
 
 def gzip_chunks(chunks, level=6):
@@ -4329,16 +4323,11 @@ def import_http_server():
     return http.server
 
 
-_http_classes = None
-
-
+@functools.lru_cache(maxsize=None)
 def http_classes():
     """(MetricsHandler, MetricsServer), defined on first use so that --once never
     imports http.server; what a server serves lives on it (self.server)."""
-    global _http_classes
-    if _http_classes is None:
-        _http_classes = define_http_classes(import_http_server())
-    return _http_classes
+    return define_http_classes(import_http_server())
 
 
 def define_http_classes(http_server):
@@ -4375,8 +4364,8 @@ def define_http_classes(http_server):
                     raise ConnectionAbortedError("no allowed SAN in the client certificate")
             # Headers and body must not wait on an ACK.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-            self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.deadline))
-            self.wfile = DeadlineWriter(self.connection, self.deadline, server.write_timeout)
+            self.wfile = DeadlineSocket(self.connection, self.deadline, server.write_timeout)
+            self.rfile = io.BufferedReader(self.wfile)
 
         def handle_one_request(self):
             """Read the head whole and bounded, then let the base class parse it."""
