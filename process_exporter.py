@@ -2669,108 +2669,90 @@ def state_sample(record):
 
 
 PROCESS_FAMILIES = (
-    Family("process_info", "gauge",
-           "Always 1 for every process seen; its labels name it, even when the kernel "
-           "refuses its numbers.", one("info"), identity=True),
-    Family("process_start_time_seconds", "gauge",
-           "Start time of the process since unix epoch in seconds.", one("start_time")),
-    Family("process_cpu_seconds_total", "counter",
-           "Total user and system CPU time spent in seconds.",
-           (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
-    Family("process_resident_memory_bytes", "gauge",
-           "Resident memory size in bytes.", one("resident_bytes")),
-    Family("process_virtual_memory_bytes", "gauge",
-           "Virtual memory size in bytes.", one("virtual_bytes")),
-    Family("process_memory_footprint_bytes", "gauge",
-           "Physical footprint in bytes, the Memory column of Activity Monitor (macOS).",
-           one("footprint_bytes")),
-    Family("process_threads", "gauge",
-           "Number of threads.", one("threads")),
-    Family("process_open_fds", "gauge",
-           "Number of open file descriptors.", one("open_fds")),
-    Family("process_disk_read_bytes_total", "counter",
-           "Bytes the process caused to be read from storage.", one("disk_read_bytes")),
-    Family("process_disk_written_bytes_total", "counter",
-           "Bytes the process caused to be written to storage.", one("disk_written_bytes")),
-    Family("process_major_page_faults_total", "counter",
-           "Page faults that needed to read from storage (macOS: page-ins).",
-           one("major_faults")),
-    Family("process_minor_page_faults_total", "counter",
-           "Page faults served without reading from storage.", one("minor_faults")),
-    Family("process_context_switches_total", "counter",
-           "Context switches of every thread, by ctxswitchtype (Linux: voluntary, "
-           "nonvoluntary); macOS gives only their sum, without the label.",
-           SWITCH_SAMPLES),
-    Family("process_state", "gauge",
-           "1 for the state the process is in now (Running, Sleeping, Waiting, Zombie or "
-           "Other), labelled state; one series per process.",
-           each=state_sample, needs=("state",)),
-    Family("process_instructions_total", "counter",
-           "CPU instructions retired (macOS; absent where the CPU counters are not kept).",
-           one("instructions")),
-    Family("process_cycles_total", "counter",
-           "CPU cycles (macOS; absent where the CPU counters are not kept).", one("cycles")),
-    Family("process_energy_joules_total", "counter",
-           "CPU energy the processor's performance controller estimates the process used, "
-           "in joules (macOS 13 and later on Apple Silicon).", one("energy_joules")),
+    Family("process_info", "gauge", "Always 1 for every process seen; its labels name it, even "
+           "when the kernel refuses its numbers.", one("info"), identity=True),
+    Family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in "
+           "seconds.", one("start_time")),
+    Family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in "
+           "seconds.", (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
+    Family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           one("resident_bytes")),
+    Family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+           one("virtual_bytes")),
+    Family("process_memory_footprint_bytes", "gauge", "Physical footprint in bytes, the Memory "
+           "column of Activity Monitor (macOS).", one("footprint_bytes")),
+    Family("process_threads", "gauge", "Number of threads.", one("threads")),
+    Family("process_open_fds", "gauge", "Number of open file descriptors.", one("open_fds")),
+    Family("process_disk_read_bytes_total", "counter", "Bytes the process caused to be read from "
+           "storage.", one("disk_read_bytes")),
+    Family("process_disk_written_bytes_total", "counter", "Bytes the process caused to be written "
+           "to storage.", one("disk_written_bytes")),
+    Family("process_major_page_faults_total", "counter", "Page faults that needed to read from "
+           "storage (macOS: page-ins).", one("major_faults")),
+    Family("process_minor_page_faults_total", "counter", "Page faults served without reading from "
+           "storage.", one("minor_faults")),
+    Family("process_context_switches_total", "counter", "Context switches of every thread, by "
+           "ctxswitchtype (Linux: voluntary, nonvoluntary); macOS gives only their sum, without "
+           "the label.", SWITCH_SAMPLES),
+    Family("process_state", "gauge", "1 for the state the process is in now (Running, Sleeping, "
+           "Waiting, Zombie or Other), labelled state; one series per process.", each=state_sample,
+           needs=("state",)),
+    Family("process_instructions_total", "counter", "CPU instructions retired (macOS; absent "
+           "where the CPU counters are not kept).", one("instructions")),
+    Family("process_cycles_total", "counter", "CPU cycles (macOS; absent where the CPU counters "
+           "are not kept).", one("cycles")),
+    Family("process_energy_joules_total", "counter", "CPU energy the processor's performance "
+           "controller estimates the process used, in joules (macOS 13 and later on Apple "
+           "Silicon).", one("energy_joules")),
     # Only with --metrics: each costs a series per process that few dashboards need.
-    Family("process_idle_wakeups_total", "counter",
-           "Times the process woke an idle processor (macOS; Activity Monitor's Idle Wake "
-           "Ups).", one("idle_wakeups"), default=False),
-    Family("process_interrupt_wakeups_total", "counter",
-           "Wakeups of the process caused by interrupts (macOS).", one("interrupt_wakeups"),
+    Family("process_idle_wakeups_total", "counter", "Times the process woke an idle processor "
+           "(macOS; Activity Monitor's Idle Wake Ups).", one("idle_wakeups"), default=False),
+    Family("process_interrupt_wakeups_total", "counter", "Wakeups of the process caused by "
+           "interrupts (macOS).", one("interrupt_wakeups"), default=False),
+    Family("process_cpu_performance_seconds_total", "counter", "CPU time spent on performance "
+           "cores, in seconds (macOS 13 and later on Apple Silicon; the rest of "
+           "process_cpu_seconds_total ran on efficiency cores).",
+           (('mode="user"', "cpu_user_performance"), ('mode="system"', "cpu_system_performance")),
            default=False),
-    Family("process_cpu_performance_seconds_total", "counter",
-           "CPU time spent on performance cores, in seconds (macOS 13 and later on Apple "
-           "Silicon; the rest of process_cpu_seconds_total ran on efficiency cores).",
-           (('mode="user"', "cpu_user_performance"),
-            ('mode="system"', "cpu_system_performance")), default=False),
-    Family("process_cpu_wait_seconds_total", "counter",
-           "Time the process was runnable but waiting for a CPU, in seconds (Linux: "
-           "schedstat's run-queue delay; macOS: runnable time less CPU time).",
-           one("cpu_wait"), default=False),
-    Family("process_wired_memory_bytes", "gauge",
-           "Wired memory, which cannot be paged out, in bytes (macOS).", one("wired_bytes"),
-           default=False),
-    Family("process_memory_footprint_peak_bytes", "gauge",
-           "The largest physical footprint the process has had, in bytes (macOS).",
-           one("footprint_peak_bytes"), default=False),
+    Family("process_cpu_wait_seconds_total", "counter", "Time the process was runnable but "
+           "waiting for a CPU, in seconds (Linux: schedstat's run-queue delay; macOS: runnable "
+           "time less CPU time).", one("cpu_wait"), default=False),
+    Family("process_wired_memory_bytes", "gauge", "Wired memory, which cannot be paged out, in "
+           "bytes (macOS).", one("wired_bytes"), default=False),
+    Family("process_memory_footprint_peak_bytes", "gauge", "The largest physical footprint the "
+           "process has had, in bytes (macOS).", one("footprint_peak_bytes"), default=False),
 )
 
 # The exporter's own families (rendered by render_self below); always exported.
 SELF_FAMILIES = (
-    Family("process_exporter_build_info", "gauge",
-           "A metric with a constant '1' value labeled by version, python_version and "
-           "platform from which process_exporter was built."),
-    Family("process_exporter_scrape_duration_seconds", "gauge",
-           "Time the last scrape took to read and render every process."),
-    Family("process_exporter_processes", "gauge",
-           "Processes exported in the last scrape."),
-    Family("process_exporter_processes_partial", "gauge",
-           "Processes exported in the last scrape without some of their numbers, because "
-           "the kernel refused them (another user's process; run as root to read it all)."),
-    Family("process_exporter_processes_skipped", "gauge",
-           "Processes listed by the kernel but not exported in the last scrape, by reason."),
-    Family("process_exporter_series", "gauge",
-           "Series of the process or group families in this scrape (the exporter's own "
-           "not counted): the cardinality it costs."),
+    Family("process_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by "
+           "version, python_version and platform from which process_exporter was built."),
+    Family("process_exporter_scrape_duration_seconds", "gauge", "Time the last scrape took to "
+           "read and render every process."),
+    Family("process_exporter_processes", "gauge", "Processes exported in the last scrape."),
+    Family("process_exporter_processes_partial", "gauge", "Processes exported in the last scrape "
+           "without some of their numbers, because the kernel refused them (another user's "
+           "process; run as root to read it all)."),
+    Family("process_exporter_processes_skipped", "gauge", "Processes listed by the kernel but not "
+           "exported in the last scrape, by reason."),
+    Family("process_exporter_series", "gauge", "Series of the process or group families in this "
+           "scrape (the exporter's own not counted): the cardinality it costs."),
 )
 # The exporter's own process, as every exporter's client library gives it, under its
 # own prefix: process_* are the per-process families here.
 HEALTH_FAMILIES = (
-    Family("process_exporter_cpu_seconds_total", "counter",
-           "CPU time the exporter itself has used, user and system, in seconds.",
-           one("cpu_seconds")),
-    Family("process_exporter_resident_memory_bytes", "gauge",
-           "The exporter's own resident memory, in bytes.", one("resident_bytes")),
-    Family("process_exporter_virtual_memory_bytes", "gauge",
-           "The exporter's own virtual memory, in bytes.", one("virtual_bytes")),
-    Family("process_exporter_open_fds", "gauge",
-           "Descriptors the exporter has open.", one("open_fds")),
-    Family("process_exporter_max_fds", "gauge",
-           "The exporter's soft limit on open descriptors.", one("max_fds")),
-    Family("process_exporter_start_time_seconds", "gauge",
-           "When the exporter started, in seconds since the epoch.", one("start_time")),
+    Family("process_exporter_cpu_seconds_total", "counter", "CPU time the exporter itself has "
+           "used, user and system, in seconds.", one("cpu_seconds")),
+    Family("process_exporter_resident_memory_bytes", "gauge", "The exporter's own resident "
+           "memory, in bytes.", one("resident_bytes")),
+    Family("process_exporter_virtual_memory_bytes", "gauge", "The exporter's own virtual memory, "
+           "in bytes.", one("virtual_bytes")),
+    Family("process_exporter_open_fds", "gauge", "Descriptors the exporter has open.",
+           one("open_fds")),
+    Family("process_exporter_max_fds", "gauge", "The exporter's soft limit on open descriptors.",
+           one("max_fds")),
+    Family("process_exporter_start_time_seconds", "gauge", "When the exporter started, in seconds "
+           "since the epoch.", one("start_time")),
 )
 
 
@@ -2798,10 +2780,10 @@ def thread_samples(*pairs):
 
 
 GROUP_FAMILIES = (
-    Family("namedprocess_namegroup_num_procs", "gauge",
-           "Number of processes in this group.", one("num_procs")),
-    Family("namedprocess_namegroup_cpu_seconds_total", "counter",
-           "CPU seconds used by the group's processes, exited ones included.",
+    Family("namedprocess_namegroup_num_procs", "gauge", "Number of processes in this group.",
+           one("num_procs")),
+    Family("namedprocess_namegroup_cpu_seconds_total", "counter", "CPU seconds used by the "
+           "group's processes, exited ones included.",
            (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
     Family("namedprocess_namegroup_memory_bytes", "gauge",
            "Memory of the group's processes, in bytes, by memtype (proportionalResident "
@@ -2811,50 +2793,42 @@ GROUP_FAMILIES = (
             ('memtype="proportionalResident"', "proportional_resident_bytes"),
             ('memtype="proportionalSwapped"', "proportional_swapped_bytes"),
             ('memtype="footprint"', "footprint_bytes"))),
-    Family("namedprocess_namegroup_oldest_start_time_seconds", "gauge",
-           "Start time of the oldest process in the group since unix epoch in seconds.",
-           one("start_time")),
-    Family("namedprocess_namegroup_num_threads", "gauge",
-           "Number of threads in the group's processes.", one("threads")),
-    Family("namedprocess_namegroup_open_filedesc", "gauge",
-           "Number of open file descriptors in the group's processes.", one("open_fds")),
-    Family("namedprocess_namegroup_worst_fd_ratio", "gauge",
-           "The worst (closest to 1) ratio between open descriptors and their soft limit "
-           "among the group's processes.", one("worst_fd_ratio"),
-           needs=("open_fds", "fd_limit")),
-    Family("namedprocess_namegroup_read_bytes_total", "counter",
-           "Bytes read from storage by the group's processes, exited ones included.",
-           one("disk_read_bytes")),
-    Family("namedprocess_namegroup_write_bytes_total", "counter",
-           "Bytes written to storage by the group's processes, exited ones included.",
-           one("disk_written_bytes")),
-    Family("namedprocess_namegroup_major_page_faults_total", "counter",
-           "Major page faults of the group's processes, exited ones included.",
-           one("major_faults")),
-    Family("namedprocess_namegroup_minor_page_faults_total", "counter",
-           "Minor page faults of the group's processes, exited ones included.",
-           one("minor_faults")),
-    Family("namedprocess_namegroup_context_switches_total", "counter",
-           "Context switches of the group's processes, exited ones included, by "
-           "ctxswitchtype (Linux); macOS gives only their sum, without the label.",
-           SWITCH_SAMPLES),
-    Family("namedprocess_namegroup_states", "gauge",
-           "Number of processes in states Running, Sleeping, Waiting, Zombie, or Other.",
+    Family("namedprocess_namegroup_oldest_start_time_seconds", "gauge", "Start time of the oldest "
+           "process in the group since unix epoch in seconds.", one("start_time")),
+    Family("namedprocess_namegroup_num_threads", "gauge", "Number of threads in the group's "
+           "processes.", one("threads")),
+    Family("namedprocess_namegroup_open_filedesc", "gauge", "Number of open file descriptors in "
+           "the group's processes.", one("open_fds")),
+    Family("namedprocess_namegroup_worst_fd_ratio", "gauge", "The worst (closest to 1) ratio "
+           "between open descriptors and their soft limit among the group's processes.",
+           one("worst_fd_ratio"), needs=("open_fds", "fd_limit")),
+    Family("namedprocess_namegroup_read_bytes_total", "counter", "Bytes read from storage by the "
+           "group's processes, exited ones included.", one("disk_read_bytes")),
+    Family("namedprocess_namegroup_write_bytes_total", "counter", "Bytes written to storage by "
+           "the group's processes, exited ones included.", one("disk_written_bytes")),
+    Family("namedprocess_namegroup_major_page_faults_total", "counter", "Major page faults of the "
+           "group's processes, exited ones included.", one("major_faults")),
+    Family("namedprocess_namegroup_minor_page_faults_total", "counter", "Minor page faults of the "
+           "group's processes, exited ones included.", one("minor_faults")),
+    Family("namedprocess_namegroup_context_switches_total", "counter", "Context switches of the "
+           "group's processes, exited ones included, by ctxswitchtype (Linux); macOS gives only "
+           "their sum, without the label.", SWITCH_SAMPLES),
+    Family("namedprocess_namegroup_states", "gauge", "Number of processes in states Running, "
+           "Sleeping, Waiting, Zombie, or Other.",
            tuple(('state="%s"' % state, "state_" + state.lower()) for state in STATES),
            needs=("state",)),
-    Family("namedprocess_namegroup_threads_wchan", "gauge",
-           "Number of threads in this group waiting on each wchan (Linux, where the "
-           "kernel shows it).", each=wchan_samples, needs=("wchan",)),
-    Family("process_exporter_group_joins_total", "counter",
-           "Processes that entered the group, and no group before, since the exporter's "
-           "first scrape (a restart is one; a rename into it is not): this exporter's "
-           "own, not a reference family.", one("joins")),
+    Family("namedprocess_namegroup_threads_wchan", "gauge", "Number of threads in this group "
+           "waiting on each wchan (Linux, where the kernel shows it).", each=wchan_samples,
+           needs=("wchan",)),
+    Family("process_exporter_group_joins_total", "counter", "Processes that entered the group, "
+           "and no group before, since the exporter's first scrape (a restart is one; a rename "
+           "into it is not): this exporter's own, not a reference family.", one("joins")),
     # Only with --threads: per thread name, as the reference's -threads.
-    Family("namedprocess_namegroup_thread_count", "gauge",
-           "Number of threads in this group with the same threadname.",
-           each=thread_samples(("", "count")), needs=("thread_list",), default=False),
-    Family("namedprocess_namegroup_thread_cpu_seconds_total", "counter",
-           "CPU user/system usage in seconds of the threads of this threadname.",
+    Family("namedprocess_namegroup_thread_count", "gauge", "Number of threads in this group with "
+           "the same threadname.", each=thread_samples(("", "count")), needs=("thread_list",),
+           default=False),
+    Family("namedprocess_namegroup_thread_cpu_seconds_total", "counter", "CPU user/system usage "
+           "in seconds of the threads of this threadname.",
            each=thread_samples(('mode="user"', "cpu_user"), ('mode="system"', "cpu_system")),
            needs=("thread_list",), default=False),
     Family("namedprocess_namegroup_thread_io_bytes_total", "counter",
@@ -2862,14 +2836,12 @@ GROUP_FAMILIES = (
            each=thread_samples(('iomode="read"', "read_bytes"),
                                ('iomode="write"', "written_bytes")),
            needs=("thread_list",), default=False),
-    Family("namedprocess_namegroup_thread_major_page_faults_total", "counter",
-           "Major page faults of the threads of this threadname (Linux).",
-           each=thread_samples(("", "major_faults")), needs=("thread_list",),
-           default=False),
-    Family("namedprocess_namegroup_thread_minor_page_faults_total", "counter",
-           "Minor page faults of the threads of this threadname (Linux).",
-           each=thread_samples(("", "minor_faults")), needs=("thread_list",),
-           default=False),
+    Family("namedprocess_namegroup_thread_major_page_faults_total", "counter", "Major page faults "
+           "of the threads of this threadname (Linux).", each=thread_samples(("", "major_faults")),
+           needs=("thread_list",), default=False),
+    Family("namedprocess_namegroup_thread_minor_page_faults_total", "counter", "Minor page faults "
+           "of the threads of this threadname (Linux).", each=thread_samples(("", "minor_faults")),
+           needs=("thread_list",), default=False),
     Family("namedprocess_namegroup_thread_context_switches_total", "counter",
            "Context switches of the threads of this threadname (Linux).",
            each=thread_samples(('ctxswitchtype="voluntary"', "voluntary_switches"),
@@ -2881,13 +2853,12 @@ THREAD_FAMILIES = tuple(family.name for family in GROUP_FAMILIES if "thread_list
 # The reference's scrape counters, in group mode: its author's dashboards take their
 # instance variable from them.  Counters since the exporter started.
 GROUP_SCRAPE_FAMILIES = (
-    Family("namedprocess_scrape_errors", "counter",
-           "Scrapes that read no process at all (the listing failed)."),
-    Family("namedprocess_scrape_procread_errors", "counter",
-           "Processes listed but not read (refused or failed; not those that exited)."),
-    Family("namedprocess_scrape_partial_errors", "counter",
-           "Processes read without some of their numbers (refused, e.g. another "
-           "user's I/O)."),
+    Family("namedprocess_scrape_errors", "counter", "Scrapes that read no process at all (the "
+           "listing failed)."),
+    Family("namedprocess_scrape_procread_errors", "counter", "Processes listed but not read "
+           "(refused or failed; not those that exited)."),
+    Family("namedprocess_scrape_partial_errors", "counter", "Processes read without some of their "
+           "numbers (refused, e.g. another user's I/O)."),
 )
 
 
@@ -4604,20 +4575,12 @@ def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeou
     if tls is not None:
         import ssl
         quiet_errors += (ssl.SSLError,)
-    return {
-        "exporter": exporter,
-        "telemetry_path": telemetry_path,
-        "flags": list(flags),
-        "read_timeout": read_timeout,
-        "write_timeout": write_timeout,
-        "tls": tls,
-        "auth": auth,
-        "request_slots": threading.BoundedSemaphore(max_requests),
-        "connections": Connections(max_connections or connection_cap(), max_per_address),
-        "quiet_errors": quiet_errors,
-        "log_bursts": LogBursts(),
-        "headers": headers,          # what every answer carries (--web.config.file)
-    }
+    return dict(exporter=exporter, telemetry_path=telemetry_path, flags=list(flags),
+                read_timeout=read_timeout, write_timeout=write_timeout, tls=tls, auth=auth,
+                request_slots=threading.BoundedSemaphore(max_requests),
+                connections=Connections(max_connections or connection_cap(), max_per_address),
+                quiet_errors=quiet_errors, log_bursts=LogBursts(),
+                headers=headers)     # what every answer carries (--web.config.file)
 
 
 def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, **settings):
