@@ -12,13 +12,13 @@ libproc through ctypes; on Linux it reads /proc.  Run it and let Prometheus scra
 Data flows one way, read, select, render, serve, and the sections below follow it:
 
     groundwork       the log; files read within bounds
-    the data         Process, one record per process
+    the data         FIELDS, declared once; Process; never_lower and kin
     reading          Reader, what both platforms' readers share
     macOS structs    the kernel's structs, through ctypes
     macOS            DarwinReader (the process table and libproc)
     Linux            LinuxReader (/proc)
     selecting        Rule, Filter (--include, --exclude, --user), TopConsumers (--top)
-    counters         Ledger: sums over processes that come and go, never going down
+    counters         Ledger: sums over processes that come and go
     naming groups    --group names, --config.path items, --group-by app
     groups           Grouper (--group-by, --group)
     the families     one table per mode, which the renderer and the README follow
@@ -37,7 +37,6 @@ import collections
 import ctypes
 import errno
 import functools
-from contextlib import suppress
 import io
 import operator
 import os
@@ -45,6 +44,7 @@ import re
 import sys
 import threading
 import time
+from contextlib import suppress
 from stat import S_ISREG
 
 __version__ = "0.1.0"
@@ -120,8 +120,7 @@ def read_regular_file(path, limit=MAX_FILE_BYTES, follow=True):
 
 
 def read_start_of(path, limit, regular=False, follow=True):
-    """At most `limit` bytes from the start of a file (a /proc file may be longer, and
-    is read in pieces); a FIFO blocks neither the open nor the read."""
+    """At most `limit` bytes from a file's start; a FIFO blocks neither open nor read."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     try:
         if regular and not S_ISREG(os.fstat(fd).st_mode):
@@ -139,7 +138,7 @@ def read_start_of(path, limit, regular=False, follow=True):
 
 
 # ---------------------------------------------------------------------------
-# The data: one record per process
+# The data: a process's fields, declared once, and the rules no counter goes down by
 # ---------------------------------------------------------------------------
 
 # A process's fields, declared once for the readers, the groups and --top.  Columns:
@@ -254,8 +253,7 @@ THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "maj
 
 
 class Thread:
-    """One thread of a process (--threads): its id, name and what it used; a number the
-    kernel does not give per thread stays None."""
+    """A thread (--threads): id, name and what it used; None where the kernel says not."""
 
     __slots__ = ("tid", "name") + THREAD_COUNTERS + ("wchan",)
     __init__ = init_of(__slots__[:2], __slots__[2:])
@@ -301,7 +299,7 @@ SKIP_REASONS = ("permission_denied", "vanished", "error")
 
 def failure_reason(failure):
     """Why reading a process failed, as one of SKIP_REASONS, from an errno or an
-    exception (a ValueError is a file not as documented)."""
+    exception."""
     err = failure if isinstance(failure, int) else getattr(failure, "errno", None)
     if err in (errno.ESRCH, errno.ENOENT):
         return "vanished"
@@ -316,8 +314,7 @@ def decode(raw):
 
 
 def joined_arguments(arguments):
-    """Arguments (bytes) joined by spaces, at most CMDLINE_BYTES of them, and argv[0]
-    ("" when there are none), as text."""
+    """Arguments joined by spaces (at most CMDLINE_BYTES), and argv[0], as text."""
     return decode(b" ".join(arguments)[:CMDLINE_BYTES]), \
         decode(arguments[0]) if arguments else ""
 
@@ -384,8 +381,7 @@ class Reader:
         return known
 
     def learn_cmdline(self, known, uid, where):
-        """Its read_cmdline(where), once per program run; one the kernel refused is
-        asked again only as another user, which it may allow."""
+        """read_cmdline(where) once per program run, or again as another user."""
         if known.cmdline is None and known.cmdline_uid != uid:
             (known.cmdline, known.argv0), known.cmdline_uid = self.read_cmdline(where), uid
 
@@ -556,8 +552,7 @@ class kinfo_proc(ctypes.Structure):
 
 
 def field_at(struct, dotted):
-    """(offset, ctypes type) of a field of a ctypes struct; nested ones are named with
-    dots, and `name[0]` is the first element of an array."""
+    """(offset, ctypes type) of a struct's field, named a.b or a[0]."""
     offset = 0
     for part in dotted.split("."):
         name, _, index = part.partition("[")
@@ -674,8 +669,7 @@ def program_name(path, kernel_name, short_name):
 
 
 def decode_cut(raw):
-    """Text of bytes cut at a fixed size (p_comm's 16, pbi_name's 31), less a last
-    character the cut left incomplete."""
+    """Text of bytes cut at a fixed size, less a character the cut left incomplete."""
     for back in range(1, min(4, len(raw)) + 1):
         byte = raw[-back]
         if byte & 0xC0 != 0x80:                  # a character's first byte, or ASCII
@@ -824,8 +818,7 @@ class DarwinReader(Reader):
             capacity *= 2      # it came back full: there may be more
 
     def short_rows(self):
-        """Rows as process_table's, without start times, from proc_listallpids and the
-        short BSD info (any user's, zombies too)."""
+        """Rows as process_table's, without start times, for any user."""
         short, size = self._short, ctypes.sizeof(self._short)
         for pid in self.list_pids():
             if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, 1, ctypes.byref(short),
@@ -940,8 +933,7 @@ class DarwinReader(Reader):
         return record
 
     def read_zombie(self, row, start):
-        """A zombie: its identity and start time, the name and path it had alive and its
-        final rusage; None if reaped since the listing."""
+        """A zombie as it was alive, with its final rusage; None if reaped."""
         _, _, _, pid, comm, uid, gid, ppid = row
         if start is None:
             start = self._known_starts.get(pid)
@@ -986,8 +978,7 @@ class DarwinReader(Reader):
         return (None, None) if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
-        """The executable's path (any user may ask); b"" for pid 0, a zombie or a
-        deleted executable."""
+        """The executable's path (any user may ask); b"" where there is none."""
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
         return ctypes.string_at(self._path, length) if length > 0 else b""
 
@@ -1087,8 +1078,7 @@ class DarwinReader(Reader):
         return self._read_open_fds_again(pid, record)
 
     def _read_open_fds_again(self, pid, record):
-        """The rare cases: an error, no descriptor (0 bytes, an error only if errno says
-        so), a table grown meanwhile."""
+        """The rare cases: an error, no descriptor, a table grown."""
         lib = self.lib
         while True:
             capacity = ctypes.sizeof(self._fds)
@@ -1243,8 +1233,8 @@ class LinuxReader(Reader):
             self.boot_time = boot_time
 
     def read(self):
-        """Every process now; what is kept of each is replaced only once the whole
-        listing was read."""
+        """Every process now; what is kept of each is replaced only after a whole
+        listing."""
         self._start_reading()
         self._now = self.clock()
         self._follow_the_clock()
@@ -1264,8 +1254,7 @@ class LinuxReader(Reader):
         return records
 
     def read_process(self, pid, entry=None):
-        """One process as a record; an OSError or a ValueError (a file not as
-        documented) for the caller to count."""
+        """One process as a record; an OSError or a ValueError for the caller."""
         directory = "%s/%s/" % (self.procfs, entry or pid)
         if self.with_status:            # status will tell the owner
             stat, stat_owner = self.files.read(directory, pid, "stat"), None
@@ -1334,8 +1323,7 @@ class LinuxReader(Reader):
 
     @staticmethod
     def read_cmdline(directory):
-        """The arguments joined by spaces ("" for a kernel thread or a zombie) and
-        argv[0]; (None, None) where the kernel will not say."""
+        """The arguments joined by spaces and argv[0]; (None, None) where hidden."""
         try:
             raw = read_start_of(directory + "cmdline", CMDLINE_BYTES)
         except OSError:
@@ -1394,8 +1382,7 @@ class LinuxReader(Reader):
             pass
 
     def read_wchan(self, directory, pid, task=""):
-        """Where the process or thread sleeps in the kernel; None when running or hidden
-        ("0")."""
+        """Where it sleeps in the kernel; None when running or hidden ("0")."""
         try:
             wchan = decode(self.files.read(directory, pid, task + "wchan", 256).strip())
         except OSError:
@@ -1403,8 +1390,7 @@ class LinuxReader(Reader):
         return None if wchan in ("", "0") else wchan
 
     def read_smaps(self, directory, pid, record):
-        """Proportional memory from smaps_rollup (--gather-smaps): the kernel walks
-        every page table for it."""
+        """Proportional memory from smaps_rollup, which walks every page table."""
         try:
             rollup = self.files.read(directory, pid, "smaps_rollup", 8192)
             record.proportional_resident_bytes = number_after(rollup, b"\nPss:", 0) * 1024
@@ -1418,8 +1404,7 @@ class LinuxReader(Reader):
     # main one in /proc/<pid>/status), and a thread's counts leave with it.
 
     def switches(self, directory, pid, known, threads, leader_switches):
-        """Context switches summed over the process's threads, gone ones included;
-        (None, None) where status has none."""
+        """Context switches of every thread, gone ones too; (None, None) if untold."""
         if leader_switches is None:
             return None, None
         if threads > 1:
@@ -1560,8 +1545,7 @@ def sum_switches(known, current):
 
 
 def fd_dir_size_counts(procfs):
-    """Whether fd/'s size counts the descriptors (Linux 6.2 and later), as checked on
-    our own."""
+    """Whether fd/'s size counts descriptors (Linux 6.2+), checked on our own."""
     own = os.path.join(procfs, "self", "fd")
     try:
         size = os.stat(own).st_size
@@ -1627,8 +1611,7 @@ RULE_FIELDS = ("name", "path", "cmdline", "user")
 
 
 def split_rule(text):
-    """A rule as (field, regex text), field None for name-or-path; an unknown lowercase
-    prefix is a ValueError."""
+    """A rule as (field or None for name-or-path, regex); a ValueError for a stranger."""
     prefix = re.match(r"([a-z]+):", text)
     if prefix is None:
         return None, text
@@ -1728,8 +1711,7 @@ def _repeat_factors(items, sre_parse, depth, followed=False):
 
 
 def _varies(items, sre_parse):
-    """Whether parsed items match texts of many lengths (which repeated backtracks
-    exponentially)."""
+    """Whether parsed items match texts of many lengths (exponential when repeated)."""
     for op, av in items:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
@@ -1815,8 +1797,7 @@ def needs_cmdline(rules):
 
 
 class RememberedMatch(Remembered):
-    """A rule's answer, asked again when the user changes or a command line is first
-    known."""
+    """A rule's answer, asked again for another user or a first command line."""
 
     depends_on = Remembered.depends_on + ("uid", "cmdline")
 
@@ -1912,8 +1893,7 @@ class TopConsumers:
         return [record for record in records if record.pid in top] + [rest]
 
     def _heaviest(self, records):
-        """Pids of the N top CPU users since the last scrape (ever, for a new process)
-        and of the N largest."""
+        """Pids of the N top CPU users since the last scrape, and the N largest."""
         members, (user, system) = self.ledger.members, self._cpu
 
         def cpu_since(record):
@@ -1928,7 +1908,7 @@ class TopConsumers:
 
 
 # ---------------------------------------------------------------------------
-# Counters that never go down, whatever comes and goes
+# Counters: sums over processes that come, go and move between groups
 # ---------------------------------------------------------------------------
 
 def add_used(sums, bucket, base, last):
@@ -1961,8 +1941,7 @@ class Ledger:
         self._away = {}          # key -> entry of a member missing since the last scrape
 
     def values(self, item):
-        """An item's counters as integers (fractions in billionths): exact sums in any
-        order."""
+        """An item's counters in integers (fractions in billionths): exact in any order."""
         values = list(self._get(item))
         for i in self._fractions:
             if values[i] is not None:
@@ -2054,8 +2033,7 @@ def check_template(name, pattern):
 
 
 def filled_template(template, match, record, user_names):
-    """A --group name filled from the match and the process; None if a placeholder comes
-    out empty."""
+    """A --group name filled in; None if a placeholder comes out empty."""
     captured = match.groupdict()
 
     def value(placeholder):
@@ -2143,8 +2121,7 @@ class ProcessNames:
         self.procfs = procfs
 
     def start_time(self, record):
-        """The start as the reference prints it: on Linux btime plus the start's clock
-        ticks, elsewhere to the microsecond."""
+        """The start as the reference prints it (Linux: btime plus ticks)."""
         try:
             stat = read_start_of("%s/%d/stat" % (self.procfs, record.pid), 4096)
             ticks = int(split_stat(stat)[1][STAT_STARTTIME])
