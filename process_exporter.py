@@ -905,15 +905,13 @@ class DarwinReader(Reader):
             pid, ppid, uid, gid, known.name, known.path, start,
             user * numer / denom,                               # cpu_user
             system * numer / denom,                             # cpu_system
-            resident,                                           # resident_bytes
-            virtual,                                            # virtual_bytes
+            resident, virtual,
             None,                                               # footprint: rusage
-            threads,                                            # threads
+            threads,
             None, None, None, None,                             # fds, disk, major: below
-            minor,                                              # minor_faults
-            switches,                                           # context_switches
-            state=darwin_state(state, running),
-        )
+            minor, switches,                                    # context_switches
+            None, None, None, None, None, None, None,           # rusage's, Linux's, fd_limit
+            darwin_state(state, running))
         if self.with_threads and threads > 1:
             record.thread_list = self.read_threads(pid, threads, known.name)
         refused = False
