@@ -3390,8 +3390,8 @@ def watched_mtimes(paths):
 
 
 class Reloading:
-    """What is built from files, built again when they change (checked at most once a
-    second); files that do not load leave the old build, and a log line."""
+    """What a subclass's load() builds from files, built again when they change (checked
+    at most once a second); files that do not load leave the old build, and a log line."""
 
     clock = staticmethod(time.monotonic)     # a test may move time on
 
@@ -3403,9 +3403,6 @@ class Reloading:
         self._complaint = None          # what was last logged about files that fail
         self.current = self.load()
         self._stamps = watched_mtimes(self.paths)
-
-    def load(self):
-        raise NotImplementedError
 
     def get(self):
         now = self.clock()
