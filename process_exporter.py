@@ -9,22 +9,34 @@ libproc through ctypes; on Linux it reads /proc.  Run it and let Prometheus scra
     python3 process_exporter.py --once               # prints one exposition and exits
     python3 process_exporter.py --web.listen-address=:9256   # every interface
 
-Data flows one way, and the sections below follow it:
+Data flows one way, read, select, render, serve, and the sections below follow it:
 
-    the data         Process, one record per process
-    the readers      DarwinReader (libproc via ctypes), LinuxReader (/proc)
-    selecting        Filter (--include, --exclude, --user), Grouper (--group-by, --group)
+    groundwork       the log; files read within bounds
+    the data         FIELDS, declared once; Process; never_lower and kin
+    reading          Reader, what both platforms' readers share
+    macOS structs    the kernel's structs, through ctypes
+    macOS            DarwinReader (the process table and libproc)
+    Linux            LinuxReader (/proc)
+    selecting        Rule, Filter (--include, --exclude, --user), TopConsumers (--top)
+    counters         Ledger: sums over processes that come and go
+    naming groups    --group names, --config.path items, --group-by app
+    groups           Grouper (--group-by, --group)
     the families     one table per mode, which the renderer and the README follow
-    rendering        the text exposition format 0.0.4; Exporter runs one scrape
-    security         TLSFiles and BasicAuth, reloaded when their files change
+    labels           a series' labels; command lines with their secrets hidden
+    rendering        the text exposition format 0.0.4
+    one scrape       Exporter: read, select, group, render
+    security         password hashes, BasicAuth, TLS, files reloaded when they change
+    configuration    YAML; --config.file, --config.path and --web.config.file
     HTTP             a thin ThreadingHTTPServer handler
     command line     flags, and main()
 
 See README.md for every flag and metric.
 """
 
+import collections
 import ctypes
 import errno
+import functools
 import io
 import operator
 import os
@@ -32,14 +44,18 @@ import re
 import sys
 import threading
 import time
+from contextlib import suppress
 from stat import S_ISREG
 
 __version__ = "0.1.0"
 
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9256"
 DEFAULT_TELEMETRY_PATH = "/metrics"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+
+# ---------------------------------------------------------------------------
+# Groundwork: the log, and files read within bounds
+# ---------------------------------------------------------------------------
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_ESCAPES = re.compile(r'[\x00-\x1f\x7f"\\]')    # a message is one quoted string
@@ -52,9 +68,8 @@ class Logging:
 
 
 def log(message, level="info"):
-    """One record a line on stderr (launchd keeps it in the job's log): its time
-    (UTC), level and message, in logfmt or JSON.  A log that cannot be written (its
-    disk full, stderr closed) loses the line, never the exporter."""
+    """One record a line on stderr: time (UTC), level and message, as logfmt or JSON.  A
+    log that cannot be written loses the line, never the exporter."""
     if LOG_LEVELS.index(level) < Logging.level:
         return
     now = time.time()
@@ -66,17 +81,14 @@ def log(message, level="info"):
         line = '{"time":"%s","level":"%s","msg":%s}' % (stamp, level.upper(), quoted)
     else:
         line = "time=%s level=%s msg=%s" % (stamp, level.upper(), quoted)
-    try:
+    with suppress(OSError, ValueError, AttributeError):
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 class LogBursts:
-    """One log line for a burst of like events: the first, then at most one a minute,
-    saying how many came meanwhile.  For what a client or the system can repeat
-    thousands of times a second (threads that cannot start, a failing accept)."""
+    """One log line for a burst of like events (threads that cannot start, a failing
+    accept): the first, then at most one a minute, saying how many came meanwhile."""
 
     def __init__(self, every=60.0):
         self.every = every
@@ -98,50 +110,98 @@ MAX_FILE_BYTES = 1 << 20      # a password file, a certificate, a /proc file: fa
 
 
 def read_regular_file(path, limit=MAX_FILE_BYTES, follow=True):
-    """The bytes of the regular file at path, if it holds at most `limit` of them;
-    with follow=False, not through a symbolic link at its end.
+    """The bytes of the regular file at path, at most `limit` of them (with follow=False
+    not through a symbolic link), else a ValueError: a FIFO would block, a device such
+    as /dev/zero never end."""
+    data = read_start_of(path, limit + 1, regular=True, follow=follow)
+    if len(data) > limit:
+        raise ValueError("%s is larger than %d bytes" % (path, limit))
+    return data
 
-    Anything else is refused (ValueError): a FIFO would block the open or the read,
-    and a device such as /dev/zero would never end.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                 | (0 if follow else getattr(os, "O_NOFOLLOW", 0)))
+
+def read_start_of(path, limit, regular=False, follow=True):
+    """At most `limit` bytes from a file's start; a FIFO blocks neither open nor read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
     try:
-        if not S_ISREG(os.fstat(fd).st_mode):
+        if regular and not S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("%s is not a regular file" % path)
         chunks, size = [], 0
-        while True:
-            chunk = os.read(fd, 65536)
+        while size < limit:
+            chunk = os.read(fd, min(limit - size, 65536))
             if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                raise ValueError("%s is larger than %d bytes" % (path, limit))
+                break
             chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 
 
 # ---------------------------------------------------------------------------
-# The data: one record per process
+# The data: a process's fields, declared once, and the rules no counter goes down by
 # ---------------------------------------------------------------------------
 
-# The numbers a reader may fill in.  A reader reads only the sources that the
-# wanted ones need (--metrics), so an unexported family costs nothing.
-VALUE_FIELDS = (
-    "start_time", "cpu_user", "cpu_system", "resident_bytes", "virtual_bytes",
-    "footprint_bytes", "threads", "open_fds", "disk_read_bytes", "disk_written_bytes",
-    "major_faults", "minor_faults", "context_switches", "instructions", "cycles",
-    "energy_joules", "voluntary_switches", "nonvoluntary_switches", "swapped_bytes",
-    "fd_limit", "state",
-)
-# Numbers exported only when asked for (--metrics, --threads, --gather-smaps): a
-# record holds them only then.
-EXTRA_FIELDS = (
-    "idle_wakeups", "interrupt_wakeups", "cpu_user_performance", "cpu_system_performance",
-    "cpu_wait", "wired_bytes", "footprint_peak_bytes", "proportional_resident_bytes",
-    "proportional_swapped_bytes", "wchan", "thread_list",
-)
+# A process's fields, declared once for the readers, the groups and --top.  Columns:
+# the field; its kind: `id` (always set), `value` (read by default), `text` (read
+# only when a rule or label needs CMDLINE) or `extra` (read only when asked for:
+# --metrics, --threads, --gather-smaps); counter or gauge; `groups` where a group sums
+# it; its unit (s and J are fractions, kept in billionths by a Ledger); `rusage`
+# where macOS reads it from proc_pid_rusage.  A reader reads only what the wanted
+# fields need, so an unexported family costs nothing.  A number the platform or the
+# permissions did not give stays None and is not exported: a user would read an
+# exported 0 as real.
+FIELDS = {row[0]: dict(zip(("kind", "type", "groups", "unit", "macos"), row[1:6]))
+          for row in (line.split() for line in """
+pid                          id    -       -      - -
+ppid                         id    -       -      - -
+uid                          id    -       -      - -      effective
+gid                          id    -       -      - -      effective
+name                         id    -       -      - -      invalid UTF-8 replaced
+path                         id    -       -      - -      "" when the kernel would not say
+start_time                   value gauge   -      s -      since the epoch, float
+cpu_user                     value counter groups s -
+cpu_system                   value counter groups s -
+resident_bytes               value gauge   groups B -
+virtual_bytes                value gauge   groups B -
+footprint_bytes              value gauge   groups B rusage macOS: Activity Monitor's Memory
+threads                      value gauge   groups - -
+open_fds                     value gauge   groups - -
+disk_read_bytes              value counter groups B rusage
+disk_written_bytes           value counter groups B rusage
+major_faults                 value counter groups - rusage macOS: its 64-bit page-ins
+minor_faults                 value counter groups - -
+context_switches             value counter groups - -      macOS: all threads' (Linux splits them)
+instructions                 value counter -      - rusage macOS: CPU counters, absent in VMs
+cycles                       value counter -      - rusage
+energy_joules                value counter -      J rusage macOS 13+ on Apple Silicon
+voluntary_switches           value counter groups - -      Linux: every thread's, gone ones too
+nonvoluntary_switches        value counter groups - -
+swapped_bytes                value gauge   groups B -      Linux: VmSwap
+fd_limit                     value gauge   -      - -      the soft limit on open descriptors
+state                        value -       -      - -      one of STATES, None if not known
+cmdline                      text  -       -      - -      the arguments joined by spaces
+argv0                        text  -       -      - -      the first, as exec was given it
+idle_wakeups                 extra counter -      - rusage macOS
+interrupt_wakeups            extra counter -      - rusage macOS
+cpu_user_performance         extra counter -      s rusage macOS: on performance cores
+cpu_system_performance       extra counter -      s rusage
+cpu_wait                     extra counter -      s rusage runnable, waiting for a CPU
+wired_bytes                  extra gauge   -      B rusage macOS
+footprint_peak_bytes         extra gauge   -      B rusage macOS
+proportional_resident_bytes  extra gauge   groups B -      Linux: PSS (--gather-smaps)
+proportional_swapped_bytes   extra gauge   groups B -
+wchan                        extra -       -      - -      Linux: the kernel function it waits in
+thread_list                  extra -       -      - -      [Thread], for two threads or more
+""".strip().splitlines())}
+
+
+def fields_with(**columns):
+    """The fields, in FIELDS' order, whose columns hold these values."""
+    return tuple(field for field, has in FIELDS.items()
+                 if all(has[column] == value for column, value in columns.items()))
+
+
+IDENTITY, VALUE_FIELDS, EXTRA_FIELDS = (fields_with(kind=kind) for kind in ("id", "value", "extra"))
 # Not a number: a reader reads command lines only when `fields` hold this (a rule
 # on `cmdline:` or --label cmdline asks for it), once per program run.
 CMDLINE = "cmdline"
@@ -153,140 +213,93 @@ CMDLINE_BYTES = 65536
 STATES = ("Running", "Sleeping", "Waiting", "Zombie", "Other")
 
 
+def init_of(required, optional, **fixed):
+    """An __init__ setting `required` and `optional` (None unless given), by position or
+    name, and `fixed`; written out and compiled once, as it runs for every process of
+    every scrape, where a setattr loop costs several times as much."""
+    source = "def __init__(self, %s):\n%s" % (
+        ", ".join(required + tuple(name + "=None" for name in optional)),
+        "".join("    self.%s = %s\n" % (name, name if name not in fixed else repr(fixed[name]))
+                for name in required + optional + tuple(fixed)))
+    namespace = {}
+    exec(source, namespace)
+    return namespace["__init__"]
+
+
 class Process:
-    """What one reading of one process gave.
+    """What one reading of one process gave: the FIELDS, by position in their order."""
 
-    Identity (pid, ppid, uid, gid, name, path) is always set.  A number the
-    platform or the permissions did not give stays None and is not exported:
-    a user would read an exported 0 as real.
-    """
-
-    __slots__ = ("pid", "ppid", "uid", "gid", "name", "path") + VALUE_FIELDS + (
-        "cmdline", "argv0", "partial", "__dict__")
-
-    info = 1        # the value of process_info, the same for every process
-
-    # The extras are None here, and set on a record (in its __dict__) only when read,
-    # so that the records of a default scrape cost no more for them.
-    idle_wakeups = interrupt_wakeups = None                 # macOS
-    cpu_user_performance = cpu_system_performance = None    # seconds on P-cores
-    cpu_wait = None                   # seconds runnable, waiting for a CPU
-    wired_bytes = footprint_peak_bytes = None               # macOS
-    proportional_resident_bytes = proportional_swapped_bytes = None    # Linux: PSS
-    wchan = None                      # Linux: the kernel function it sleeps in
-    thread_list = None                # [Thread], for processes of two threads or more
-    kernel_thread = False             # Linux: a kernel thread, not a program
-
-    def __init__(self, pid, ppid, uid, gid, name, path, start_time=None, cpu_user=None,
-                 cpu_system=None, resident_bytes=None, virtual_bytes=None,
-                 footprint_bytes=None, threads=None, open_fds=None, disk_read_bytes=None,
-                 disk_written_bytes=None, major_faults=None, minor_faults=None,
-                 context_switches=None, instructions=None, cycles=None, energy_joules=None,
-                 voluntary_switches=None, nonvoluntary_switches=None, swapped_bytes=None,
-                 fd_limit=None, state=None, cmdline=None, argv0=None, **extras):
-        self.pid = pid
-        self.ppid = ppid
-        self.uid = uid
-        self.gid = gid
-        self.name = name                  # str; invalid UTF-8 already replaced
-        self.path = path                  # str; "" when the kernel would not say
-        self.start_time = start_time      # seconds since the epoch, float
-        self.cpu_user = cpu_user          # seconds, float
-        self.cpu_system = cpu_system      # seconds, float
-        self.resident_bytes = resident_bytes
-        self.virtual_bytes = virtual_bytes
-        self.footprint_bytes = footprint_bytes    # macOS: Activity Monitor's Memory
-        self.threads = threads
-        self.open_fds = open_fds
-        self.disk_read_bytes = disk_read_bytes
-        self.disk_written_bytes = disk_written_bytes
-        self.major_faults = major_faults
-        self.minor_faults = minor_faults
-        self.context_switches = context_switches
-        self.instructions = instructions  # macOS: CPU counters, absent in VMs
-        self.cycles = cycles
-        self.energy_joules = energy_joules        # macOS 13+ on Apple Silicon
-        # Linux splits the context switches (and has no total that counts every
-        # thread); macOS has the total only.
-        self.voluntary_switches = voluntary_switches
-        self.nonvoluntary_switches = nonvoluntary_switches
-        self.swapped_bytes = swapped_bytes        # Linux: VmSwap
-        self.fd_limit = fd_limit                  # the soft limit on open descriptors
-        self.state = state                        # one of STATES, None if not known
-        # The arguments joined by spaces, when asked for and readable: a slot, as a
-        # record holding one in a dict of its own cost a tenth more per scrape.
-        self.cmdline = cmdline
-        self.argv0 = argv0       # the first of them, as exec was given it
-        self.partial = False     # the kernel refused some of its numbers
-        if extras:
-            self.__dict__.update(extras)
+    # The texts are slots too: a record holding them in a dict of its own costs a tenth
+    # more per scrape.  The extras are None on the class, and set on a record (in its
+    # __dict__) only when read, so that the records of a default scrape cost no more.
+    __slots__ = IDENTITY + VALUE_FIELDS + fields_with(kind="text") + ("partial", "__dict__")
+    __init__ = init_of(IDENTITY, __slots__[len(IDENTITY):-2], partial=False)  # refused some
+    info = 1                # the value of process_info, the same for every process
+    kernel_thread = False   # Linux: a kernel thread, not a program
 
     def __repr__(self):
-        return "Process(%s)" % ", ".join(
-            "%s=%r" % (field, getattr(self, field))
-            for field in self.__slots__[:-1] + EXTRA_FIELDS
-            if getattr(self, field) is not None)
+        return "Process(%s)" % ", ".join("%s=%r" % (field, getattr(self, field)) for field
+                                         in tuple(FIELDS) + ("partial",)
+                                         if getattr(self, field) is not None)
+
+
+for _field in EXTRA_FIELDS:
+    setattr(Process, _field, None)
+
+
+# What the per-thread families sum over the threads of one name in a group.
+THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "major_faults",
+                   "minor_faults", "voluntary_switches", "nonvoluntary_switches")
 
 
 class Thread:
-    """One thread of a process, for the per-thread families (--threads): its name and
-    what it used.  A number the kernel does not give per thread stays None."""
+    """A thread (--threads): id, name and what it used; None where the kernel says not."""
 
-    __slots__ = ("tid", "name", "cpu_user", "cpu_system", "read_bytes", "written_bytes",
-                 "major_faults", "minor_faults", "voluntary_switches",
-                 "nonvoluntary_switches", "wchan")
-
-    def __init__(self, tid, name, cpu_user=None, cpu_system=None, read_bytes=None,
-                 written_bytes=None, major_faults=None, minor_faults=None,
-                 voluntary_switches=None, nonvoluntary_switches=None, wchan=None):
-        self.tid = tid                  # unique in the process while the thread lives
-        self.name = name
-        self.cpu_user = cpu_user
-        self.cpu_system = cpu_system
-        self.read_bytes = read_bytes
-        self.written_bytes = written_bytes
-        self.major_faults = major_faults
-        self.minor_faults = minor_faults
-        self.voluntary_switches = voluntary_switches
-        self.nonvoluntary_switches = nonvoluntary_switches
-        self.wchan = wchan
+    __slots__ = ("tid", "name") + THREAD_COUNTERS + ("wchan",)
+    __init__ = init_of(__slots__[:2], __slots__[2:])
 
 
-class Known:
-    """What a reader remembers of one process, keyed by pid and start time.
+# No counter goes down: Prometheus would read a reset.  A count lower than last time
+# is kept at its last (never_lower), or is another thread under the same id (went_down),
+# or, where the kernel keeps it in too few bits, no count any more (climbing).
 
-    The path changes only on exec, and exec changes the kernel's name for it: so
-    both readers keep the path while that name stays.  LinuxReader also keeps an
-    owner it had to read from status, for a while (see LinuxReader.owner);
-    DarwinReader the last 32-bit counts it saw (see DarwinReader.read_process).
-    """
+def never_lower(values, last):
+    """This scrape's counters, each kept at its last value if it is unread now or lower
+    (a saturated macOS count, a thread gone from the sum)."""
+    if last is None:
+        return values
+    return [old if new is None or (old is not None and new < old) else new
+            for new, old in zip(values, last)]
 
-    __slots__ = ("comm", "name", "path", "uid", "gid", "checked_at", "start_time",
-                 "minor_faults", "switches", "pageins", "task_times", "thread_switches",
-                 "gone_switches", "cmdline", "argv0", "cmdline_uid", "wait", "executable")
 
-    def __init__(self, comm, name, path):
-        self.comm = comm
-        self.name = name
-        self.path = path
-        # The command line, read when first wanted (arguments do not change); refused,
-        # it is asked again only once the process's uid is another than it was then.
-        self.cmdline = self.argv0 = self.cmdline_uid = self.executable = None
-        self.uid = self.gid = self.checked_at = self.start_time = self.task_times = None
-        self.minor_faults = self.switches = self.pageins = self.wait = 0
-        # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
-        # of those of threads gone, so that the process's sum never goes down.
-        self.thread_switches = {}
-        self.gone_switches = (0, 0)
+def went_down(values, last):
+    """Whether any count is lower than last time: another thread under the same id."""
+    for new, old in zip(values, last):
+        if new is not None and old is not None and new < old:
+            return True
+    return False
 
+
+def climbing(last, count, ceiling):
+    """(what to remember, the count or None) of a kernel count kept in too few bits: one
+    at its ceiling, negative or lower than last time has saturated or wrapped, and is
+    left out for the rest of the process's life."""
+    if last <= count < ceiling:
+        return count, count
+    return ceiling, None
+
+
+# ---------------------------------------------------------------------------
+# Reading: what the readers of both platforms share
+# ---------------------------------------------------------------------------
 
 # Why a process listed by the kernel did not make it into the exposition.
 SKIP_REASONS = ("permission_denied", "vanished", "error")
 
 
 def failure_reason(failure):
-    """Why reading a process failed, as one of SKIP_REASONS: from an errno, or from
-    an exception (an OSError's errno; a ValueError is a file not as documented)."""
+    """Why reading a process failed, as one of SKIP_REASONS, from an errno or an
+    exception."""
     err = failure if isinstance(failure, int) else getattr(failure, "errno", None)
     if err in (errno.ESRCH, errno.ENOENT):
         return "vanished"
@@ -301,40 +314,76 @@ def decode(raw):
 
 
 def joined_arguments(arguments):
-    """Arguments (bytes) as one line of text, joined by single spaces, at most
-    CMDLINE_BYTES of it; and the first of them (argv[0]), "" when there are none."""
+    """Arguments joined by spaces (at most CMDLINE_BYTES), and argv[0], as text."""
     return decode(b" ".join(arguments)[:CMDLINE_BYTES]), \
         decode(arguments[0]) if arguments else ""
 
 
-class Reader:
-    """What both platform readers share: which numbers to read, and the tallies.
+class Known:
+    """What a reader keeps of a process between scrapes: the program it runs (see
+    Reader.remember), and what its numbers need (an owner read from status, threads'
+    context switches, 32-bit counts, the executable's UUID)."""
 
-    After each read(), `skipped` counts processes left out by reason and
-    `partial` those exported without some numbers the kernel refused to give.
-    """
+    __slots__ = ("comm", "name", "path", "cmdline", "argv0", "cmdline_uid", "executable",
+                 "uid", "gid", "checked_at", "start_time", "minor_faults", "switches",
+                 "pageins", "task_times", "wait", "thread_switches", "gone_switches")
+
+    def __init__(self):
+        for name in self.__slots__:
+            setattr(self, name, None)
+        self.minor_faults = self.switches = self.pageins = self.wait = 0
+        # Linux: each live thread's last (voluntary, nonvoluntary) switches, and the sum
+        # of those of threads gone, so that the process's sum never goes down.
+        self.thread_switches = {}
+        self.gone_switches = (0, 0)
+
+
+class Reader:
+    """What both platform readers share: the fields to read, what is kept of each
+    process, and each read()'s tallies: `skipped` by reason, and `partial`."""
 
     states_told = STATES      # the states this platform tells apart
 
     def __init__(self, fields=None):
         self.set_fields(fields)
         self._start_reading()
+        self._known = {}          # (pid, start) -> Known, as of the last whole listing
 
     def set_fields(self, fields):
-        """Read these numbers from now on (a reload may change them); what the reader
-        remembers of each process stays."""
+        """Read these fields from now on (a reload may change them)."""
         self.fields = frozenset(VALUE_FIELDS + EXTRA_FIELDS if fields is None else fields)
 
     def wants(self, *fields):
         return not self.fields.isdisjoint(fields)
 
-    def read(self):
-        """Every process the kernel lists now, as a list of Process records."""
-        raise NotImplementedError
-
     def _start_reading(self):
         self.skipped = dict.fromkeys(SKIP_REASONS, 0)
         self.partial = 0
+        self._seen = {}
+
+    def _end_reading(self):
+        """Only once the whole listing was read: a scrape that fails forgets nothing."""
+        self._known = self._seen
+
+    def remember(self, key, comm, *where):
+        """The Known of process `key` for this scrape.  A new key, or a new kernel name
+        for it (exec changes it), is a new program, whose name and path identify(*where)
+        gives, once per program run."""
+        known = self._known.get(key)
+        if known is None:
+            known = Known()
+        if known.comm != comm:
+            known.comm = comm
+            known.name, known.path = self.identify(*where)
+            known.cmdline = known.argv0 = known.cmdline_uid = known.executable = \
+                known.checked_at = None
+        self._seen[key] = known
+        return known
+
+    def learn_cmdline(self, known, uid, where):
+        """read_cmdline(where) once per program run, or again as another user."""
+        if known.cmdline is None and known.cmdline_uid != uid:
+            (known.cmdline, known.argv0), known.cmdline_uid = self.read_cmdline(where), uid
 
     def refused_some(self, record):
         """The kernel refused some of record's numbers: it is exported without them."""
@@ -342,8 +391,18 @@ class Reader:
         self.partial += 1
 
 
+def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
+    """This platform's reader of `fields` (Linux keeping up to kept_files open)."""
+    platform = platform or sys.platform
+    if platform == "darwin":
+        return DarwinReader(fields=fields)
+    if platform.startswith("linux"):
+        return LinuxReader(procfs, fields, kept_files=kept_files)
+    raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
+
+
 # ---------------------------------------------------------------------------
-# macOS: libproc through ctypes
+# macOS: the kernel's structs, through ctypes
 #
 # The structs carry Apple's C names and field names (xnu bsd/sys/proc_info.h,
 # bsd/sys/resource.h); a test checks every size and offset against Apple's.
@@ -351,158 +410,80 @@ class Reader:
 
 LIBSYSTEM_PATH = "/usr/lib/libSystem.B.dylib"
 
-PROC_PIDLISTFDS = 1
-PROC_PIDTASKALLINFO = 2
-PROC_PIDT_SHORTBSDINFO = 13
+# proc_pidinfo's flavours and the sizes it checks; proc_pid_rusage's; sysctl's names.
+PROC_PIDLISTFDS, PROC_PIDTASKALLINFO, PROC_PIDTHREADINFO, PROC_PIDLISTTHREADS = 1, 2, 5, 6
+PROC_PIDT_SHORTBSDINFO, PROC_PIDTHREADID64INFO = 13, 15
+PROC_PIDLISTTHREADIDS = 28      # private header from macOS 14; known since 10.15
+PROC_PIDTASKALLINFO_SIZE = 232
 PROC_PIDLISTFD_SIZE = 8             # sizeof(struct proc_fdinfo)
 PROC_PIDPATHINFO_MAXSIZE = 4096     # 4 * MAXPATHLEN; proc_pidpath refuses more
-MAXCOMLEN = 16
-RUSAGE_INFO_V4 = 4
-RUSAGE_INFO_V6 = 6
-SIDL = 1                # p_stat: being created
-SRUN = 2                # alive: xnu never sets SSLEEP, so running or not is the threads'
-SSTOP = 4
-SZOMB = 5
-PROC_PIDTHREADINFO = 5
-PROC_PIDLISTTHREADS = 6
-PROC_PIDTHREADID64INFO = 15
-PROC_PIDLISTTHREADIDS = 28      # private header from macOS 14; known since 10.15
-MAXTHREADNAMESIZE = 64
-PROC_PIDTASKALLINFO_SIZE = 232
-CTL_KERN = 1
-KERN_PROC = 14
-KERN_PROC_ALL = 0
-KERN_PROCARGS2 = 49
+MAXCOMLEN, MAXTHREADNAMESIZE = 16, 64
+RUSAGE_INFO_V4, RUSAGE_INFO_V6 = 4, 6
+CTL_KERN, KERN_PROC, KERN_PROC_ALL, KERN_PROCARGS2 = 1, 14, 0, 49
+# p_stat: SIDL being created, SRUN alive (xnu never sets SSLEEP, so running or not is
+# the threads'), SSTOP stopped, SZOMB a zombie.
+SIDL, SRUN, SSTOP, SZOMB = 1, 2, 4, 5
 INT32_MAX = 2 ** 31 - 1
-GONE_BAD = 2 ** 31      # a 32-bit count's last value once it has saturated or wrapped
-GONE_BAD_64 = 2 ** 64
 
-c_uint8 = ctypes.c_uint8
-c_int8 = ctypes.c_int8
-c_uint16 = ctypes.c_uint16
-c_int16 = ctypes.c_int16
-c_uint32 = ctypes.c_uint32
-c_int32 = ctypes.c_int32
-c_uint64 = ctypes.c_uint64
-c_int64 = ctypes.c_int64
+
+def c_fields(spec):
+    """A ctypes _fields_ from "TYPE: name name ... TYPE: name ...", TYPE a ctypes type
+    less its c_ or a struct here, *N (a number or a constant here) an array of N."""
+    fields, kind = [], None
+    for word in spec.split():
+        if word.endswith(":"):
+            name, _, count = word[:-1].partition("*")
+            kind = getattr(ctypes, "c_" + name, None) or globals()[name]
+            if count:
+                kind = kind * (int(count) if count.isdigit() else globals()[count])
+        else:
+            fields.append((word, kind))
+    return fields
 
 
 class proc_bsdinfo(ctypes.Structure):
-    _fields_ = [
-        ("pbi_flags", c_uint32),
-        ("pbi_status", c_uint32),
-        ("pbi_xstatus", c_uint32),
-        ("pbi_pid", c_uint32),
-        ("pbi_ppid", c_uint32),
-        ("pbi_uid", c_uint32),          # effective uid
-        ("pbi_gid", c_uint32),
-        ("pbi_ruid", c_uint32),
-        ("pbi_rgid", c_uint32),
-        ("pbi_svuid", c_uint32),
-        ("pbi_svgid", c_uint32),
-        ("rfu_1", c_uint32),
-        ("pbi_comm", ctypes.c_char * MAXCOMLEN),         # at most 15 chars
-        ("pbi_name", ctypes.c_char * (2 * MAXCOMLEN)),   # at most 31 chars, may be empty
-        ("pbi_nfiles", c_uint32),       # fd table slots, not open descriptors
-        ("pbi_pgid", c_uint32),
-        ("pbi_pjobc", c_uint32),
-        ("e_tdev", c_uint32),
-        ("e_tpgid", c_uint32),
-        ("pbi_nice", c_int32),
-        ("pbi_start_tvsec", c_uint64),   # wall clock at fork, kept across exec
-        ("pbi_start_tvusec", c_uint64),
-    ]
+    # pbi_uid is the effective uid; pbi_comm holds at most 15 chars, pbi_name (its
+    # size 2 * MAXCOMLEN) 31 or none; pbi_nfiles counts fd table slots, not open
+    # descriptors; pbi_start_tv* is the wall clock at fork, kept across exec.
+    _fields_ = c_fields("""uint32: pbi_flags pbi_status pbi_xstatus pbi_pid pbi_ppid pbi_uid
+        pbi_gid pbi_ruid pbi_rgid pbi_svuid pbi_svgid rfu_1  char*MAXCOMLEN: pbi_comm
+        char*32: pbi_name  uint32: pbi_nfiles pbi_pgid pbi_pjobc e_tdev e_tpgid
+        int32: pbi_nice  uint64: pbi_start_tvsec pbi_start_tvusec""")
 
 
 class proc_bsdshortinfo(ctypes.Structure):
     """The one BSD flavour any user may read of any process."""
-    _fields_ = [
-        ("pbsi_pid", c_uint32),
-        ("pbsi_ppid", c_uint32),
-        ("pbsi_pgid", c_uint32),
-        ("pbsi_status", c_uint32),
-        ("pbsi_comm", ctypes.c_char * MAXCOMLEN),
-        ("pbsi_flags", c_uint32),
-        ("pbsi_uid", c_uint32),
-        ("pbsi_gid", c_uint32),
-        ("pbsi_ruid", c_uint32),
-        ("pbsi_rgid", c_uint32),
-        ("pbsi_svuid", c_uint32),
-        ("pbsi_svgid", c_uint32),
-        ("pbsi_rfu", c_uint32),
-    ]
+    _fields_ = c_fields("""uint32: pbsi_pid pbsi_ppid pbsi_pgid pbsi_status
+        char*MAXCOMLEN: pbsi_comm  uint32: pbsi_flags pbsi_uid pbsi_gid pbsi_ruid pbsi_rgid
+        pbsi_svuid pbsi_svgid pbsi_rfu""")
 
 
 class proc_taskinfo(ctypes.Structure):
-    _fields_ = [
-        ("pti_virtual_size", c_uint64),      # bytes
-        ("pti_resident_size", c_uint64),     # bytes
-        ("pti_total_user", c_uint64),        # Mach absolute-time ticks, not ns
-        ("pti_total_system", c_uint64),      # Mach absolute-time ticks
-        ("pti_threads_user", c_uint64),
-        ("pti_threads_system", c_uint64),
-        ("pti_policy", c_int32),
-        ("pti_faults", c_int32),             # all faults
-        ("pti_pageins", c_int32),            # faults that read from disk
-        ("pti_cow_faults", c_int32),
-        ("pti_messages_sent", c_int32),
-        ("pti_messages_received", c_int32),
-        ("pti_syscalls_mach", c_int32),
-        ("pti_syscalls_unix", c_int32),
-        ("pti_csw", c_int32),                # voluntary + involuntary
-        ("pti_threadnum", c_int32),
-        ("pti_numrunning", c_int32),
-        ("pti_priority", c_int32),
-    ]
+    # Sizes in bytes, times in Mach absolute-time ticks (not ns); pti_faults counts all
+    # faults, pti_pageins those that read from disk; pti_csw is voluntary + involuntary.
+    _fields_ = c_fields("""uint64: pti_virtual_size pti_resident_size pti_total_user
+        pti_total_system pti_threads_user pti_threads_system  int32: pti_policy pti_faults
+        pti_pageins pti_cow_faults pti_messages_sent pti_messages_received pti_syscalls_mach
+        pti_syscalls_unix pti_csw pti_threadnum pti_numrunning pti_priority""")
 
 
 class proc_taskallinfo(ctypes.Structure):
-    _fields_ = [
-        ("pbsd", proc_bsdinfo),
-        ("ptinfo", proc_taskinfo),
-    ]
+    _fields_ = c_fields("proc_bsdinfo: pbsd  proc_taskinfo: ptinfo")
 
 
 # rusage_info_v4 (macOS 10.13+); v6 (macOS 13+) appends v5's ri_flags and its own.
-# Times are Mach ticks, sizes bytes, energy nanojoules.
-RUSAGE_INFO_V4_FIELDS = [
-    ("ri_uuid", c_uint8 * 16),
-    ("ri_user_time", c_uint64),
-    ("ri_system_time", c_uint64),
-    ("ri_pkg_idle_wkups", c_uint64),
-    ("ri_interrupt_wkups", c_uint64),
-    ("ri_pageins", c_uint64),
-    ("ri_wired_size", c_uint64),
-    ("ri_resident_size", c_uint64),
-    ("ri_phys_footprint", c_uint64),         # Activity Monitor's Memory column
-    ("ri_proc_start_abstime", c_uint64),
-    ("ri_proc_exit_abstime", c_uint64),
-    ("ri_child_user_time", c_uint64),
-    ("ri_child_system_time", c_uint64),
-    ("ri_child_pkg_idle_wkups", c_uint64),
-    ("ri_child_interrupt_wkups", c_uint64),
-    ("ri_child_pageins", c_uint64),
-    ("ri_child_elapsed_abstime", c_uint64),
-    ("ri_diskio_bytesread", c_uint64),
-    ("ri_diskio_byteswritten", c_uint64),
-    ("ri_cpu_time_qos_default", c_uint64),
-    ("ri_cpu_time_qos_maintenance", c_uint64),
-    ("ri_cpu_time_qos_background", c_uint64),
-    ("ri_cpu_time_qos_utility", c_uint64),
-    ("ri_cpu_time_qos_legacy", c_uint64),
-    ("ri_cpu_time_qos_user_initiated", c_uint64),
-    ("ri_cpu_time_qos_user_interactive", c_uint64),
-    ("ri_billed_system_time", c_uint64),
-    ("ri_serviced_system_time", c_uint64),
-    ("ri_logical_writes", c_uint64),
-    ("ri_lifetime_max_phys_footprint", c_uint64),
-    ("ri_instructions", c_uint64),
-    ("ri_cycles", c_uint64),
-    ("ri_billed_energy", c_uint64),
-    ("ri_serviced_energy", c_uint64),
-    ("ri_interval_max_phys_footprint", c_uint64),
-    ("ri_runnable_time", c_uint64),
-]
+# Times are Mach ticks, sizes bytes, energy nanojoules; ri_phys_footprint is Activity
+# Monitor's Memory column.
+RUSAGE_INFO_V4_FIELDS = c_fields("""uint8*16: ri_uuid  uint64: ri_user_time ri_system_time
+    ri_pkg_idle_wkups ri_interrupt_wkups ri_pageins ri_wired_size ri_resident_size
+    ri_phys_footprint ri_proc_start_abstime ri_proc_exit_abstime ri_child_user_time
+    ri_child_system_time ri_child_pkg_idle_wkups ri_child_interrupt_wkups ri_child_pageins
+    ri_child_elapsed_abstime ri_diskio_bytesread ri_diskio_byteswritten
+    ri_cpu_time_qos_default ri_cpu_time_qos_maintenance ri_cpu_time_qos_background
+    ri_cpu_time_qos_utility ri_cpu_time_qos_legacy ri_cpu_time_qos_user_initiated
+    ri_cpu_time_qos_user_interactive ri_billed_system_time ri_serviced_system_time
+    ri_logical_writes ri_lifetime_max_phys_footprint ri_instructions ri_cycles
+    ri_billed_energy ri_serviced_energy ri_interval_max_phys_footprint ri_runnable_time""")
 
 
 class rusage_info_v4(ctypes.Structure):
@@ -510,44 +491,23 @@ class rusage_info_v4(ctypes.Structure):
 
 
 class rusage_info_v6(ctypes.Structure):
-    _fields_ = RUSAGE_INFO_V4_FIELDS + [
-        ("ri_flags", c_uint64),
-        ("ri_user_ptime", c_uint64),
-        ("ri_system_ptime", c_uint64),
-        ("ri_pinstructions", c_uint64),
-        ("ri_pcycles", c_uint64),
-        ("ri_energy_nj", c_uint64),
-        ("ri_penergy_nj", c_uint64),
-        ("ri_secure_time_in_system", c_uint64),
-        ("ri_secure_ptime_in_system", c_uint64),
-        ("ri_neural_footprint", c_uint64),
-        ("ri_lifetime_max_neural_footprint", c_uint64),
-        ("ri_interval_max_neural_footprint", c_uint64),
-        ("ri_reserved", c_uint64 * 9),
-    ]
+    _fields_ = RUSAGE_INFO_V4_FIELDS + c_fields("""uint64: ri_flags ri_user_ptime
+        ri_system_ptime ri_pinstructions ri_pcycles ri_energy_nj ri_penergy_nj
+        ri_secure_time_in_system ri_secure_ptime_in_system ri_neural_footprint
+        ri_lifetime_max_neural_footprint ri_interval_max_neural_footprint
+        uint64*9: ri_reserved""")
 
 
 class proc_threadinfo(ctypes.Structure):
-    _fields_ = [
-        ("pth_user_time", c_uint64),         # nanoseconds, unlike the task's ticks
-        ("pth_system_time", c_uint64),
-        ("pth_cpu_usage", c_int32),
-        ("pth_policy", c_int32),
-        ("pth_run_state", c_int32),          # TH_STATE_RUNNING 1 ... HALTED 5
-        ("pth_flags", c_int32),
-        ("pth_sleep_time", c_int32),
-        ("pth_curpri", c_int32),
-        ("pth_priority", c_int32),
-        ("pth_maxpriority", c_int32),
-        ("pth_name", ctypes.c_char * MAXTHREADNAMESIZE),
-    ]
+    # Times in nanoseconds, unlike the task's ticks; pth_run_state is TH_STATE_RUNNING
+    # (1) ... TH_STATE_HALTED (5).
+    _fields_ = c_fields("""uint64: pth_user_time pth_system_time  int32: pth_cpu_usage
+        pth_policy pth_run_state pth_flags pth_sleep_time pth_curpri pth_priority
+        pth_maxpriority  char*MAXTHREADNAMESIZE: pth_name""")
 
 
 class mach_timebase_info(ctypes.Structure):
-    _fields_ = [
-        ("numer", c_uint32),
-        ("denom", c_uint32),
-    ]
+    _fields_ = c_fields("uint32: numer denom")
 
 
 # struct kinfo_proc (bsd/sys/sysctl.h), what sysctl KERN_PROC_ALL gives for every
@@ -555,80 +515,44 @@ class mach_timebase_info(ctypes.Structure):
 # exporter may use are named; the bytes between them are reserved_* here.
 
 class timeval(ctypes.Structure):
-    _fields_ = [
-        ("tv_sec", c_int64),
-        ("tv_usec", c_int32),
-    ]
+    _fields_ = c_fields("int64: tv_sec  int32: tv_usec")
 
 
 class extern_proc(ctypes.Structure):
-    _fields_ = [
-        ("p_starttime", timeval),        # fork time, kept across exec
-        ("reserved_1", c_uint8 * 16),
-        ("p_flag", c_int32),
-        ("p_stat", c_uint8),             # SIDL 1, SRUN 2, SSLEEP 3, SSTOP 4, SZOMB 5
-        ("reserved_2", c_uint8 * 3),
-        ("p_pid", c_int32),
-        ("p_oppid", c_int32),
-        ("reserved_3", c_uint8 * 192),
-        ("p_priority", c_uint8),
-        ("p_usrpri", c_uint8),
-        ("p_nice", c_int8),
-        ("p_comm", ctypes.c_char * (MAXCOMLEN + 1)),     # at most 16 chars
-        ("reserved_4", c_uint8 * 20),
-        ("p_xstat", c_uint16),
-        ("reserved_5", c_uint8 * 14),
-    ]
+    # p_starttime is the fork time, kept across exec; p_stat one of SIDL ... SZOMB;
+    # p_comm (MAXCOMLEN + 1) holds at most 16 chars.
+    _fields_ = c_fields("""timeval: p_starttime  uint8*16: reserved_1  int32: p_flag
+        uint8: p_stat  uint8*3: reserved_2  int32: p_pid p_oppid  uint8*192: reserved_3
+        uint8: p_priority p_usrpri  int8: p_nice  char*17: p_comm  uint8*20: reserved_4
+        uint16: p_xstat  uint8*14: reserved_5""")
 
 
 class _pcred(ctypes.Structure):
-    _fields_ = [
-        ("reserved_1", c_uint8 * 80),     # pc_lock, pc_ucred
-        ("p_ruid", c_uint32),
-        ("p_svuid", c_uint32),
-        ("p_rgid", c_uint32),
-        ("p_svgid", c_uint32),
-        ("reserved_2", c_uint8 * 8),
-    ]
+    # reserved_1 is pc_lock and pc_ucred.
+    _fields_ = c_fields("""uint8*80: reserved_1  uint32: p_ruid p_svuid p_rgid p_svgid
+        uint8*8: reserved_2""")
 
 
 class _ucred(ctypes.Structure):
-    _fields_ = [
-        ("reserved_1", c_uint8 * 4),      # cr_ref
-        ("cr_uid", c_uint32),             # effective uid
-        ("cr_ngroups", c_int16),
-        ("reserved_2", c_uint8 * 2),
-        ("cr_groups", c_uint32 * 16),     # [0] is the effective gid
-    ]
+    # reserved_1 is cr_ref; cr_uid is the effective uid, cr_groups[0] the effective gid.
+    _fields_ = c_fields("""uint8*4: reserved_1  uint32: cr_uid  int16: cr_ngroups
+        uint8*2: reserved_2  uint32*16: cr_groups""")
 
 
 class eproc(ctypes.Structure):
-    _fields_ = [
-        ("reserved_1", c_uint8 * 16),     # e_paddr, e_sess
-        ("e_pcred", _pcred),
-        ("e_ucred", _ucred),
-        ("reserved_2", c_uint8 * 68),     # e_vm
-        ("e_ppid", c_int32),
-        ("e_pgid", c_int32),
-        ("reserved_3", c_uint8 * 4),      # e_jobc
-        ("e_tdev", c_int32),              # -1 without a controlling terminal
-        ("e_tpgid", c_int32),
-        ("reserved_4", c_uint8 * 32),     # e_tsess, e_wmesg, e_xsize...
-        ("e_flag", c_int32),
-        ("reserved_5", c_uint8 * 32),     # e_login, e_spare
-    ]
+    # Reserved: e_paddr and e_sess; e_vm; e_jobc; e_tsess, e_wmesg, e_xsize...; e_login
+    # and e_spare.  e_tdev is -1 without a controlling terminal.
+    _fields_ = c_fields("""uint8*16: reserved_1  _pcred: e_pcred  _ucred: e_ucred
+        uint8*68: reserved_2  int32: e_ppid e_pgid  uint8*4: reserved_3  int32: e_tdev
+        e_tpgid  uint8*32: reserved_4  int32: e_flag  uint8*32: reserved_5""")
 
 
 class kinfo_proc(ctypes.Structure):
-    _fields_ = [
-        ("kp_proc", extern_proc),
-        ("kp_eproc", eproc),
-    ]
+    _fields_ = c_fields("extern_proc: kp_proc  eproc: kp_eproc")
 
 
 def field_at(struct, dotted):
-    """(offset, ctypes type) of a field of a ctypes struct; nested ones are named with
-    dots, and `name[0]` is the first element of an array."""
+    """(offset, ctypes type) of a struct's field, named a.b or a[0]."""
     offset = 0
     for part in dotted.split("."):
         name, _, index = part.partition("[")
@@ -640,14 +564,14 @@ def field_at(struct, dotted):
     return offset, struct
 
 
-STRUCT_CODES = {c_uint8: "B", c_int8: "b", c_uint16: "H", c_int16: "h", c_uint32: "I",
-                c_int32: "i", c_uint64: "Q", c_int64: "q"}
+STRUCT_CODES = {getattr(ctypes, "c_" + name): code for name, code in (
+    ("uint8", "B"), ("int8", "b"), ("uint16", "H"), ("int16", "h"), ("uint32", "I"),
+    ("int32", "i"), ("uint64", "Q"), ("int64", "q"))}
 
 
 def unpacker(struct, fields):
     """A struct.Struct that reads the named fields (in offset order) of a ctypes struct
-    in one call: cheaper than an attribute per field, for every process of every scrape.
-    The offsets come from the ctypes classes, which a test holds to Apple's layouts."""
+    in one call, cheaper than an attribute each, for every process of every scrape."""
     import struct as struct_module
     fmt, position = "=", 0
     for dotted in fields:
@@ -655,7 +579,7 @@ def unpacker(struct, fields):
         if offset < position:
             raise ValueError("%s is out of offset order" % dotted)
         fmt += "%dx" % (offset - position) if offset > position else ""
-        is_text = issubclass(kind, ctypes.Array) and kind._type_ in (ctypes.c_char, c_uint8)
+        is_text = issubclass(kind, ctypes.Array) and kind._type_ in (ctypes.c_char, ctypes.c_uint8)
         fmt += "%ds" % kind._length_ if is_text else STRUCT_CODES[kind]
         position = offset + ctypes.sizeof(kind)
     return struct_module.Struct(fmt + "%dx" % (ctypes.sizeof(struct) - position))
@@ -663,24 +587,21 @@ def unpacker(struct, fields):
 
 # One row of the process table: (start seconds, start microseconds, state, pid, the
 # 16-character name, effective uid, effective gid, ppid).
-KINFO_ROW = unpacker(kinfo_proc, (
-    "kp_proc.p_starttime.tv_sec", "kp_proc.p_starttime.tv_usec", "kp_proc.p_stat",
-    "kp_proc.p_pid", "kp_proc.p_comm", "kp_eproc.e_ucred.cr_uid",
-    "kp_eproc.e_ucred.cr_groups[0]", "kp_eproc.e_ppid"))
+KINFO_ROW = unpacker(kinfo_proc, """kp_proc.p_starttime.tv_sec kp_proc.p_starttime.tv_usec
+    kp_proc.p_stat kp_proc.p_pid kp_proc.p_comm kp_eproc.e_ucred.cr_uid
+    kp_eproc.e_ucred.cr_groups[0] kp_eproc.e_ppid""".split())
 
 # What a scrape takes from PROC_PIDTASKALLINFO, in offset order.
-TASK_VALUES = unpacker(proc_taskallinfo, (
-    "pbsd.pbi_name", "pbsd.pbi_nfiles", "pbsd.pbi_start_tvsec", "pbsd.pbi_start_tvusec",
-    "ptinfo.pti_virtual_size", "ptinfo.pti_resident_size", "ptinfo.pti_total_user",
-    "ptinfo.pti_total_system", "ptinfo.pti_faults", "ptinfo.pti_pageins", "ptinfo.pti_csw",
-    "ptinfo.pti_threadnum", "ptinfo.pti_numrunning"))
+TASK_VALUES = unpacker(proc_taskallinfo, """pbsd.pbi_name pbsd.pbi_nfiles pbsd.pbi_start_tvsec
+    pbsd.pbi_start_tvusec ptinfo.pti_virtual_size ptinfo.pti_resident_size
+    ptinfo.pti_total_user ptinfo.pti_total_system ptinfo.pti_faults ptinfo.pti_pageins
+    ptinfo.pti_csw ptinfo.pti_threadnum ptinfo.pti_numrunning""".split())
 
 # And from proc_pid_rusage; V6 adds performance-core time and energy.
-RUSAGE_V4_NAMES = (
-    "ri_uuid", "ri_user_time", "ri_system_time", "ri_pkg_idle_wkups", "ri_interrupt_wkups",
-    "ri_pageins", "ri_wired_size", "ri_phys_footprint", "ri_diskio_bytesread",
-    "ri_diskio_byteswritten", "ri_lifetime_max_phys_footprint", "ri_instructions",
-    "ri_cycles", "ri_runnable_time")
+RUSAGE_V4_NAMES = tuple("""ri_uuid ri_user_time ri_system_time ri_pkg_idle_wkups
+    ri_interrupt_wkups ri_pageins ri_wired_size ri_phys_footprint ri_diskio_bytesread
+    ri_diskio_byteswritten ri_lifetime_max_phys_footprint ri_instructions ri_cycles
+    ri_runnable_time""".split())
 RUSAGE_V6_NAMES = RUSAGE_V4_NAMES + ("ri_user_ptime", "ri_system_ptime", "ri_energy_nj")
 
 
@@ -692,22 +613,17 @@ def load_libsystem(path=None):
 def declare_prototypes(lib):
     """Give every libproc call its C prototype: an untyped 64-bit argument is a bug."""
     c_int, c_void_p, c_size_p = ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)
-    lib.proc_listallpids.argtypes = [c_void_p, c_int]
-    lib.proc_listallpids.restype = c_int
-    lib.proc_pidinfo.argtypes = [c_int, c_int, c_uint64, c_void_p, c_int]
-    lib.proc_pidinfo.restype = c_int
-    lib.proc_pidpath.argtypes = [c_int, c_void_p, c_uint32]
-    lib.proc_pidpath.restype = c_int
-    lib.proc_pid_rusage.argtypes = [c_int, c_int, c_void_p]
-    lib.proc_pid_rusage.restype = c_int
-    lib.mach_timebase_info.argtypes = [ctypes.POINTER(mach_timebase_info)]
-    lib.mach_timebase_info.restype = c_int
-    lib.sysctl.argtypes = [ctypes.POINTER(c_int), ctypes.c_uint, c_void_p, c_size_p,
-                           c_void_p, ctypes.c_size_t]
-    lib.sysctl.restype = c_int
-    lib.sysctlbyname.argtypes = [ctypes.c_char_p, c_void_p, c_size_p, c_void_p,
-                                 ctypes.c_size_t]
-    lib.sysctlbyname.restype = c_int
+    for name, argtypes in (
+            ("proc_listallpids", [c_void_p, c_int]),
+            ("proc_pidinfo", [c_int, c_int, ctypes.c_uint64, c_void_p, c_int]),
+            ("proc_pidpath", [c_int, c_void_p, ctypes.c_uint32]),
+            ("proc_pid_rusage", [c_int, c_int, c_void_p]),
+            ("mach_timebase_info", [ctypes.POINTER(mach_timebase_info)]),
+            ("sysctl", [ctypes.POINTER(c_int), ctypes.c_uint, c_void_p, c_size_p, c_void_p,
+                        ctypes.c_size_t]),
+            ("sysctlbyname", [ctypes.c_char_p, c_void_p, c_size_p, c_void_p, ctypes.c_size_t])):
+        function = getattr(lib, name)
+        function.argtypes, function.restype = argtypes, c_int
 
 
 def sysctl_number(lib, name, kind=ctypes.c_int64):
@@ -720,11 +636,9 @@ def sysctl_number(lib, name, kind=ctypes.c_int64):
 
 
 def mach_tick_ratio(lib):
-    """(numer, denom) such that seconds = Mach ticks * numer / denom.
-
-    hw.tbfrequency first: under Rosetta mach_timebase_info() answers 1/1 while the
-    kernel still counts native ticks (24 MHz on Apple Silicon, 41.67 ns each).
-    """
+    """(numer, denom) such that seconds = Mach ticks * numer / denom.  hw.tbfrequency
+    first: under Rosetta mach_timebase_info() answers 1/1 while the kernel still counts
+    native ticks (24 MHz on Apple Silicon, 41.67 ns each)."""
     frequency = sysctl_number(lib, b"hw.tbfrequency")
     if frequency:
         return 1, frequency
@@ -739,13 +653,15 @@ def libproc_error(call):
     return OSError(err, "%s: %s" % (call, os.strerror(err)))
 
 
+# ---------------------------------------------------------------------------
+# macOS: the reader
+# ---------------------------------------------------------------------------
+
 def program_name(path, kernel_name, short_name):
-    """The name label, from bytes as the kernel keeps them: the executable's file name
-    when its path is known (the one full name every user can read) and begins with
-    the process table's 16 bytes (the name it was run by), else the kernel's name for
-    the process, a character its cut left in two dropped.  The path is looked up anew
-    from the executable's file, so a file renamed, replaced or hard-linked since the
-    exec may have another name now."""
+    """The name label, from the kernel's bytes: the executable's file name where its
+    path is known (the one full name any user can read) and begins with the process
+    table's 16 bytes, else the kernel's name, less a character its cut left in two.  The
+    path is looked up anew, so a file renamed since the exec may have another name now."""
     file_name = path.rpartition(b"/")[2]
     if file_name and file_name.startswith(short_name):
         return decode(file_name)
@@ -753,8 +669,7 @@ def program_name(path, kernel_name, short_name):
 
 
 def decode_cut(raw):
-    """Text of bytes cut at a fixed size (p_comm's 16, pbi_name's 31), perhaps inside
-    a UTF-8 character: that last, incomplete character is left out."""
+    """Text of bytes cut at a fixed size, less a character the cut left incomplete."""
     for back in range(1, min(4, len(raw)) + 1):
         byte = raw[-back]
         if byte & 0xC0 != 0x80:                  # a character's first byte, or ASCII
@@ -771,10 +686,9 @@ def text_before_nul(raw):
 
 
 def procargs_arguments(raw):
-    """The arguments in what sysctl(KERN_PROCARGS2) gives, or None if it is not
-    that: a native int argc, the exec path, its NUL padded to 8 bytes (exec pads it
-    to the pointer size, so an empty argv[0] is the one NUL after), argc
-    NUL-terminated arguments, then the environment, which is never looked at."""
+    """The arguments in a KERN_PROCARGS2 answer, or None if it is not one: a native int
+    argc, the exec path padded with NULs to 8 bytes (so an empty argv[0] is the one NUL
+    after), argc NUL-terminated arguments, then the environment, never looked at."""
     if len(raw) < 4:
         return None
     argc = int.from_bytes(raw[:4], sys.byteorder, signed=True)
@@ -792,16 +706,14 @@ def procargs_arguments(raw):
     return arguments
 
 
-# The numbers proc_pid_rusage gives (major faults are its 64-bit page-ins).
-# The numbers of the rusage buffer exported only when asked for.
-RUSAGE_EXTRAS = ("idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
-                 "cpu_system_performance", "cpu_wait", "wired_bytes", "footprint_peak_bytes")
+# The numbers proc_pid_rusage gives, and of those the ones read only when asked for.
+RUSAGE_FIELDS = fields_with(macos="rusage")
+RUSAGE_EXTRAS = fields_with(macos="rusage", kind="extra")
 
 
 def darwin_state(p_stat, running_threads):
-    """A process's state from its p_stat and, for a live one, how many of its threads
-    run now (None when the kernel would not say: then a live process's state is not
-    known).  Uninterruptible waits are not told apart from sleep: no Waiting."""
+    """A state from p_stat and, for a live process, its running threads (None when not
+    told: then not known).  Uninterruptible waits look like sleep: no Waiting."""
     if p_stat == SZOMB:
         return "Zombie"
     if running_threads:         # a process spawned suspended keeps SSTOP once resumed
@@ -813,29 +725,12 @@ def darwin_state(p_stat, running_threads):
     return "Sleeping"
 
 
-RUSAGE_FIELDS = ("footprint_bytes", "disk_read_bytes", "disk_written_bytes",
-                 "major_faults", "instructions", "cycles", "energy_joules",
-                 "idle_wakeups", "interrupt_wakeups", "cpu_user_performance",
-                 "cpu_system_performance", "cpu_wait", "wired_bytes",
-                 "footprint_peak_bytes")
-
-
 class DarwinReader(Reader):
-    """Reads every process through the process table and libproc.
-
-    Per scrape, one sysctl(KERN_PROC_ALL) lists every process, zombies included,
-    with its identity, start time and state: any user may read it (it is what ps
-    and top read).  Then per live process, for the numbers: proc_pidinfo
-    (PROC_PIDTASKALLINFO), and when the wanted numbers need them proc_pid_rusage
-    and proc_pidinfo(PROC_PIDLISTFDS); proc_pidpath once per program run.  The
-    kernel gives those numbers for the caller's own processes, or to root: another
-    user's process is exported with its identity and start time only.  A zombie
-    has its final rusage and keeps the name and path it had alive.
-
-    Should the process table be refused (a sandbox, say), proc_listallpids and
-    PROC_PIDT_SHORTBSDINFO list and name the processes instead, for good; start
-    times are then known only for processes whose task info is readable.
-    """
+    """Reads every process through the process table and libproc (docs/macos.md): one
+    sysctl(KERN_PROC_ALL) lists them all, zombies too, with identity, start time and
+    state, for any user; then proc_pidinfo and, as the fields need, proc_pid_rusage and
+    the fd list, which the kernel gives for our own processes or to root.  Refused the
+    table (a sandbox), it lists with proc_listallpids, for good."""
 
     states_told = ("Running", "Sleeping", "Zombie", "Other")    # no Waiting: see darwin_state
 
@@ -866,7 +761,6 @@ class DarwinReader(Reader):
         self._fds = (ctypes.c_uint64 * 64)()        # proc_fdinfo is 8 bytes
         # V6 first; a kernel older than macOS 13 answers EINVAL, and V4 it is for good.
         self._use_rusage(rusage_info_v6(), RUSAGE_INFO_V6, RUSAGE_V6_NAMES)
-        self._known = {}      # (pid, start) -> Known: what is kept for a program run
 
     def set_fields(self, fields):
         Reader.set_fields(self, fields)
@@ -924,8 +818,7 @@ class DarwinReader(Reader):
             capacity *= 2      # it came back full: there may be more
 
     def short_rows(self):
-        """Rows as process_table's, from proc_listallpids and the short BSD info (which
-        any user may read, zombies too with a non-zero arg), without start times."""
+        """Rows as process_table's, without start times, for any user."""
         short, size = self._short, ctypes.sizeof(self._short)
         for pid in self.list_pids():
             if self.lib.proc_pidinfo(pid, PROC_PIDT_SHORTBSDINFO, 1, ctypes.byref(short),
@@ -951,41 +844,42 @@ class DarwinReader(Reader):
         seen = set()
         with_rusage = self.wants(*RUSAGE_FIELDS)
         with_fds = self.wants("open_fds")
-        known, self._seen = self._known, {}
         rows = self.rows()
         # Without the process table a zombie has no start time of its own: the one it
         # had alive, if we saw it alive, keeps it the same process.
         self._known_starts = {} if self.listing == "process table" else \
-            {pid: start for pid, start in known}
+            {pid: start for pid, start in self._known}
         read_process = self.read_process
         for row in rows:
             if row[3] in seen:        # a pid listed twice: moving to the zombie list
                 continue
             seen.add(row[3])
-            record = read_process(row, known, with_rusage, with_fds)
+            record = read_process(row, with_rusage, with_fds)
             if record is not None:
                 records.append(record)
-        self._known = self._seen      # only now: a listing that fails forgets nothing
+        self._end_reading()
         return records
 
-    def read_process(self, row, known, with_rusage=True, with_fds=True):
+    def read_process(self, row, with_rusage=True, with_fds=True):
         """One process as a record, or None (counted in `skipped`)."""
         start_sec, start_usec, state, pid, comm, uid, gid, ppid = row
         start = None if start_sec is None else start_sec + start_usec / 1e6
         if state == SZOMB:
-            return self.read_zombie(row, start, known)
+            return self.read_zombie(row, start)
         if self._proc_pidinfo(pid, PROC_PIDTASKALLINFO, 0, self._info_ref,
                               PROC_PIDTASKALLINFO_SIZE) != PROC_PIDTASKALLINFO_SIZE:
             err = ctypes.get_errno()
             if err == errno.EPERM:       # another user's process, and we are not root
-                this = self.remember(pid, start, comm, known, uid)
-                record = Process(pid, ppid, uid, gid, this.name, this.path, start,
-                                 state=darwin_state(state, None), cmdline=this.cmdline,
-                                 argv0=this.argv0)
+                known = self.remember((pid, start), comm, pid, comm)
+                if self._args is not None:
+                    self.learn_cmdline(known, uid, pid)
+                record = Process(pid, ppid, uid, gid, known.name, known.path, start,
+                                 state=darwin_state(state, None), cmdline=known.cmdline,
+                                 argv0=known.argv0)
                 self.refused_some(record)
                 return record
             if err == errno.ESRCH:       # it exited since the listing: a zombie, or gone
-                return self.read_zombie(row, start, known)
+                return self.read_zombie(row, start)
             self.skipped[failure_reason(err)] += 1
             return None
         (kernel_name, table_slots, task_sec, task_usec, virtual, resident, user, system,
@@ -995,118 +889,84 @@ class DarwinReader(Reader):
         elif task_sec != start_sec or task_usec != start_usec:
             self.skipped["vanished"] += 1    # reaped, and its pid reused, since the listing
             return None
-        this = self.remember(pid, start, comm, known, uid, kernel_name)
-        this.task_times = (user, system)     # a zombie's rusage may lag behind them
+        known = self.remember((pid, start), comm, pid, comm, kernel_name)
+        if self._args is not None:
+            self.learn_cmdline(known, uid, pid)
+        known.task_times = (user, system)    # a zombie's rusage may lag behind them
         # The kernel keeps these counts in 32 bits: from macOS 12 they stop at 2**31 - 1
         # (the context switch sum wraps at 2**32 first), on macOS 11 they go negative.
-        # A count at the top, negative or lower than last time is no count any more,
-        # and stays out for the rest of the process's life: Prometheus must never see
-        # a wrap as a reset.  Minor faults are all faults less page-ins, both from the
-        # one snapshot.
-        if this.switches <= switches < INT32_MAX:
-            this.switches = switches
-        else:
-            this.switches, switches = GONE_BAD, None
-        minor = faults - pageins
-        if pageins >= 0 and faults < INT32_MAX and this.minor_faults <= minor:
-            this.minor_faults = minor
-        else:
-            this.minor_faults, minor = GONE_BAD, None
+        # Minor faults are all faults less page-ins, both from the one snapshot.
+        known.switches, switches = climbing(known.switches, switches, INT32_MAX)
+        minor = faults - pageins if pageins >= 0 and faults < INT32_MAX else -1
+        known.minor_faults, minor = climbing(known.minor_faults, minor, INT32_MAX)
         numer, denom = self.tick_numer, self.tick_denom
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, ppid, uid, gid, this.name, this.path, start,
+            pid, ppid, uid, gid, known.name, known.path, start,
             user * numer / denom,                               # cpu_user
             system * numer / denom,                             # cpu_system
-            resident,                                           # resident_bytes
-            virtual,                                            # virtual_bytes
+            resident, virtual,
             None,                                               # footprint: rusage
-            threads,                                            # threads
+            threads,
             None, None, None, None,                             # fds, disk, major: below
-            minor,                                              # minor_faults
-            switches,                                           # context_switches
-            state=darwin_state(state, running),
-        )
+            minor, switches,                                    # context_switches
+            None, None, None, None, None, None, None,           # rusage's, Linux's, fd_limit
+            darwin_state(state, running))
         if self.with_threads and threads > 1:
-            record.thread_list = self.read_threads(pid, threads, this.name)
+            record.thread_list = self.read_threads(pid, threads, known.name)
         refused = False
         if with_rusage:
-            refused = self.read_rusage(pid, record, this) == errno.EPERM
-            if this.comm is None:            # another executable: an exec, just noticed
-                this = self.remember(pid, start, comm, known, uid, kernel_name)
-                record.name, record.path = this.name, this.path
-        if this.cmdline is not None:
-            record.cmdline, record.argv0 = this.cmdline, this.argv0
+            refused = self.read_rusage(pid, record, known) == errno.EPERM
+            if known.comm is None:           # another executable: an exec, just noticed
+                known = self.remember((pid, start), comm, pid, comm, kernel_name)
+                if self._args is not None:
+                    self.learn_cmdline(known, uid, pid)
+                record.name, record.path = known.name, known.path
+        if known.cmdline is not None:
+            record.cmdline, record.argv0 = known.cmdline, known.argv0
         if with_fds:
             refused = self.read_open_fds(pid, table_slots, record) == errno.EPERM or refused
         if refused:
             self.refused_some(record)
         return record
 
-    def read_zombie(self, row, start, known):
-        """A zombie keeps its identity and start time, the name and path it had alive,
-        and its final rusage (when the kernel lets us read it); a process reaped
-        since the listing is gone."""
+    def read_zombie(self, row, start):
+        """A zombie as it was alive, with its final rusage; None if reaped."""
         _, _, _, pid, comm, uid, gid, ppid = row
         if start is None:
             start = self._known_starts.get(pid)
-        this = self.remember(pid, start, comm, known, uid, alive=False)
+        known = self.remember((pid, start), comm, pid, comm, b"", False)
         # What it had alive: a zombie's path and command line are refused.
-        record = Process(pid, ppid, uid, gid, this.name, this.path, start, state="Zombie",
-                         cmdline=this.cmdline, argv0=this.argv0)
-        err = self.read_rusage(pid, record, this)
+        record = Process(pid, ppid, uid, gid, known.name, known.path, start, state="Zombie",
+                         cmdline=known.cmdline, argv0=known.argv0)
+        err = self.read_rusage(pid, record, known)
         if err == errno.ESRCH:
             self.skipped[failure_reason(err)] += 1
             return None
         if err:
             self.refused_some(record)
-        elif this.task_times is not None:
+        elif known.task_times is not None:
             # The kernel keeps a zombie's rusage from the start of its exit, before its
             # last threads stopped: never below what its task said last time.
             numer, denom = self.tick_numer, self.tick_denom
-            last_user, last_system = this.task_times
-            record.cpu_user = max(record.cpu_user, last_user * numer / denom)
-            record.cpu_system = max(record.cpu_system, last_system * numer / denom)
+            record.cpu_user, record.cpu_system = never_lower(
+                [record.cpu_user, record.cpu_system],
+                [ticks * numer / denom for ticks in known.task_times])
         # A zombie holds no memory; its 32-bit task counts are gone with its task.
         record.footprint_bytes = record.wired_bytes = record.footprint_peak_bytes = None
         return record
 
-    def remember(self, pid, start, comm, known, uid, kernel_name=b"", alive=True):
-        """What is kept of this process: the name and path of the program it runs,
-        asked for once per program, and its command line when wanted.
-
-        A new pid and start time, or a new name in the process table or a new
-        executable (an exec; see read_rusage), is a new program: its path is asked
-        for then, and only then (the kernel logs a line each time it cannot look up
-        the path for us).  A command line the kernel refused is asked for again
-        only once the process's user is another: the kernel checks at each call."""
-        key = (pid, start)
-        this = known.get(key)
-        if this is None:
-            this = Known(comm, "", "")
-            self.new_program(this, pid, comm, kernel_name, alive)
-        elif this.comm != comm:
-            self.new_program(this, pid, comm, kernel_name, alive)
-        if alive and self._args is not None and this.cmdline is None \
-                and this.cmdline_uid != uid:
-            (this.cmdline, this.argv0), this.cmdline_uid = self.read_cmdline(pid), uid
-        self._seen[key] = this
-        return this
-
-    def new_program(self, this, pid, comm, kernel_name, alive):
+    def identify(self, pid, comm, kernel_name=b"", alive=True):
+        """A new program's name and path, asked only then: the kernel logs a line each
+        time it cannot look one up, and refuses a zombie's."""
         path = self.read_path(pid) if alive else b""
-        this.comm = comm
-        this.name = program_name(path, text_before_nul(kernel_name), text_before_nul(comm))
-        this.path = decode(path)
-        # Its executable is learnt from the next rusage read (see read_rusage).
-        this.cmdline = this.argv0 = this.cmdline_uid = this.executable = None
+        return (program_name(path, text_before_nul(kernel_name), text_before_nul(comm)),
+                decode(path))
 
     def read_cmdline(self, pid):
-        """The arguments joined by spaces, and argv[0]; (None, None) unless the
-        kernel gives them, which it does for our
-        own processes (any to root), and EINVAL for the rest, zombies and pid 0.  A
-        string area larger than the buffer comes back as its tail, at the buffer's
-        size: an answer that fills the buffer is taken for cut, and is none."""
+        """The arguments joined by spaces, and argv[0]; (None, None) where the kernel
+        says EINVAL (others' processes, zombies, pid 0) or the answer fills the buffer
+        (a longer one comes back cut)."""
         self._args_mib[2] = pid
         size = ctypes.c_size_t(len(self._args))
         if self.lib.sysctl(self._args_mib, 3, self._args, ctypes.byref(size), None, 0) != 0 \
@@ -1116,12 +976,11 @@ class DarwinReader(Reader):
         return (None, None) if arguments is None else joined_arguments(arguments)
 
     def read_path(self, pid):
-        """The executable's path, as bytes; empty for pid 0, a zombie (ESRCH) or a
-        deleted executable (ENOENT).  Any user may ask for any process's path."""
+        """The executable's path (any user may ask); b"" where there is none."""
         length = self.lib.proc_pidpath(pid, self._path, PROC_PIDPATHINFO_MAXSIZE)
         return ctypes.string_at(self._path, length) if length > 0 else b""
 
-    def read_rusage(self, pid, record, this):
+    def read_rusage(self, pid, record, known):
         """Fill in what proc_pid_rusage gives; return its errno, or 0."""
         while self.lib.proc_pid_rusage(pid, self._rusage_flavor, self._rusage_ref) != 0:
             err = ctypes.get_errno()
@@ -1133,12 +992,12 @@ class DarwinReader(Reader):
         (executable, user, system, idle_wakeups, interrupt_wakeups, pageins, wired,
          footprint, disk_read, disk_written, footprint_peak, instructions, cycles,
          runnable) = values[:14]
-        if executable != this.executable:
+        if executable != known.executable:
             # The executable's LC_UUID: another one, though the process table's 16
             # bytes of name stayed, is an exec (not of the same binary, though).
-            if this.executable is not None and record.state != "Zombie":
-                this.comm = None
-            this.executable = executable
+            if known.executable is not None and record.state != "Zombie":
+                known.comm = None
+            known.executable = executable
         numer, denom = self.tick_numer, self.tick_denom
         if record.cpu_user is None:      # a zombie: its task times are gone
             record.cpu_user = user * numer / denom
@@ -1147,10 +1006,7 @@ class DarwinReader(Reader):
         record.disk_read_bytes = disk_read
         record.disk_written_bytes = disk_written
         # 64 bits from macOS 12; on macOS 11 a 32-bit count, sign-extended past 2**31.
-        if this.pageins <= pageins < 2 ** 63:
-            this.pageins = record.major_faults = pageins
-        else:
-            this.pageins = GONE_BAD_64
+        known.pageins, record.major_faults = climbing(known.pageins, pageins, 2 ** 63)
         record.instructions = instructions or None     # 0: the CPU keeps no count
         record.cycles = cycles or None
         v6 = len(values) > 14
@@ -1164,8 +1020,8 @@ class DarwinReader(Reader):
             # wait is what exceeds the CPU time of the same snapshot.  The two are
             # stamped by different clocks, so the difference may step back a little:
             # it is kept at its highest.
-            this.wait = max(this.wait, runnable - user - system)
-            record.cpu_wait = this.wait * numer / denom
+            (known.wait,) = never_lower([runnable - user - system], [known.wait])
+            record.cpu_wait = known.wait * numer / denom
             record.wired_bytes = wired
             record.footprint_peak_bytes = footprint_peak
             if v6 and self.has_performance_cores:
@@ -1174,20 +1030,15 @@ class DarwinReader(Reader):
         return 0
 
     def read_threads(self, pid, count, process_name):
-        """Each thread (--threads) as a Thread with its CPU time; None when the kernel
-        refuses the list.  Threads are listed by their unique 64-bit ids; a kernel
-        that does not know that flavour (EINVAL) lists them by pthread address, for
-        good: then threads with none (handle 0, kernel threads) are one to the kernel,
-        read once, and a new thread may reuse an old one's handle (the groups take a
-        thread's CPU going down for a new thread).  One that ends between the list and
-        its reading is left out; an unnamed thread takes the process's name, as a
-        Linux thread does."""
+        """Each thread (--threads) with its CPU time; None if refused.  By unique 64-bit
+        ids, or where the kernel knows no such flavour by pthread address, for good
+        (handles then may be reused: see went_down).  An unnamed thread takes the
+        process's name."""
         while True:
             if count + 16 > len(self._thread_handles):
                 self._thread_handles = (ctypes.c_uint64 * (count + 64))()
             handles = self._thread_handles
-            used = self._proc_pidinfo(pid, self._list_threads, 0, handles,
-                                      ctypes.sizeof(handles))
+            used = self._proc_pidinfo(pid, self._list_threads, 0, handles, ctypes.sizeof(handles))
             if used <= 0 and self._list_threads == PROC_PIDLISTTHREADIDS \
                     and ctypes.get_errno() == errno.EINVAL:
                 self._list_threads = PROC_PIDLISTTHREADS
@@ -1213,11 +1064,8 @@ class DarwinReader(Reader):
         return threads
 
     def read_open_fds(self, pid, table_slots, record):
-        """Count open descriptors with PROC_PIDLISTFDS; return its errno, or 0.
-
-        The kernel walks the fd table's slots (pbi_nfiles) and fills as many as fit,
-        so a buffer of that many entries takes them all in one call.
-        """
+        """Count open descriptors; return the errno, or 0.  A buffer of pbi_nfiles
+        entries takes them all in one call."""
         if table_slots >= len(self._fds):
             self._fds = (ctypes.c_uint64 * (table_slots + 64))()
         capacity = ctypes.sizeof(self._fds)
@@ -1228,8 +1076,7 @@ class DarwinReader(Reader):
         return self._read_open_fds_again(pid, record)
 
     def _read_open_fds_again(self, pid, record):
-        """The rare cases: an error, no descriptor at all (0 bytes, which is an error
-        only if errno says so), or a table grown since we looked."""
+        """The rare cases: an error, no descriptor, a table grown."""
         lib = self.lib
         while True:
             capacity = ctypes.sizeof(self._fds)
@@ -1254,33 +1101,27 @@ PF_KTHREAD = 0x00200000          # stat flags: a kernel thread (always root)
 STATUS_RECHECK_SECONDS = 60.0    # how long an owner read from status is trusted
 DELETED = " (deleted)"           # what readlink adds to the exe of a replaced binary
 
-# The columns of /proc/<pid>/stat after its name, as indexes into what follows the
-# name's closing parenthesis; man 5 proc numbers them from 1 (pid), so each index
-# is the manual's number less 3.
-STAT_STATE = 0           # (3) state
-STAT_PPID = 1            # (4) ppid
-STAT_FLAGS = 6           # (9) flags
-STAT_MINFLT = 7          # (10) minflt
-STAT_MAJFLT = 9          # (12) majflt
-STAT_UTIME = 11          # (14) utime, in clock ticks
-STAT_STIME = 12          # (15) stime
-STAT_NUM_THREADS = 17    # (20) num_threads
-STAT_STARTTIME = 19      # (22) starttime, in clock ticks since boot
-STAT_VSIZE = 20          # (23) vsize, in bytes
-STAT_RSS = 21            # (24) rss, in pages
+# The columns of /proc/<pid>/stat after its name (see split_stat): man 5 proc numbers
+# them from 1 (pid), so each index is the manual's number less 3.  utime and stime are
+# in clock ticks, starttime in clock ticks since boot, vsize in bytes, rss in pages.
+(STAT_STATE, STAT_PPID, STAT_FLAGS, STAT_MINFLT, STAT_MAJFLT, STAT_UTIME, STAT_STIME,
+ STAT_NUM_THREADS, STAT_STARTTIME, STAT_VSIZE, STAT_RSS) = 0, 1, 6, 7, 9, 11, 12, 17, 19, 20, 21
 
 # stat's state letters as the reference exporter counts them; any other is "Other"
 # (T stopped, t traced, I idle kernel thread, X dead...).
 LINUX_STATES = {b"R": "Running", b"S": "Sleeping", b"D": "Waiting", b"Z": "Zombie"}
 
 
-class ProcFiles:
-    """Files of /proc/<pid>/ kept open between scrapes, at most `budget` of them.
+def split_stat(stat):
+    """A stat file's name and the columns after it; the name may hold spaces and ')'."""
+    name_end = stat.rindex(b")")
+    return stat[stat.index(b"(") + 1:name_end], stat[name_end + 2:].split()
 
-    Reading an open /proc file again at offset 0 regenerates it, which saves an
-    open() and a close() per file per scrape.  A file belongs to its process:
-    once that process is gone the read fails, even if its pid has been reused.
-    """
+
+class ProcFiles:
+    """Files of /proc/<pid>/ kept open between scrapes, at most `budget`: reading one
+    again at offset 0 regenerates it, saving an open and a close.  A file belongs to its
+    process: once it is gone the read fails, even if its pid is reused."""
 
     def __init__(self, budget=0):
         self.budget = budget
@@ -1332,15 +1173,9 @@ class ProcFiles:
 
 
 class LinuxReader(Reader):
-    """Reads every process from a procfs tree (/proc, or one a test made).
-
-    Per pid: stat, and the owner of its files; status only when the owner does
-    not tell (see effective_ids) or context switches are wanted; the exe link
-    once per program run; fd/, io and schedstat when the wanted numbers need them.
-    Other users' fd/ and io need root: without it those numbers are left out for
-    such processes.  Up to `kept_files` of the files stay open between scrapes
-    (see ProcFiles); the command line decides how many it can afford.
-    """
+    """Reads every process from a procfs tree (docs/linux.md): per pid stat and its
+    owner; status when the owner does not tell or switches are wanted; the exe link once
+    per program run; fd/, io and more as the fields need."""
 
     def __init__(self, procfs="/proc", fields=None, clock=time.monotonic, kept_files=0,
                  wall_clock=time.time):
@@ -1354,7 +1189,6 @@ class LinuxReader(Reader):
         self.files = ProcFiles(kept_files)
         self.fd_dir_size_counts = fd_dir_size_counts(procfs)
         self._now = clock()
-        self._known = {}             # (pid, start ticks) -> Known, live processes only
 
     def set_fields(self, fields):
         Reader.set_fields(self, fields)
@@ -1365,8 +1199,7 @@ class LinuxReader(Reader):
         self.with_wait = self.wants("cpu_wait")      # schedstat: one more file each
         self.with_limits = self.wants("fd_limit")
         self.with_wchan = self.wants("wchan")
-        self.with_smaps = self.wants("proportional_resident_bytes",
-                                     "proportional_swapped_bytes")
+        self.with_smaps = self.wants("proportional_resident_bytes", "proportional_swapped_bytes")
         self.with_threads = self.wants("thread_list")
         self.with_cmdline = self.wants(CMDLINE)      # cmdline, once per program run
 
@@ -1375,34 +1208,21 @@ class LinuxReader(Reader):
         self.files.close()
 
     def __del__(self):
-        try:
+        with suppress(Exception):   # at interpreter exit os may be gone already
             self.close()
-        except Exception:   # at interpreter exit os may be gone already
-            pass
 
     def _boot_time(self):
-        """Wall-clock time of boot, to a hundredth of a second, as the clock says now.
-
-        /proc/stat's btime is whole seconds; now minus /proc/uptime is finer, and
-        both count from the same boot clock as a process's starttime.  Both are
-        read as regular files of bounded size: a procfs that is not one fails.
-        """
-        try:
+        """Wall-clock time of boot as the clock says now: now less /proc/uptime, finer
+        than /proc/stat's btime, both on the boot clock of a process's starttime."""
+        with suppress(OSError, ValueError, IndexError):
             uptime = read_regular_file(os.path.join(self.procfs, "uptime"), 4096)
             return self.wall_clock() - float(uptime.split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-        for line in read_regular_file(os.path.join(self.procfs, "stat")).splitlines():
-            words = line.split()
-            if words[:1] == [b"btime"] and len(words) == 2 and words[1].isdigit():
-                return float(words[1])
-        raise OSError("no boot time in %s" % self.procfs)
+        return float(boot_second(self.procfs))
 
     def _follow_the_clock(self):
-        """Boot time afresh each scrape, taken only when the clock has stepped (by a
-        second or more), so that processes started after a step get start times on
-        the new clock while a start time, which groups key on, never moves with the
-        hundredths the two readings of it wobble by."""
+        """Boot time afresh, taken only when the clock stepped by a second or more, so
+        that no start time (groups key on it) moves with the hundredths two readings
+        wobble by."""
         try:
             boot_time = self._boot_time()
         except (OSError, ValueError):
@@ -1411,12 +1231,11 @@ class LinuxReader(Reader):
             self.boot_time = boot_time
 
     def read(self):
-        """Every process now.  What is remembered of each is replaced only when the
-        whole listing was read: a scrape that fails forgets nothing."""
+        """Every process now; what is kept of each is replaced only after a whole
+        listing."""
         self._start_reading()
         self._now = self.clock()
         self._follow_the_clock()
-        self._seen = {}
         self.files.start_scrape()
         records = []
         try:
@@ -1429,23 +1248,22 @@ class LinuxReader(Reader):
                     self.skipped[failure_reason(exc)] += 1
         finally:
             self.files.end_scrape()
-        self._known = self._seen
+        self._end_reading()
         return records
 
     def read_process(self, pid, entry=None):
-        """One process as a record; an OSError (it vanished, say) or a ValueError (a
-        /proc file not as documented) for the caller to count."""
+        """One process as a record; an OSError or a ValueError for the caller."""
         directory = "%s/%s/" % (self.procfs, entry or pid)
         if self.with_status:            # status will tell the owner
             stat, stat_owner = self.files.read(directory, pid, "stat"), None
         else:
             stat, stat_owner = self.files.read(directory, pid, "stat", with_owner=True)
-        # The name sits in parentheses and may hold spaces and ')': split after the last.
-        name_end = stat.rindex(b")")
-        comm = stat[stat.index(b"(") + 1:name_end]
-        columns = stat[name_end + 2:].split()
+        comm, columns = split_stat(stat)
         start_ticks = int(columns[STAT_STARTTIME])      # a short stat fails here
-        program = self.program(pid, start_ticks, comm, directory)
+        known = self.remember((pid, start_ticks), comm, comm, directory)
+        if known.start_time is None:
+            # As first computed, whatever the wall clock does later: groups key on it.
+            known.start_time = self.boot_time + start_ticks / self.clock_ticks
         threads = int(columns[STAT_NUM_THREADS])
         voluntary = nonvoluntary = swapped = None
         if self.with_status:
@@ -1453,23 +1271,23 @@ class LinuxReader(Reader):
             uid, gid, leader_switches, swapped = parse_status(status)
             if self.with_switches:
                 voluntary, nonvoluntary = self.switches(
-                    directory, pid, program, threads, leader_switches)
+                    directory, pid, known, threads, leader_switches)
         else:
-            uid, gid = self.effective_ids(pid, directory, stat_owner, columns, program)
+            uid, gid = self.effective_ids(pid, directory, stat_owner, columns, known)
         ticks = self.clock_ticks
         # Positional, in Process's order: this runs for every process of every scrape.
         record = Process(
-            pid, int(columns[STAT_PPID]), uid, gid, program.name, program.path,
-            program.start_time,                             # start_time
+            pid, int(columns[STAT_PPID]), uid, gid, known.name, known.path,
+            known.start_time,
             int(columns[STAT_UTIME]) / ticks,               # cpu_user
             int(columns[STAT_STIME]) / ticks,               # cpu_system
             int(columns[STAT_RSS]) * self.page_size,        # resident (= statm's)
             int(columns[STAT_VSIZE]),                       # virtual_bytes
             None,                                           # footprint: none on Linux
-            threads,                                        # threads
+            threads,
             None, None, None,                               # fds and io, below
-            int(columns[STAT_MAJFLT]),                      # major_faults
-            int(columns[STAT_MINFLT]),                      # minor_faults
+            int(columns[STAT_MAJFLT]),
+            int(columns[STAT_MINFLT]),
             None,                                           # no total: the split
             None, None, None,                               # macOS's counters, energy
             voluntary, nonvoluntary, swapped,
@@ -1478,12 +1296,10 @@ class LinuxReader(Reader):
         )
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             record.kernel_thread = True
-        if self.with_cmdline and program.cmdline is None and program.cmdline_uid != uid:
-            # Asked again only as another user: what refused it may allow it now.
-            (program.cmdline, program.argv0), program.cmdline_uid = \
-                self.command_line(directory), uid
-        if program.cmdline is not None:
-            record.cmdline, record.argv0 = program.cmdline, program.argv0
+        if self.with_cmdline:
+            self.learn_cmdline(known, uid, directory)
+        if known.cmdline is not None:
+            record.cmdline, record.argv0 = known.cmdline, known.argv0
         refused = False
         if self.with_fds:
             refused = self.read_open_fds(directory, record) or refused
@@ -1498,34 +1314,14 @@ class LinuxReader(Reader):
         if self.with_smaps:
             refused = self.read_smaps(directory, pid, record) or refused
         if self.with_threads and threads > 1:
-            record.thread_list = self.read_threads(directory, pid, program)
+            record.thread_list = self.read_threads(directory, pid, known)
         if refused:
             self.refused_some(record)
         return record
 
-    def program(self, pid, start_ticks, comm, directory):
-        """What is kept of this program run: its name, its path read once, and its
-        start time as first computed, which stays whatever the wall clock does
-        (groups key on it)."""
-        key = (pid, start_ticks)
-        known = self._known.get(key)
-        program = known
-        if program is None or program.comm != comm:      # new to us, or it has exec'd
-            program = Known(comm, decode(comm), self.executable(directory))
-            if known is None:
-                program.start_time = self.boot_time + start_ticks / self.clock_ticks
-            else:       # the same process: its start time and switch counts go on
-                program.start_time = known.start_time
-                program.thread_switches = known.thread_switches
-                program.gone_switches = known.gone_switches
-        self._seen[key] = program
-        return program
-
     @staticmethod
-    def command_line(directory):
-        """The arguments joined by spaces (its first CMDLINE_BYTES), "" for a kernel
-        thread or a zombie, and argv[0]; (None, None) where the kernel will not say
-        (hidepid)."""
+    def read_cmdline(directory):
+        """The arguments joined by spaces and argv[0]; (None, None) where hidden."""
         try:
             raw = read_start_of(directory + "cmdline", CMDLINE_BYTES)
         except OSError:
@@ -1534,16 +1330,15 @@ class LinuxReader(Reader):
         return joined_arguments(raw.split(b"\0") if raw else [])
 
     @staticmethod
-    def executable(directory):
-        """The exe link's target, "" when the kernel will not say (kernel threads,
-        zombies, other users' processes).  A binary replaced since it started (a
-        package upgrade) reads "PATH (deleted)": that suffix is dropped, so the
-        label stays the path that rules and groups name."""
+    def identify(comm, directory):
+        """A new program's name, the kernel's, and path, the exe link's ("" where not
+        told).  A binary replaced since (an upgrade) reads "PATH (deleted)": the suffix
+        is dropped, so that rules still match."""
         try:
             path = decode(os.readlink(os.fsencode(directory + "exe")))
         except OSError:
-            return ""
-        return path[:-len(DELETED)] if path.endswith(DELETED) else path
+            return decode(comm), ""
+        return decode(comm), path[:-len(DELETED)] if path.endswith(DELETED) else path
 
     # fd/, io and schedstat are other users' secrets unless we are root, and the
     # process may exit mid-read: either way those numbers are left out, not the
@@ -1576,8 +1371,7 @@ class LinuxReader(Reader):
             pass
 
     def read_fd_limit(self, directory, pid, record):
-        """The soft limit on open descriptors, from limits (any user may read it);
-        an unlimited one is no limit to compare with, and stays None."""
+        """The soft limit on descriptors (anyone may read limits); None for unlimited."""
         try:
             limits = self.files.read(directory, pid, "limits")
             soft = limits[limits.index(b"\nMax open files") + 15:].split(None, 1)[0]
@@ -1586,8 +1380,7 @@ class LinuxReader(Reader):
             pass
 
     def read_wchan(self, directory, pid, task=""):
-        """The kernel function the process (or thread) sleeps in; None when running,
-        or when the kernel hides it ("0": recent kernels, or no permission)."""
+        """Where it sleeps in the kernel; None when running or hidden ("0")."""
         try:
             wchan = decode(self.files.read(directory, pid, task + "wchan", 256).strip())
         except OSError:
@@ -1595,9 +1388,7 @@ class LinuxReader(Reader):
         return None if wchan in ("", "0") else wchan
 
     def read_smaps(self, directory, pid, record):
-        """Proportional resident and swapped memory from smaps_rollup (--gather-smaps):
-        the kernel walks every page table for it, so it costs real time; another
-        user's needs root."""
+        """Proportional memory from smaps_rollup, which walks every page table."""
         try:
             rollup = self.files.read(directory, pid, "smaps_rollup", 8192)
             record.proportional_resident_bytes = number_after(rollup, b"\nPss:", 0) * 1024
@@ -1610,22 +1401,20 @@ class LinuxReader(Reader):
     # A process's context switches are its threads': status counts one thread (the
     # main one in /proc/<pid>/status), and a thread's counts leave with it.
 
-    def switches(self, directory, pid, program, threads, leader_switches):
-        """Voluntary and nonvoluntary switches summed over the process's threads, the
-        exited ones included since we first saw the process; (None, None) when the
-        kernel's status has none."""
+    def switches(self, directory, pid, known, threads, leader_switches):
+        """Context switches of every thread, gone ones too; (None, None) if untold."""
         if leader_switches is None:
             return None, None
         if threads > 1:
-            return sum_switches(program, self.thread_switches(directory, pid, leader_switches))
-        last = program.thread_switches.get(pid)
-        if len(program.thread_switches) == 1 and last is not None and \
-                last[0] <= leader_switches[0] and last[1] <= leader_switches[1]:
+            return sum_switches(known, self.thread_switches(directory, pid, leader_switches))
+        last = known.thread_switches.get(pid)
+        if len(known.thread_switches) == 1 and last is not None and \
+                not went_down(leader_switches, last):
             # One thread, the same as last time: nothing gone (the common case, made cheap)
-            program.thread_switches[pid] = leader_switches
-            gone = program.gone_switches
+            known.thread_switches[pid] = leader_switches
+            gone = known.gone_switches
             return gone[0] + leader_switches[0], gone[1] + leader_switches[1]
-        return sum_switches(program, {pid: leader_switches})
+        return sum_switches(known, {pid: leader_switches})
 
     def thread_switches(self, directory, pid, leader_switches):
         """{tid: (voluntary, nonvoluntary)} for each thread alive now."""
@@ -1645,9 +1434,8 @@ class LinuxReader(Reader):
                     current[int(tid)] = switches
         return current
 
-    def read_threads(self, directory, pid, program):
-        """Each thread of the process (--threads) as a Thread; one that ends while we
-        read is left out."""
+    def read_threads(self, directory, pid, known):
+        """Each thread (--threads); one that ends meanwhile is left out."""
         threads = []
         try:
             tids = os.listdir(directory + "task")
@@ -1659,17 +1447,15 @@ class LinuxReader(Reader):
                 continue
             task = "task/%s/" % tid
             try:
-                stat = self.files.read(directory, pid, task + "stat")
-                name_end = stat.rindex(b")")
-                columns = stat[name_end + 2:].split()
-                thread = Thread(int(tid), decode(stat[stat.index(b"(") + 1:name_end]),
+                name, columns = split_stat(self.files.read(directory, pid, task + "stat"))
+                thread = Thread(int(tid), decode(name),
                                 int(columns[STAT_UTIME]) / ticks,
                                 int(columns[STAT_STIME]) / ticks,
                                 major_faults=int(columns[STAT_MAJFLT]),
                                 minor_faults=int(columns[STAT_MINFLT]))
             except (OSError, ValueError, IndexError):
                 continue
-            switches = program.thread_switches.get(int(tid))
+            switches = known.thread_switches.get(int(tid))
             if switches is not None:
                 thread.voluntary_switches, thread.nonvoluntary_switches = switches
             try:        # another user's needs root
@@ -1683,58 +1469,40 @@ class LinuxReader(Reader):
             threads.append(thread)
         return threads
 
-    def effective_ids(self, pid, directory, stat_owner, columns, program):
-        """Effective uid and gid, without reading status where the kernel allows.
-
-        /proc/<pid>'s files belong to the process's effective uid and gid, unless
-        the process is not dumpable (it changed credentials, or asked): then they
-        belong to root.  So an owner other than root is the answer; a kernel
-        thread is root; anything else is read from status, and that answer is
-        trusted for STATUS_RECHECK_SECONDS (a root process that drops to
-        another user without exec shows the change within that time).
-        """
+    def effective_ids(self, pid, directory, stat_owner, columns, known):
+        """Effective uid and gid: the owner of /proc/<pid>'s files, unless root (a
+        process not dumpable has root's); a kernel thread is root; else status's,
+        trusted for STATUS_RECHECK_SECONDS."""
         if stat_owner.st_uid or stat_owner.st_gid:
             return stat_owner.st_uid, stat_owner.st_gid
         if int(columns[STAT_FLAGS]) & PF_KTHREAD:
             return 0, 0
-        if program.checked_at is None or \
-                self._now - program.checked_at >= STATUS_RECHECK_SECONDS:
+        if known.checked_at is None or self._now - known.checked_at >= STATUS_RECHECK_SECONDS:
             status = self.files.read(directory, pid, "status", 16384)
-            program.uid, program.gid, _, _ = parse_status(status)
-            program.checked_at = self._now
-        return program.uid, program.gid
+            known.uid, known.gid, _, _ = parse_status(status)
+            known.checked_at = self._now
+        return known.uid, known.gid
 
 
-def read_start_of(path, limit):
-    """At most `limit` bytes from the start of a file (a /proc file may be longer
-    and is read in pieces); a FIFO neither blocks the open nor the read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        chunks, size = [], 0
-        while size < limit:
-            chunk = os.read(fd, limit - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+def boot_second(procfs):
+    """/proc/stat's btime: the boot's wall-clock time in whole seconds."""
+    for line in read_regular_file(os.path.join(procfs, "stat")).splitlines():
+        words = line.split()
+        if words[:1] == [b"btime"] and len(words) == 2 and words[1].isdigit():
+            return int(words[1])
+    raise OSError("no boot time in %s" % procfs)
 
 
 def number_after(text, label, column=None):
-    """A number on the line that `label` starts in /proc text: the whole rest of the
-    line, or its column (counting from 0) when given."""
+    """The number after `label` in /proc text: the rest of its line, or its column."""
     start = text.index(label) + len(label)
     end = text.index(b"\n", start)
     return int(text[start:end] if column is None else text[start:end].split()[column])
 
 
 def parse_status(status):
-    """Effective uid and gid (the second columns of Uid: and Gid:); this thread's
-    (voluntary, nonvoluntary) context switches, None if the kernel does not say; and
-    VmSwap in bytes, None for a process with no memory of its own (kernel threads,
-    zombies).  The lines come in this order: each search starts where the last ended."""
+    """Effective uid and gid, this thread's (voluntary, nonvoluntary) switches and
+    VmSwap in bytes (each None where not told), found in this order."""
     start = status.index(b"\nUid:") + 5
     end = status.index(b"\n", start)
     uid = int(status[start:end].split()[1])
@@ -1750,8 +1518,7 @@ def parse_status(status):
 
 
 def status_switches(status, after=0):
-    """A thread's (voluntary, nonvoluntary) context switches from its status (the
-    last lines; searched from `after`), None if the kernel does not say."""
+    """A thread's (voluntary, nonvoluntary) switches from status, or None."""
     start = status.find(b"\nvoluntary_ctxt_switches:", after)
     if start < 0:
         return None
@@ -1760,26 +1527,23 @@ def status_switches(status, after=0):
     return int(status[start + 25:end]), int(status[other:status.index(b"\n", other)])
 
 
-def sum_switches(program, current):
-    """The process's (voluntary, nonvoluntary) switches: `current` ({tid: counts} of
-    the threads alive now) plus what the threads gone since the last scrape had (a
-    tid whose counts went down is a new thread with a reused tid).  Kept in `program`,
-    the Known of this process."""
-    gone_voluntary, gone_nonvoluntary = program.gone_switches
-    for tid, (voluntary, nonvoluntary) in program.thread_switches.items():
+def sum_switches(known, current):
+    """The (voluntary, nonvoluntary) switches of the threads alive now (`current`, {tid:
+    counts}) and of those gone; a tid whose counts went down is a new thread."""
+    gone_voluntary, gone_nonvoluntary = known.gone_switches
+    for tid, last in known.thread_switches.items():
         now = current.get(tid)
-        if now is None or now[0] < voluntary or now[1] < nonvoluntary:
-            gone_voluntary += voluntary
-            gone_nonvoluntary += nonvoluntary
-    program.gone_switches = (gone_voluntary, gone_nonvoluntary)
-    program.thread_switches = current
+        if now is None or went_down(now, last):
+            gone_voluntary += last[0]
+            gone_nonvoluntary += last[1]
+    known.gone_switches = (gone_voluntary, gone_nonvoluntary)
+    known.thread_switches = current
     return (gone_voluntary + sum(counts[0] for counts in current.values()),
             gone_nonvoluntary + sum(counts[1] for counts in current.values()))
 
 
 def fd_dir_size_counts(procfs):
-    """Whether this procfs gives a process's open descriptors as the size of its fd/
-    (Linux 6.2 and later), checked on our own fd/; a directory elsewhere does not."""
+    """Whether fd/'s size counts descriptors (Linux 6.2+), checked on our own."""
     own = os.path.join(procfs, "self", "fd")
     try:
         size = os.stat(own).st_size
@@ -1788,26 +1552,13 @@ def fd_dir_size_counts(procfs):
         return False
 
 
-def make_reader(procfs="/proc", fields=None, platform=None, kept_files=0):
-    """The reader for this platform, reading only what `fields` need (and, on Linux,
-    keeping up to kept_files files open between scrapes)."""
-    platform = platform or sys.platform
-    if platform == "darwin":
-        return DarwinReader(fields=fields)
-    if platform.startswith("linux"):
-        return LinuxReader(procfs, fields, kept_files=kept_files)
-    raise OSError("unsupported platform %r: only macOS and Linux are read" % platform)
-
-
 # ---------------------------------------------------------------------------
-# Selecting: filters, and groups that keep their counters across exits
+# Selecting: rules, what their regexes may cost, filters and --top
 # ---------------------------------------------------------------------------
 
 class UserNames:
-    """uid -> user name through pwd (so NSS and directory users resolve), cached.
-
-    A uid with no name stays a number, as `ps` shows it.
-    """
+    """uid -> user name through pwd (so NSS and directory users resolve), cached; a
+    uid with no name stays a number, as `ps` shows it."""
 
     def __init__(self):
         self._names = {}
@@ -1826,25 +1577,10 @@ class UserNames:
         return name
 
 
-def resolve_user(user):
-    """A user name or uid from the command line, as a uid; ValueError if unknown."""
-    if user.isdigit():
-        return int(user)
-    import pwd
-    try:
-        return pwd.getpwnam(user).pw_uid
-    except KeyError:
-        raise ValueError("no such user: %r" % user) from None
-
-
 class Remembered:
-    """A question about a process, answered once while what it depends on stays.
-
-    By default that is its pid, start time, name and path (exec changes the last
-    two): a regex runs once per process, not on every scrape, so an executable path
-    crafted to make it slow costs that once, and an outsider cannot multiply it.
-    Only the answers for the processes of the last scrape are kept.
-    """
+    """A question about a process, answered once while what it depends on stays (exec
+    changes name and path): a path crafted to make a regex slow costs once, not every
+    scrape."""
 
     depends_on = ("pid", "start_time", "name", "path")
 
@@ -1873,8 +1609,7 @@ RULE_FIELDS = ("name", "path", "cmdline", "user")
 
 
 def split_rule(text):
-    """A rule as (field, regex text); field None (no prefix) is name or path.  A
-    leading lowercase word and a colon is a prefix: an unknown one is a ValueError."""
+    """A rule as (field or None for name-or-path, regex); a ValueError for a stranger."""
     prefix = re.match(r"([a-z]+):", text)
     if prefix is None:
         return None, text
@@ -1886,11 +1621,9 @@ def split_rule(text):
 
 
 class Rule:
-    """A regex on one field of a process: its name, path, cmdline (the arguments
-    joined by spaces) or user (name); with no prefix, its name or else its path.
-    A field not known for a process (another user's command line on macOS) matches
-    nothing.  A text longer than the regex can search cheaply (see regex_reach) is
-    searched in its first `reach` characters."""
+    """A regex on a process's name or else path, or (prefixed) its path, cmdline or user
+    alone; what is not known matches nothing.  A long text is searched in its first
+    `reach` characters (see regex_reach)."""
 
     __slots__ = ("field", "regex", "reach")
 
@@ -1923,12 +1656,10 @@ VARIABLE = 16        # a repeat whose count may vary by more than this costs per
 
 
 def regex_reach(pattern):
-    """How many characters of a text the regex may search within REGEX_STEPS, from a
-    bound on its backtracking: about n ** degree steps for a text of n characters,
-    one factor of n for each repeat that may give characters back and retry what
-    follows, one more for the start positions of an unanchored search.  A pattern
-    that can backtrack exponentially (a repeat inside a repeat, or an alternation
-    whose branches can match the same text) is a ValueError, as no length is safe."""
+    """How many characters the regex may search within REGEX_STEPS: about n ** degree
+    steps on n characters, a factor for each repeat that may give back and retry, one
+    more unanchored.  Exponential backtracking (a repeat in a repeat, ambiguous
+    alternation) is a ValueError: no length is safe."""
     try:
         from re import _parser as sre_parse
     except ImportError:                              # Python < 3.11
@@ -1943,8 +1674,8 @@ def regex_reach(pattern):
 
 
 def _repeat_factors(items, sre_parse, depth, followed=False):
-    """The factors of n that the repeats in a sequence of parsed items cost;
-    `followed`: whether the pattern goes on after the sequence."""
+    """The factors of n the repeats among parsed items cost; `followed`: the pattern
+    goes on after them."""
     if depth > 50:
         raise ValueError("nested more than 50 deep")
     factors = 0
@@ -1978,8 +1709,7 @@ def _repeat_factors(items, sre_parse, depth, followed=False):
 
 
 def _varies(items, sre_parse):
-    """Whether parsed items can match texts of many lengths (a variable repeat in them,
-    a backreference), which repeated makes a repeat inside a repeat."""
+    """Whether parsed items match texts of many lengths (exponential when repeated)."""
     for op, av in items:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
@@ -1996,8 +1726,8 @@ def _varies(items, sre_parse):
 
 
 def _ambiguous_body(body):
-    """Whether a repeated body holds an alternation that could match one text two
-    ways: anything but branches of distinct plain strings, none a prefix of another."""
+    """Whether a repeated body's alternation could match a text two ways: anything but
+    distinct plain words, none a prefix of another."""
     for op, av in body:
         if str(op) == "SUBPATTERN":
             return _ambiguous_body(list(av[-1]))
@@ -2013,9 +1743,8 @@ def _ambiguous_body(body):
 
 
 def _rescans_nothing(items, i, repeat):
-    """Whether a repeat of one character class, right after a literal character it
-    cannot match (-jar\\s+), scans each stretch of text once in a whole search: the
-    stretches that different starts scan do not overlap."""
+    """Whether a one-class repeat after a literal it cannot match (-jar\\s+) scans each
+    stretch of text once in a whole search."""
     low, high, body = repeat
     body = list(body)
     if i == 0 or str(items[i - 1][0]) != "LITERAL" or len(body) != 1:
@@ -2051,13 +1780,22 @@ def _rescans_nothing(items, i, repeat):
     return matched == negated
 
 
+def checked_regex(text):
+    """A regex Python compiles and whose cost an outsider cannot make explode."""
+    try:
+        re.compile(text)
+        regex_reach(text)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        raise ValueError("bad regex %r: %s" % (text, exc)) from None
+    return text
+
+
 def needs_cmdline(rules):
     return any(split_rule(text)[0] == CMDLINE for text in rules)
 
 
 class RememberedMatch(Remembered):
-    """A rule's answer, asked again also when the user changes (a setuid without
-    exec) or the command line is first known."""
+    """A rule's answer, asked again for another user or a first command line."""
 
     depends_on = Remembered.depends_on + ("uid", "cmdline")
 
@@ -2077,8 +1815,7 @@ class Filter:
         self.exclude = [Rule(text) for text in exclude]
         self.uids = frozenset(uids)
         self.user_names = user_names or UserNames()
-        self._selected = remembered_match(self._selected_by_patterns,
-                                          self.include + self.exclude)
+        self._selected = remembered_match(self._selected_by_patterns, self.include + self.exclude)
 
     def __bool__(self):
         return bool(self.include or self.exclude or self.uids)
@@ -2105,14 +1842,184 @@ def matches_any(rules, record, user_names):
     return any(rule.search(record, user_names) for rule in rules)
 
 
+class OtherProcesses(Process):
+    """--top's rest, summed, labelled pid="other" alone: no process_info, no start time."""
+
+    __slots__ = ()
+    info = None
+
+    def __init__(self):
+        Process.__init__(self, "other", "", "", "", "", "")
+
+
+class TopConsumers:
+    """--top=N: series for the N processes using the most CPU since the last scrape and
+    the N largest in memory; the rest summed, its counters by a Ledger, which a reload
+    keeps."""
+
+    REST = "rest"
+
+    def __init__(self, count, families):
+        self.count = count
+        self.ledger = Ledger(fields_with(type="counter"))
+        self._cpu = [self.ledger.fields.index(field) for field in ("cpu_user", "cpu_system")]
+        # Gauges with a label from the data (process_state) are no number to sum.
+        self.gauges = sorted({attribute for family in families
+                              if family.type == "gauge" and not family.identity
+                              and family.each is None
+                              for attribute in family.fields} - {"start_time"})
+
+    def inherit(self, older):
+        """Keep an older TopConsumers' sums (a reload), so that they never go down."""
+        self.ledger = older.ledger
+
+    def select(self, records):
+        """The top records, and the rest as one OtherProcesses at the end."""
+        top = self._heaviest(records)
+        totals, _ = self.ledger.update(
+            ((record.pid, record.start_time), None if record.pid in top else self.REST, record)
+            for record in records)
+        rest = OtherProcesses()
+        for field, total in zip(self.ledger.fields, totals.get(self.REST) or ()):
+            setattr(rest, field, total)
+        for record in records:
+            if record.pid not in top:
+                for field in self.gauges:
+                    value = getattr(record, field)
+                    if value is not None:
+                        setattr(rest, field, (getattr(rest, field) or 0) + value)
+        return [record for record in records if record.pid in top] + [rest]
+
+    def _heaviest(self, records):
+        """Pids of the N top CPU users since the last scrape, and the N largest."""
+        members, (user, system) = self.ledger.members, self._cpu
+
+        def cpu_since(record):
+            now = (record.cpu_user or 0) + (record.cpu_system or 0)
+            entry = members.get((record.pid, record.start_time))
+            return now if entry is None else \
+                now - ((entry[2][user] or 0) + (entry[2][system] or 0)) / 1e9
+        by_cpu = sorted(records, key=cpu_since, reverse=True)[:self.count]
+        by_memory = sorted((record for record in records if record.resident_bytes),
+                           key=lambda record: record.resident_bytes, reverse=True)[:self.count]
+        return {record.pid for record in by_cpu + by_memory}
+
+
+# ---------------------------------------------------------------------------
+# Counters: sums over processes that come, go and move between groups
+# ---------------------------------------------------------------------------
+
+def add_used(sums, bucket, base, last):
+    """Add what a member used in a bucket (last less base) to sums[bucket]."""
+    used = [None if v is None else v - b for v, b in zip(last, base)]
+    total = sums.get(bucket)
+    sums[bucket] = used if total is None else [
+        t if v is None else v if t is None else t + v for t, v in zip(total, used)]
+
+
+# Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
+FRACTIONAL = frozenset(fields_with(type="counter", unit="s") + fields_with(unit="J"))
+
+
+class Ledger:
+    """Counters per bucket (a group, a group's thread name, --top's rest) over members
+    that come, go and move.  A member counts in a bucket what it used there, which stays
+    when it leaves; in integers (see values) and never_lower, no total goes down.  A
+    member missing one scrape is the same when back; `replaced(values, last)` says a key
+    names another."""
+
+    def __init__(self, fields, replaced=None):
+        self.fields = tuple(fields)
+        self.width = len(self.fields)
+        self._get = operator.attrgetter(*self.fields)
+        self._fractions = [i for i, field in enumerate(self.fields) if field in FRACTIONAL]
+        self.replaced = replaced
+        self.members = {}        # key -> [bucket, base, last, ever in a bucket]
+        self.left = {}           # bucket -> what the members that left it used there
+        self._away = {}          # key -> entry of a member missing since the last scrape
+
+    def values(self, item):
+        """An item's counters in integers (fractions in billionths): exact in any order."""
+        values = list(self._get(item))
+        for i in self._fractions:
+            if values[i] is not None:
+                values[i] = round(values[i] * 1e9)
+        return values
+
+    def update(self, entries):
+        """Take this scrape's (key, bucket or None, item); return {bucket: totals} and
+        {bucket: members in a bucket for the first time}."""
+        previous, away, self._away = self.members, self._away, {}
+        members, arrivals = {}, {}
+        for key, bucket, item in entries:
+            values = self.values(item)
+            entry = previous.pop(key, None)
+            if entry is None:
+                entry = away.pop(key, None)
+                if entry is not None:        # what it used before is with its bucket
+                    entry[1] = entry[2]
+            if entry is not None and self.replaced and self.replaced(values, entry[2]):
+                self._leave(entry)
+                entry = None
+            if entry is None:
+                entry = [None, [0] * self.width, values, False]
+            else:
+                values = never_lower(values, entry[2])
+                if entry[0] != bucket:
+                    self._leave(entry)
+                    entry[1] = entry[2]
+                if None in entry[1]:         # a number first known now counts from now
+                    entry[1] = [v if b is None else b for b, v in zip(entry[1], values)]
+                entry[2] = values
+            entry[0] = bucket
+            if bucket is not None and not entry[3]:
+                entry[3] = True
+                arrivals[bucket] = arrivals.get(bucket, 0) + 1
+            members[key] = entry
+        for key, entry in previous.items():
+            self._leave(entry)
+            self._away[key] = entry
+        self.members = members
+        return self.totals(), arrivals
+
+    def totals(self):
+        """{bucket: its counters}, fractions back in their units."""
+        totals = dict(self.left)
+        for bucket, base, last, _ in self.members.values():
+            if bucket is not None:
+                add_used(totals, bucket, base, last)
+        for bucket, sums in totals.items():
+            sums = totals[bucket] = list(sums)
+            for i in self._fractions:
+                if sums[i] is not None:
+                    sums[i] /= 1e9
+        return totals
+
+    def _leave(self, entry):
+        if entry[0] is not None:
+            add_used(self.left, *entry[:3])
+
+    def forget(self, buckets):
+        for bucket in buckets:
+            self.left.pop(bucket, None)
+
+    def mark_all_arrived(self):
+        """A reload: the members known now are not new to any group later."""
+        for entry in list(self.members.values()) + list(self._away.values()):
+            entry[3] = True
+
+
+# ---------------------------------------------------------------------------
+# Naming groups: --group names, the reference's process_names, --group-by app
+# ---------------------------------------------------------------------------
+
 # {name}, {path}, {user} or a named group of the rule's regex, in a --group name.
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 PLACEHOLDER_FIELDS = ("name", "path", "user")
 
 
 def check_template(name, pattern):
-    """A ValueError unless every brace in a --group name is a placeholder the rule
-    can fill."""
+    """A ValueError unless each brace in a --group name is a placeholder the rule fills."""
     regex = re.compile(split_rule(pattern)[1])
     if "{" in PLACEHOLDER.sub("", name) or "}" in PLACEHOLDER.sub("", name):
         raise ValueError("bad group name %r: braces only around a placeholder such as "
@@ -2124,8 +2031,7 @@ def check_template(name, pattern):
 
 
 def filled_template(template, match, record, user_names):
-    """A --group name with its placeholders filled from the match and the process;
-    None if any of them comes out empty (the rule then does not apply)."""
+    """A --group name filled in; None if a placeholder comes out empty."""
     captured = match.groupdict()
 
     def value(placeholder):
@@ -2159,8 +2065,7 @@ POSIX_CLASSES = {"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f"
 
 
 def go_regex(text):
-    """A Go (RE2) regex as Python's: named groups (?<name>...), \\z and POSIX classes
-    spelled as Python spells them.  What Python's cannot read is a ValueError."""
+    """A Go (RE2) regex in Python's spelling; a ValueError if Python cannot read it."""
     text = re.sub(r"\(\?<(?=\w+>)", "(?P<", text).replace("\\z", "\\Z")
     text = re.sub(r"\[:(\w+):\]", lambda match: POSIX_CLASSES.get(match.group(1),
                                                                  match.group()), text)
@@ -2168,8 +2073,7 @@ def go_regex(text):
 
 
 def go_time(seconds, digits):
-    """A time as Go's time.Time prints it in UTC (2024-05-01 10:00:00.37 +0000 UTC),
-    to `digits` decimals at most."""
+    """A time as Go prints a UTC time.Time, to `digits` decimals at most."""
     whole = int(seconds)
     fraction = ("%.*f" % (digits, seconds - whole))[2:].rstrip("0")
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)) + \
@@ -2184,11 +2088,8 @@ def go_base(path):
 
 class ProcessNames:
     """One item of the reference exporter's process_names (--config.path): selectors
-    that must all match (comm: any of these names; exe: any of these argv[0]s, by
-    file name, or whole when the entry has a slash; cmdline: every regex, searched
-    in the arguments joined by spaces) and a Go template naming the group,
-    {{.ExeBase}} by default.  Without a command line (a kernel thread; another
-    user's process on macOS) argv[0] is the process's name, as for the reference."""
+    that must all match, and a Go template naming the group.  Without a command line
+    argv[0] is the process's name, as for the reference."""
 
     def __init__(self, item, where, procfs="/proc"):
         if not isinstance(item, dict):
@@ -2208,8 +2109,7 @@ class ProcessNames:
         except ValueError as exc:
             raise ValueError("%s: %s" % (where, exc)) from None
         if self.comm is None and self.exe is None and not self.cmdline:
-            raise ValueError("%s: an item of process_names needs comm, exe or cmdline"
-                             % where)
+            raise ValueError("%s: an item of process_names needs comm, exe or cmdline" % where)
         self.template = item.get("name") or "{{.ExeBase}}"
         for field in GO_TEMPLATE.findall(self.template):
             if not TEMPLATE_FIELD.match(field):
@@ -2219,17 +2119,13 @@ class ProcessNames:
         self.procfs = procfs
 
     def start_time(self, record):
-        """The process's start as the reference prints it: on Linux /proc/stat's btime
-        plus the start's clock ticks (hundredths), which the exporter's own start time
-        reads finer; elsewhere the kernel's start to the microsecond."""
+        """The start as the reference prints it (Linux: btime plus ticks)."""
         try:
-            btime = [line.split()[1] for line in read_regular_file(
-                self.procfs + "/stat").splitlines() if line.startswith(b"btime ")][0]
             stat = read_start_of("%s/%d/stat" % (self.procfs, record.pid), 4096)
-            ticks = int(stat[stat.rindex(b")") + 2:].split()[STAT_STARTTIME])
+            ticks = int(split_stat(stat)[1][STAT_STARTTIME])
+            return go_time(boot_second(self.procfs) + ticks / os.sysconf("SC_CLK_TCK"), 2)
         except (OSError, ValueError, IndexError):
             return "" if record.start_time is None else go_time(record.start_time, 6)
-        return go_time(int(btime) + ticks / os.sysconf("SC_CLK_TCK"), 2)
 
     @staticmethod
     def strings(item, key, where):
@@ -2278,12 +2174,9 @@ class ProcessNames:
             return str(record.pid)
         if value == "StartTime":
             return self.start_time(record)
-        try:                # Cgroups: the paths of /proc/PID/cgroup, as Go prints a list
-            text = decode(read_start_of("%s/%s/cgroup" % (self.procfs, record.pid), 65536))
-        except OSError:
-            text = ""
-        return "[%s]" % " ".join(line.split(":", 2)[2] for line in text.splitlines()
-                                 if line.count(":") >= 2)
+        return "[%s]" % " ".join(      # Cgroups: their paths, as Go prints a list
+            line.split(":", 2)[2] for line in read_cgroup(self.procfs, record.pid).splitlines()
+            if line.count(":") >= 2)
 
 
 # --group-by app ------------------------------------------------------------
@@ -2295,10 +2188,8 @@ CONTAINER_CGROUP = re.compile(r"(?:[a-z][a-z-]*-)?([0-9a-f]{64})(?:\.scope)?\Z")
 
 
 def outermost_bundle(path):
-    """The path of the outermost NAME.app directory in an executable's path, or None:
-    a helper app inside an app's bundle belongs to the app.  An app inside a
-    framework is an interpreter's (Python.framework's Python.app runs every Python
-    program on a Mac), no app of its own."""
+    """The outermost NAME.app in an executable's path (a helper belongs to its app), or
+    None; an app in a framework (Python.app) is no app of its own."""
     parts = path.split("/")
     for i, part in enumerate(parts[:-1]):
         if part.endswith(".framework"):
@@ -2317,11 +2208,9 @@ UNREAD_BUNDLES = re.compile(r"/(?:Volumes|Network)/|/Users/[^/]+/(?:Desktop|Docu
 
 
 def bundle_name(bundle, root=""):
-    """An app's name, and whether it is final: CFBundleDisplayName, else CFBundleName,
-    from its Info.plist; else the folder's name less .app.  The plist is read only if
-    it is a regular file of its bundle (not a link, a FIFO or a device, which is
-    never opened) and not on a path UNREAD_BUNDLES names.  A plist that cannot be read
-    now (refused, or being written) may be read later: that answer is not final."""
+    """An app's name, and whether final: its Info.plist's CFBundleDisplayName or
+    CFBundleName, else the folder's.  The plist is read only as a regular file, not on a
+    path UNREAD_BUNDLES names; one unreadable now may be read later."""
     import plistlib
     folder = bundle.rpartition("/")[2][:-4]
     if UNREAD_BUNDLES.match(bundle):
@@ -2350,10 +2239,8 @@ INTERPRETER = re.compile(r"(?:[Pp]ython|ruby|perl|node)[0-9.]*\Z")
 
 
 def script_name(record):
-    """The file name of the script an interpreter runs (python3 /srv/job.py: job.py), or
-    the module of python -m; None for anything else, or when the command line is not
-    known.  The command line is its arguments joined by spaces: the script is the
-    first word after the interpreter that is no option."""
+    """The script an interpreter runs (its file name) or python -m's module: the first
+    word after the interpreter that is no option; else None."""
     if not INTERPRETER.match(record.name) or not record.cmdline:
         return None
     words = record.cmdline.split(" ")[1:]
@@ -2367,11 +2254,17 @@ def script_name(record):
     return None
 
 
+def read_cgroup(procfs, pid):
+    """/proc/PID/cgroup, "" where it cannot be read."""
+    try:
+        return decode(read_start_of("%s/%s/cgroup" % (procfs, pid), 65536))
+    except OSError:
+        return ""
+
+
 def cgroup_app(text):
-    """The container (the first 12 hex digits of its id) or the systemd unit that
-    /proc/PID/cgroup names, or None.  The v2 line (0::) first, then v1's systemd
-    line, then the rest.  Under user.slice only a user's own services count: a
-    login session's scope and the user manager are no program."""
+    """The container (12 hex digits) or systemd unit a cgroup file names, or None: the
+    v2 line first, then v1's systemd; under user.slice only a user's services."""
     ranked = []
     for line in text.splitlines():
         hierarchy, _, rest = line.partition(":")
@@ -2396,11 +2289,8 @@ def cgroup_app(text):
 
 
 class AppNames:
-    """--group-by app: the program a process belongs to, or None (it then groups by
-    its name).  macOS: the app bundle its executable is in; Linux: its container
-    or systemd unit; else, for an interpreter, the script it runs.  Asked once per
-    process (Grouper remembers the answer).  `root` is put before bundle paths and
-    `procfs` is where cgroup files are read."""
+    """--group-by app: the app bundle (macOS), the container or unit (Linux), else an
+    interpreter's script, or None; `root` goes before bundle paths."""
 
     RETRY_SECONDS = 600.0     # a plist that could not be read is tried again after this
 
@@ -2416,11 +2306,7 @@ class AppNames:
             or script_name(record)
 
     def unit(self, pid):
-        try:
-            cgroup = read_start_of("%s/%s/cgroup" % (self.procfs, pid), 65536)
-        except OSError:
-            return None
-        return cgroup_app(decode(cgroup))
+        return cgroup_app(read_cgroup(self.procfs, pid))
 
     def bundle_app(self, path):
         bundle = outermost_bundle(path)
@@ -2435,146 +2321,16 @@ class AppNames:
         return name
 
 
+# ---------------------------------------------------------------------------
+# Groups, and the counters they keep across exits
+# ---------------------------------------------------------------------------
+
 # What a group sums over its members.  Counters keep what exited members used;
 # gauges are the live members' sum; the start time is the oldest.
-GROUP_COUNTERS = ("cpu_user", "cpu_system", "disk_read_bytes", "disk_written_bytes",
-                  "major_faults", "minor_faults", "context_switches", "voluntary_switches",
-                  "nonvoluntary_switches")
-GROUP_GAUGES = ("resident_bytes", "virtual_bytes", "footprint_bytes", "swapped_bytes",
-                "proportional_resident_bytes", "proportional_swapped_bytes", "threads",
-                "open_fds")
-# What the per-thread families sum over the threads of one name in a group.
-THREAD_COUNTERS = ("cpu_user", "cpu_system", "read_bytes", "written_bytes", "major_faults",
-                   "minor_faults", "voluntary_switches", "nonvoluntary_switches")
+GROUP_COUNTERS = fields_with(type="counter", groups="groups")
+GROUP_GAUGES = fields_with(type="gauge", groups="groups")
 # --group-by name puts every Linux kernel thread here by default (--kernel-threads).
 KERNEL_THREADS_GROUP = "kernel threads"
-
-
-def add_values(total, values):
-    """Element-wise sum where None means 'not known' rather than 0."""
-    return [t if v is None else v if t is None else t + v for t, v in zip(total, values)]
-
-
-def never_lower(values, last):
-    """This scrape's counters, each kept at its last value if it is unread now or lower
-    (a saturated macOS count, a thread gone from the sum): the one rule by which no
-    counter of this exporter goes down."""
-    if last is None:
-        return values
-    return [old if new is None or (old is not None and new < old) else new
-            for new, old in zip(values, last)]
-
-
-def went_down(values, last):
-    """Whether a thread's CPU time is lower than last time: it is another thread."""
-    return any(new is not None and old is not None and new < old
-               for new, old in zip(values[:2], last[:2]))
-
-
-# Counters read as fractions (seconds, joules): a Ledger keeps them in billionths.
-FRACTIONAL = frozenset(("cpu_user", "cpu_system", "cpu_user_performance",
-                        "cpu_system_performance", "cpu_wait", "energy_joules"))
-
-
-class Ledger:
-    """Counters per bucket (a group; a group's thread name; --top's rest), summed
-    over members (processes, threads) that come, go and move between buckets.
-
-    A member counts, in a bucket, what it used while there: all of it if first seen
-    there, else what it used since it moved in.  What a member used in a bucket
-    stays with the bucket when it leaves (it ended, or moved).  Values are integers
-    (see Ledger.values), so a total is the same in any order of adding, and never
-    lower than they were (never_lower): no total can go down, whatever exits, moves
-    and reloads happen.  A member missing for one scrape (its read failed) and back
-    in the next is the same member.  `replaced(values, last)` says a key now names
-    another member (a reused thread id).
-    """
-
-    def __init__(self, fields, replaced=None):
-        self.fields = tuple(fields)
-        self.width = len(self.fields)
-        self._get = operator.attrgetter(*self.fields)
-        self._fractions = [i for i, field in enumerate(self.fields) if field in FRACTIONAL]
-        self.replaced = replaced
-        self.members = {}        # key -> [bucket, base, last, ever in a bucket]
-        self.left = {}           # bucket -> what the members that left it used there
-        self._away = {}          # key -> entry of a member missing since the last scrape
-
-    def values(self, item):
-        """An item's counters as integers (fractions in billionths), so that sums are
-        exact in any order."""
-        values = list(self._get(item))
-        for i in self._fractions:
-            if values[i] is not None:
-                values[i] = round(values[i] * 1e9)
-        return values
-
-    def update(self, entries):
-        """Take this scrape's (key, bucket or None, item); return ({bucket: totals},
-        {bucket: members that entered a bucket for the first time in their life})."""
-        previous, away, self._away = self.members, self._away, {}
-        members, arrivals = {}, {}
-        for key, bucket, item in entries:
-            values = self.values(item)
-            entry = previous.pop(key, None)
-            if entry is None:
-                entry = away.pop(key, None)
-                if entry is not None:        # what it used before is with its bucket
-                    entry[1] = entry[2]
-            if entry is not None and self.replaced and self.replaced(values, entry[2]):
-                self._leave(entry)
-                entry = None
-            if entry is None:
-                entry = [None, [0] * self.width, values, False]
-            else:
-                values = never_lower(values, entry[2])
-                if entry[0] != bucket:
-                    self._leave(entry)
-                    entry[1] = entry[2]
-                if None in entry[1]:         # a number first known now counts from now
-                    entry[1] = [v if b is None else b for b, v in zip(entry[1], values)]
-                entry[2] = values
-            entry[0] = bucket
-            if bucket is not None and not entry[3]:
-                entry[3] = True
-                arrivals[bucket] = arrivals.get(bucket, 0) + 1
-            members[key] = entry
-        for key, entry in previous.items():
-            self._leave(entry)
-            self._away[key] = entry
-        self.members = members
-        return self.totals(), arrivals
-
-    def totals(self):
-        """{bucket: its counters}, fractions back in their units."""
-        totals = dict(self.left)
-        for bucket, base, last, _ in self.members.values():
-            if bucket is not None:
-                used = [None if v is None else v - b for v, b in zip(last, base)]
-                sums = totals.get(bucket)
-                totals[bucket] = used if sums is None else add_values(sums, used)
-        for bucket, sums in totals.items():
-            sums = totals[bucket] = list(sums)
-            for i in self._fractions:
-                if sums[i] is not None:
-                    sums[i] /= 1e9
-        return totals
-
-    def _leave(self, entry):
-        bucket, base, last, _ = entry
-        if bucket is not None:
-            used = [None if v is None else v - b for v, b in zip(last, base)]
-            sums = self.left.get(bucket)
-            self.left[bucket] = used if sums is None else add_values(sums, used)
-
-    def forget(self, buckets):
-        for bucket in buckets:
-            self.left.pop(bucket, None)
-
-    def mark_all_arrived(self):
-        """A reload: the members known now are not new to any group later."""
-        for entry in list(self.members.values()) + list(self._away.values()):
-            entry[3] = True
 
 
 def fd_ratio(record):
@@ -2584,20 +2340,14 @@ def fd_ratio(record):
 
 
 def combined(combine, values, zero):
-    """combine() of the values known; with none known, 0 if `zero` (an empty group
-    uses none of what the platform gives), else None."""
+    """combine() of the values known; none known: 0 if `zero`, else None."""
     values = [value for value in values if value is not None]
     return combine(values) if values else (0 if zero else None)
 
 
 class Group:
-    """One group's numbers in one scrape, with the attribute names a Process has.
-
-    A group with no live member has 0 for the gauges the platform gives (`known`,
-    the fields some process read had this scrape): it uses no memory, and a
-    dashboard draws a zero line, not a gap.  What the platform never gives stays
-    None.  States the reader cannot tell (`states_told`) stay None too.
-    """
+    """One group's numbers in a scrape, named as a Process's.  An empty group has 0 for
+    the gauges some process had (`known`): a dashboard draws a zero line, not a gap."""
 
     def __init__(self, name, members, counters, known=frozenset(), states_told=STATES,
                  joins=None, threads=None):
@@ -2611,8 +2361,7 @@ class Group:
         for field in GROUP_GAUGES:
             setattr(self, field, combined(sum, map(operator.attrgetter(field), members),
                                           empty and field in known))
-        self.worst_fd_ratio = combined(max, map(fd_ratio, members),
-                                       empty and "fd_limit" in known)
+        self.worst_fd_ratio = combined(max, map(fd_ratio, members), empty and "fd_limit" in known)
         starts = [m.start_time for m in members if m.start_time is not None]
         self.start_time = min(starts) if starts else None
         self._count_states(members, states_told)
@@ -2627,12 +2376,10 @@ class Group:
 
     @staticmethod
     def _count_wchans(members):
-        """Threads waiting in each kernel function: each thread's where the threads were
-        read (--threads), else the process's."""
+        """Threads waiting in each kernel function (each thread's with --threads)."""
         wchans = {}
         for member in members:
-            where = [t.wchan for t in member.thread_list] if member.thread_list \
-                else [member.wchan]
+            where = [t.wchan for t in member.thread_list] if member.thread_list else [member.wchan]
             for wchan in where:
                 if wchan is not None:
                     wchans[wchan] = wchans.get(wchan, 0) + 1
@@ -2655,22 +2402,11 @@ MAX_IDLE_THREAD_NAMES = 1000
 
 
 class Grouper:
-    """Puts processes into named groups and keeps each group's counters monotonic.
-
-    A process joins the first declared group (--group NAME=RULE) whose rule
-    matches it, else the group of its --group-by key, else (with --children) the
-    group of its nearest grouped ancestor, else none.  A declared name with
-    placeholders ({app}) is filled from the match: one group per value, made only
-    when a process matches.  With --group-by name or app, Linux kernel threads go to
-    one group, to none, or each to the group of its own name (`kernel_threads`:
-    "group", "none", "name").
-
-    Its Ledgers keep the counters: every process read, keyed by pid and start time
-    (a reused pid is a new process), counts in a group what it used there; the same
-    for the threads of each name (--threads).  Per group it also counts the
-    processes that joined it since the first scrape.  A group empty for `expiry`
-    seconds is forgotten; declared groups never are.
-    """
+    """Puts processes into named groups, whose counters never go down
+    (docs/groups-and-programs.md): the first declared group that matches, else the
+    --group-by key's, else the nearest grouped ancestor's.  Ledgers count what each
+    process and thread name used in each group; a group empty for `expiry` seconds is
+    forgotten, a declared one never."""
 
     def __init__(self, group_by=None, declared=(), children=True, expiry=300.0,
                  user_names=None, kernel_threads="group", app_names=None, process_names=()):
@@ -2678,8 +2414,7 @@ class Grouper:
         self.declared = [(name, Rule(pattern)) for name, pattern in declared]
         self.process_names = list(process_names)      # --config.path, after --group
         # Groups exported even when empty, and never forgotten: those of fixed name.
-        self.fixed_names = {name for name, _ in self.declared
-                            if not PLACEHOLDER.search(name)}
+        self.fixed_names = {name for name, _ in self.declared if not PLACEHOLDER.search(name)}
         self.children = children
         self.expiry = expiry
         self.user_names = user_names or UserNames()
@@ -2690,7 +2425,9 @@ class Grouper:
         # An interpreter's app is its script: asked again once its command line is known.
         self._app = RememberedMatch(app_names or AppNames()) if group_by == "app" else None
         self.ledger = Ledger(GROUP_COUNTERS)      # every process read, by group
-        self.thread_ledger = Ledger(THREAD_COUNTERS, went_down)   # by (group, thread name)
+        # By (group, thread name); a thread whose CPU time went down is another thread.
+        self.thread_ledger = Ledger(THREAD_COUNTERS,
+                                    lambda values, last: went_down(values[:2], last[:2]))
         self.empty_since = {}   # group -> when it last lost its last member
         self.joins = {}         # group -> processes that joined it after the first scrape
         self.scrapes = 0
@@ -2755,11 +2492,8 @@ class Grouper:
 
     @staticmethod
     def inherited_group(record, by_pid, group_of, inherited):
-        """The group of a process's nearest grouped ancestor, or None.
-
-        Every process passed on the way remembers the answer for this scrape, so a
-        chain of nested processes costs its length once, not its length squared.
-        """
+        """The group of the nearest grouped ancestor, or None; remembered for each
+        process passed, so a chain costs its length once."""
         chain, seen = [record.pid], {record.pid}
         group = None
         parent = by_pid.get(record.ppid)
@@ -2778,10 +2512,9 @@ class Grouper:
         return group
 
     def update(self, records, everyone=None, now=None, states_told=STATES):
-        """This scrape's groups, sorted by name, with history folded into the counters.
-        `everyone` is every process read (`records` those the filters kept): the
-        ledgers follow each of them, grouped or not, so that one moving into a group
-        (a rename, an exec) brings only what it uses from then on."""
+        """This scrape's groups, by name.  The ledgers follow every process read
+        (`everyone`), grouped or not, so that one moving into a group brings only what
+        it uses from then on."""
         now = time.monotonic() if now is None else now
         assigned = self.assign(records, everyone)
         read = records if everyone is None else everyone
@@ -2818,16 +2551,14 @@ class Grouper:
         return totals
 
     def _count_threads(self, assigned):
-        """{group: {thread name: ThreadTotals}} over the groups' threads (--threads),
-        None for a group with none."""
+        """{group: {thread name: ThreadTotals}} (--threads)."""
         entries, live = [], {}
         for name, members in assigned.items():
             for record in members:
                 for thread in record.thread_list or ():
                     bucket = (name, thread.name)
                     live[bucket] = live.get(bucket, 0) + 1
-                    entries.append(((record.pid, record.start_time, thread.tid), bucket,
-                                    thread))
+                    entries.append(((record.pid, record.start_time, thread.tid), bucket, thread))
         if not entries and not self.thread_ledger.members:
             return {}
         totals, _ = self.thread_ledger.update(entries)
@@ -2839,24 +2570,22 @@ class Grouper:
         return threads
 
     def _bound_thread_names(self, live):
-        """A thread name none lives under keeps its sums (a thread of that name later
-        goes on from them) while its group lives, MAX_IDLE_THREAD_NAMES at most."""
+        """A thread name none lives under keeps its sums while its group lives,
+        MAX_IDLE_THREAD_NAMES at most."""
         left = self.thread_ledger.left
         idle = [bucket for bucket in left if bucket not in live]
         self.thread_ledger.forget(idle[:max(0, len(idle) - MAX_IDLE_THREAD_NAMES)])
 
-    def adopt(self, older):
-        """Keep the history of an older Grouper (a reload): its ledgers go on, so no
-        counter starts again and no process known before counts as a join; a group
-        no longer made expires as any empty group does."""
+    def inherit(self, older):
+        """Go on from an older Grouper's history (a reload): no counter starts again, no
+        process known counts as a join."""
         self.ledger, self.thread_ledger = older.ledger, older.thread_ledger
         self.ledger.mark_all_arrived()
-        self.empty_since, self.joins, self.scrapes = \
-            older.empty_since, older.joins, older.scrapes
+        self.empty_since, self.joins, self.scrapes = older.empty_since, older.joins, older.scrapes
 
     def _forget(self, now):
-        """Drop groups empty for longer than the expiry, and the oldest past the cap;
-        return their names."""
+        """Drop groups empty past the expiry, and the oldest past the cap; return their
+        names."""
         declared = self.fixed_names
         stale = [name for name, since in self.empty_since.items()
                  if name not in declared and now - since >= self.expiry]
@@ -2873,99 +2602,14 @@ class Grouper:
         return stale
 
 
-class OtherProcesses(Process):
-    """--top: every process outside the top, summed into one series set, labelled
-    pid="other" (no process has that pid) and nothing else.  It has no
-    process_info and no start time: it is not a process."""
-
-    __slots__ = ()
-    info = None
-
-    def __init__(self):
-        Process.__init__(self, "other", "", "", "", "", "")
-
-
-class TopConsumers:
-    """--top=N: per-process series for the N processes that used the most CPU since
-    the previous scrape and the N with the most resident memory; the others summed.
-
-    The rest's counters are a Ledger's: what the processes outside the top used
-    while outside it, so they never go down, whoever enters or leaves the top.  It
-    follows every counter a process has, so that a reload exporting others goes on
-    from the same sums.  Its gauges are the sums over the processes outside now.
-    """
-
-    REST = "rest"
-
-    def __init__(self, count, families):
-        self.count = count
-        self.ledger = Ledger(sorted({attribute for family in PROCESS_FAMILIES
-                                     if family.type == "counter"
-                                     for attribute in family.fields}))
-        self._cpu = [self.ledger.fields.index(field) for field in ("cpu_user", "cpu_system")]
-        # Gauges with a label from the data (process_state) are no number to sum.
-        self.gauges = sorted({attribute for family in families
-                              if family.type == "gauge" and not family.identity
-                              and family.each is None
-                              for attribute in family.fields} - {"start_time"})
-
-    def adopt(self, older):
-        """Keep an older TopConsumers' sums (a reload), so that they never go down."""
-        self.ledger = older.ledger
-
-    def select(self, records):
-        """The top records, and the rest as one OtherProcesses at the end."""
-        top = self._heaviest(records)
-        totals, _ = self.ledger.update(
-            ((record.pid, record.start_time), None if record.pid in top else self.REST, record)
-            for record in records)
-        rest = OtherProcesses()
-        for field, total in zip(self.ledger.fields, totals.get(self.REST) or ()):
-            setattr(rest, field, total)
-        for record in records:
-            if record.pid not in top:
-                for field in self.gauges:
-                    value = getattr(record, field)
-                    if value is not None:
-                        setattr(rest, field, (getattr(rest, field) or 0) + value)
-        return [record for record in records if record.pid in top] + [rest]
-
-    def _heaviest(self, records):
-        """Pids of the N top CPU users since the last scrape (of all time, for a
-        process not seen before) and of the N largest in resident memory."""
-        members, (user, system) = self.ledger.members, self._cpu
-
-        def cpu_since(record):
-            now = (record.cpu_user or 0) + (record.cpu_system or 0)
-            entry = members.get((record.pid, record.start_time))
-            return now if entry is None else \
-                now - ((entry[2][user] or 0) + (entry[2][system] or 0)) / 1e9
-        by_cpu = sorted(records, key=cpu_since, reverse=True)[:self.count]
-        by_memory = sorted((record for record in records if record.resident_bytes),
-                           key=lambda record: record.resident_bytes, reverse=True)[:self.count]
-        return {record.pid for record in by_cpu + by_memory}
-
-
-def parse_duration(text):
-    """'300', '300s', '5m', '1h' as seconds."""
-    match = re.match(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*\Z", text)
-    if not match:
-        raise ValueError("not a duration: %r (try 300s, 5m or 1h)" % text)
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
-
-
 # ---------------------------------------------------------------------------
 # The metric families: one table, which the renderer and the README follow
 # ---------------------------------------------------------------------------
 
 class Family:
-    """One metric family: its name, type, help, and where each sample's value comes from.
-
-    `samples` pairs the extra label text of a sample (or "") with the Process
-    attribute that holds its value.  A family whose label values come from the data
-    (a state, a thread's name) has `each` instead: a function of a process or group
-    giving its (extra label text, value) pairs, reading the attributes `needs` names.
-    """
+    """A metric family: name, type, help, and `samples`, pairs of a sample's extra
+    labels and the attribute holding its value; or `each`, giving an item's (labels,
+    value) pairs from the attributes `needs` names."""
 
     __slots__ = ("name", "type", "help", "samples", "default", "identity", "each", "needs")
 
@@ -3000,111 +2644,92 @@ def state_sample(record):
 
 
 PROCESS_FAMILIES = (
-    Family("process_info", "gauge",
-           "Always 1 for every process seen; its labels name it, even when the kernel "
-           "refuses its numbers.", one("info"), identity=True),
-    Family("process_start_time_seconds", "gauge",
-           "Start time of the process since unix epoch in seconds.", one("start_time")),
-    Family("process_cpu_seconds_total", "counter",
-           "Total user and system CPU time spent in seconds.",
-           (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
-    Family("process_resident_memory_bytes", "gauge",
-           "Resident memory size in bytes.", one("resident_bytes")),
-    Family("process_virtual_memory_bytes", "gauge",
-           "Virtual memory size in bytes.", one("virtual_bytes")),
-    Family("process_memory_footprint_bytes", "gauge",
-           "Physical footprint in bytes, the Memory column of Activity Monitor (macOS).",
-           one("footprint_bytes")),
-    Family("process_threads", "gauge",
-           "Number of threads.", one("threads")),
-    Family("process_open_fds", "gauge",
-           "Number of open file descriptors.", one("open_fds")),
-    Family("process_disk_read_bytes_total", "counter",
-           "Bytes the process caused to be read from storage.", one("disk_read_bytes")),
-    Family("process_disk_written_bytes_total", "counter",
-           "Bytes the process caused to be written to storage.", one("disk_written_bytes")),
-    Family("process_major_page_faults_total", "counter",
-           "Page faults that needed to read from storage (macOS: page-ins).",
-           one("major_faults")),
-    Family("process_minor_page_faults_total", "counter",
-           "Page faults served without reading from storage.", one("minor_faults")),
-    Family("process_context_switches_total", "counter",
-           "Context switches of every thread, by ctxswitchtype (Linux: voluntary, "
-           "nonvoluntary); macOS gives only their sum, without the label.",
-           SWITCH_SAMPLES),
-    Family("process_state", "gauge",
-           "1 for the state the process is in now (Running, Sleeping, Waiting, Zombie or "
-           "Other), labelled state; one series per process.",
-           each=state_sample, needs=("state",)),
-    Family("process_instructions_total", "counter",
-           "CPU instructions retired (macOS; absent where the CPU counters are not kept).",
-           one("instructions")),
-    Family("process_cycles_total", "counter",
-           "CPU cycles (macOS; absent where the CPU counters are not kept).", one("cycles")),
-    Family("process_energy_joules_total", "counter",
-           "CPU energy the processor's performance controller estimates the process used, "
-           "in joules (macOS 13 and later on Apple Silicon).", one("energy_joules")),
+    Family("process_info", "gauge", "Always 1 for every process seen; its labels name it, even "
+           "when the kernel refuses its numbers.", one("info"), identity=True),
+    Family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in "
+           "seconds.", one("start_time")),
+    Family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in "
+           "seconds.", (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
+    Family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           one("resident_bytes")),
+    Family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+           one("virtual_bytes")),
+    Family("process_memory_footprint_bytes", "gauge", "Physical footprint in bytes, the Memory "
+           "column of Activity Monitor (macOS).", one("footprint_bytes")),
+    Family("process_threads", "gauge", "Number of threads.", one("threads")),
+    Family("process_open_fds", "gauge", "Number of open file descriptors.", one("open_fds")),
+    Family("process_disk_read_bytes_total", "counter", "Bytes the process caused to be read from "
+           "storage.", one("disk_read_bytes")),
+    Family("process_disk_written_bytes_total", "counter", "Bytes the process caused to be written "
+           "to storage.", one("disk_written_bytes")),
+    Family("process_major_page_faults_total", "counter", "Page faults that needed to read from "
+           "storage (macOS: page-ins).", one("major_faults")),
+    Family("process_minor_page_faults_total", "counter", "Page faults served without reading from "
+           "storage.", one("minor_faults")),
+    Family("process_context_switches_total", "counter", "Context switches of every thread, by "
+           "ctxswitchtype (Linux: voluntary, nonvoluntary); macOS gives only their sum, without "
+           "the label.", SWITCH_SAMPLES),
+    Family("process_state", "gauge", "1 for the state the process is in now (Running, Sleeping, "
+           "Waiting, Zombie or Other), labelled state; one series per process.", each=state_sample,
+           needs=("state",)),
+    Family("process_instructions_total", "counter", "CPU instructions retired (macOS; absent "
+           "where the CPU counters are not kept).", one("instructions")),
+    Family("process_cycles_total", "counter", "CPU cycles (macOS; absent where the CPU counters "
+           "are not kept).", one("cycles")),
+    Family("process_energy_joules_total", "counter", "CPU energy the processor's performance "
+           "controller estimates the process used, in joules (macOS 13 and later on Apple "
+           "Silicon).", one("energy_joules")),
     # Only with --metrics: each costs a series per process that few dashboards need.
-    Family("process_idle_wakeups_total", "counter",
-           "Times the process woke an idle processor (macOS; Activity Monitor's Idle Wake "
-           "Ups).", one("idle_wakeups"), default=False),
-    Family("process_interrupt_wakeups_total", "counter",
-           "Wakeups of the process caused by interrupts (macOS).", one("interrupt_wakeups"),
+    Family("process_idle_wakeups_total", "counter", "Times the process woke an idle processor "
+           "(macOS; Activity Monitor's Idle Wake Ups).", one("idle_wakeups"), default=False),
+    Family("process_interrupt_wakeups_total", "counter", "Wakeups of the process caused by "
+           "interrupts (macOS).", one("interrupt_wakeups"), default=False),
+    Family("process_cpu_performance_seconds_total", "counter", "CPU time spent on performance "
+           "cores, in seconds (macOS 13 and later on Apple Silicon; the rest of "
+           "process_cpu_seconds_total ran on efficiency cores).",
+           (('mode="user"', "cpu_user_performance"), ('mode="system"', "cpu_system_performance")),
            default=False),
-    Family("process_cpu_performance_seconds_total", "counter",
-           "CPU time spent on performance cores, in seconds (macOS 13 and later on Apple "
-           "Silicon; the rest of process_cpu_seconds_total ran on efficiency cores).",
-           (('mode="user"', "cpu_user_performance"),
-            ('mode="system"', "cpu_system_performance")), default=False),
-    Family("process_cpu_wait_seconds_total", "counter",
-           "Time the process was runnable but waiting for a CPU, in seconds (Linux: "
-           "schedstat's run-queue delay; macOS: runnable time less CPU time).",
-           one("cpu_wait"), default=False),
-    Family("process_wired_memory_bytes", "gauge",
-           "Wired memory, which cannot be paged out, in bytes (macOS).", one("wired_bytes"),
-           default=False),
-    Family("process_memory_footprint_peak_bytes", "gauge",
-           "The largest physical footprint the process has had, in bytes (macOS).",
-           one("footprint_peak_bytes"), default=False),
+    Family("process_cpu_wait_seconds_total", "counter", "Time the process was runnable but "
+           "waiting for a CPU, in seconds (Linux: schedstat's run-queue delay; macOS: runnable "
+           "time less CPU time).", one("cpu_wait"), default=False),
+    Family("process_wired_memory_bytes", "gauge", "Wired memory, which cannot be paged out, in "
+           "bytes (macOS).", one("wired_bytes"), default=False),
+    Family("process_memory_footprint_peak_bytes", "gauge", "The largest physical footprint the "
+           "process has had, in bytes (macOS).", one("footprint_peak_bytes"), default=False),
 )
 
 # The exporter's own families (rendered by render_self below); always exported.
 SELF_FAMILIES = (
-    Family("process_exporter_build_info", "gauge",
-           "A metric with a constant '1' value labeled by version, python_version and "
-           "platform from which process_exporter was built."),
-    Family("process_exporter_scrape_duration_seconds", "gauge",
-           "Time the last scrape took to read and render every process."),
-    Family("process_exporter_processes", "gauge",
-           "Processes exported in the last scrape."),
-    Family("process_exporter_processes_partial", "gauge",
-           "Processes exported in the last scrape without some of their numbers, because "
-           "the kernel refused them (another user's process; run as root to read it all)."),
-    Family("process_exporter_processes_skipped", "gauge",
-           "Processes listed by the kernel but not exported in the last scrape, by reason."),
-    Family("process_exporter_series", "gauge",
-           "Series of the process or group families in this scrape (the exporter's own "
-           "not counted): the cardinality it costs."),
+    Family("process_exporter_build_info", "gauge", "A metric with a constant '1' value labeled by "
+           "version, python_version and platform from which process_exporter was built."),
+    Family("process_exporter_scrape_duration_seconds", "gauge", "Time the last scrape took to "
+           "read and render every process."),
+    Family("process_exporter_processes", "gauge", "Processes exported in the last scrape."),
+    Family("process_exporter_processes_partial", "gauge", "Processes exported in the last scrape "
+           "without some of their numbers, because the kernel refused them (another user's "
+           "process; run as root to read it all)."),
+    Family("process_exporter_processes_skipped", "gauge", "Processes listed by the kernel but not "
+           "exported in the last scrape, by reason."),
+    Family("process_exporter_series", "gauge", "Series of the process or group families in this "
+           "scrape (the exporter's own not counted): the cardinality it costs."),
 )
 # The exporter's own process, as every exporter's client library gives it, under its
 # own prefix: process_* are the per-process families here.
 HEALTH_FAMILIES = (
-    Family("process_exporter_cpu_seconds_total", "counter",
-           "CPU time the exporter itself has used, user and system, in seconds.",
-           one("cpu_seconds")),
-    Family("process_exporter_resident_memory_bytes", "gauge",
-           "The exporter's own resident memory, in bytes.", one("resident_bytes")),
-    Family("process_exporter_virtual_memory_bytes", "gauge",
-           "The exporter's own virtual memory, in bytes.", one("virtual_bytes")),
-    Family("process_exporter_open_fds", "gauge",
-           "Descriptors the exporter has open.", one("open_fds")),
-    Family("process_exporter_max_fds", "gauge",
-           "The exporter's soft limit on open descriptors.", one("max_fds")),
-    Family("process_exporter_start_time_seconds", "gauge",
-           "When the exporter started, in seconds since the epoch.", one("start_time")),
+    Family("process_exporter_cpu_seconds_total", "counter", "CPU time the exporter itself has "
+           "used, user and system, in seconds.", one("cpu_seconds")),
+    Family("process_exporter_resident_memory_bytes", "gauge", "The exporter's own resident "
+           "memory, in bytes.", one("resident_bytes")),
+    Family("process_exporter_virtual_memory_bytes", "gauge", "The exporter's own virtual memory, "
+           "in bytes.", one("virtual_bytes")),
+    Family("process_exporter_open_fds", "gauge", "Descriptors the exporter has open.",
+           one("open_fds")),
+    Family("process_exporter_max_fds", "gauge", "The exporter's soft limit on open descriptors.",
+           one("max_fds")),
+    Family("process_exporter_start_time_seconds", "gauge", "When the exporter started, in seconds "
+           "since the epoch.", one("start_time")),
 )
 
-PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
 # With --group-by or --group: the families of the Linux reference process exporter
 # (ncabatoff/process-exporter), with its names, types, labels and label values, so
@@ -3115,8 +2740,8 @@ def wchan_samples(group):
 
 
 def thread_samples(*pairs):
-    """An `each` for a per-thread family: per thread name, a sample for each
-    (extra label text, ThreadTotals attribute) pair whose value is known."""
+    """An `each` giving, per thread name, a sample of each (extra labels, ThreadTotals
+    attribute) pair known."""
     def samples(group):
         result = []
         for name, totals in sorted(group.threads_by_name.items()):
@@ -3130,10 +2755,10 @@ def thread_samples(*pairs):
 
 
 GROUP_FAMILIES = (
-    Family("namedprocess_namegroup_num_procs", "gauge",
-           "Number of processes in this group.", one("num_procs")),
-    Family("namedprocess_namegroup_cpu_seconds_total", "counter",
-           "CPU seconds used by the group's processes, exited ones included.",
+    Family("namedprocess_namegroup_num_procs", "gauge", "Number of processes in this group.",
+           one("num_procs")),
+    Family("namedprocess_namegroup_cpu_seconds_total", "counter", "CPU seconds used by the "
+           "group's processes, exited ones included.",
            (('mode="user"', "cpu_user"), ('mode="system"', "cpu_system"))),
     Family("namedprocess_namegroup_memory_bytes", "gauge",
            "Memory of the group's processes, in bytes, by memtype (proportionalResident "
@@ -3143,50 +2768,42 @@ GROUP_FAMILIES = (
             ('memtype="proportionalResident"', "proportional_resident_bytes"),
             ('memtype="proportionalSwapped"', "proportional_swapped_bytes"),
             ('memtype="footprint"', "footprint_bytes"))),
-    Family("namedprocess_namegroup_oldest_start_time_seconds", "gauge",
-           "Start time of the oldest process in the group since unix epoch in seconds.",
-           one("start_time")),
-    Family("namedprocess_namegroup_num_threads", "gauge",
-           "Number of threads in the group's processes.", one("threads")),
-    Family("namedprocess_namegroup_open_filedesc", "gauge",
-           "Number of open file descriptors in the group's processes.", one("open_fds")),
-    Family("namedprocess_namegroup_worst_fd_ratio", "gauge",
-           "The worst (closest to 1) ratio between open descriptors and their soft limit "
-           "among the group's processes.", one("worst_fd_ratio"),
-           needs=("open_fds", "fd_limit")),
-    Family("namedprocess_namegroup_read_bytes_total", "counter",
-           "Bytes read from storage by the group's processes, exited ones included.",
-           one("disk_read_bytes")),
-    Family("namedprocess_namegroup_write_bytes_total", "counter",
-           "Bytes written to storage by the group's processes, exited ones included.",
-           one("disk_written_bytes")),
-    Family("namedprocess_namegroup_major_page_faults_total", "counter",
-           "Major page faults of the group's processes, exited ones included.",
-           one("major_faults")),
-    Family("namedprocess_namegroup_minor_page_faults_total", "counter",
-           "Minor page faults of the group's processes, exited ones included.",
-           one("minor_faults")),
-    Family("namedprocess_namegroup_context_switches_total", "counter",
-           "Context switches of the group's processes, exited ones included, by "
-           "ctxswitchtype (Linux); macOS gives only their sum, without the label.",
-           SWITCH_SAMPLES),
-    Family("namedprocess_namegroup_states", "gauge",
-           "Number of processes in states Running, Sleeping, Waiting, Zombie, or Other.",
+    Family("namedprocess_namegroup_oldest_start_time_seconds", "gauge", "Start time of the oldest "
+           "process in the group since unix epoch in seconds.", one("start_time")),
+    Family("namedprocess_namegroup_num_threads", "gauge", "Number of threads in the group's "
+           "processes.", one("threads")),
+    Family("namedprocess_namegroup_open_filedesc", "gauge", "Number of open file descriptors in "
+           "the group's processes.", one("open_fds")),
+    Family("namedprocess_namegroup_worst_fd_ratio", "gauge", "The worst (closest to 1) ratio "
+           "between open descriptors and their soft limit among the group's processes.",
+           one("worst_fd_ratio"), needs=("open_fds", "fd_limit")),
+    Family("namedprocess_namegroup_read_bytes_total", "counter", "Bytes read from storage by the "
+           "group's processes, exited ones included.", one("disk_read_bytes")),
+    Family("namedprocess_namegroup_write_bytes_total", "counter", "Bytes written to storage by "
+           "the group's processes, exited ones included.", one("disk_written_bytes")),
+    Family("namedprocess_namegroup_major_page_faults_total", "counter", "Major page faults of the "
+           "group's processes, exited ones included.", one("major_faults")),
+    Family("namedprocess_namegroup_minor_page_faults_total", "counter", "Minor page faults of the "
+           "group's processes, exited ones included.", one("minor_faults")),
+    Family("namedprocess_namegroup_context_switches_total", "counter", "Context switches of the "
+           "group's processes, exited ones included, by ctxswitchtype (Linux); macOS gives only "
+           "their sum, without the label.", SWITCH_SAMPLES),
+    Family("namedprocess_namegroup_states", "gauge", "Number of processes in states Running, "
+           "Sleeping, Waiting, Zombie, or Other.",
            tuple(('state="%s"' % state, "state_" + state.lower()) for state in STATES),
            needs=("state",)),
-    Family("namedprocess_namegroup_threads_wchan", "gauge",
-           "Number of threads in this group waiting on each wchan (Linux, where the "
-           "kernel shows it).", each=wchan_samples, needs=("wchan",)),
-    Family("process_exporter_group_joins_total", "counter",
-           "Processes that entered the group, and no group before, since the exporter's "
-           "first scrape (a restart is one; a rename into it is not): this exporter's "
-           "own, not a reference family.", one("joins")),
+    Family("namedprocess_namegroup_threads_wchan", "gauge", "Number of threads in this group "
+           "waiting on each wchan (Linux, where the kernel shows it).", each=wchan_samples,
+           needs=("wchan",)),
+    Family("process_exporter_group_joins_total", "counter", "Processes that entered the group, "
+           "and no group before, since the exporter's first scrape (a restart is one; a rename "
+           "into it is not): this exporter's own, not a reference family.", one("joins")),
     # Only with --threads: per thread name, as the reference's -threads.
-    Family("namedprocess_namegroup_thread_count", "gauge",
-           "Number of threads in this group with the same threadname.",
-           each=thread_samples(("", "count")), needs=("thread_list",), default=False),
-    Family("namedprocess_namegroup_thread_cpu_seconds_total", "counter",
-           "CPU user/system usage in seconds of the threads of this threadname.",
+    Family("namedprocess_namegroup_thread_count", "gauge", "Number of threads in this group with "
+           "the same threadname.", each=thread_samples(("", "count")), needs=("thread_list",),
+           default=False),
+    Family("namedprocess_namegroup_thread_cpu_seconds_total", "counter", "CPU user/system usage "
+           "in seconds of the threads of this threadname.",
            each=thread_samples(('mode="user"', "cpu_user"), ('mode="system"', "cpu_system")),
            needs=("thread_list",), default=False),
     Family("namedprocess_namegroup_thread_io_bytes_total", "counter",
@@ -3194,14 +2811,12 @@ GROUP_FAMILIES = (
            each=thread_samples(('iomode="read"', "read_bytes"),
                                ('iomode="write"', "written_bytes")),
            needs=("thread_list",), default=False),
-    Family("namedprocess_namegroup_thread_major_page_faults_total", "counter",
-           "Major page faults of the threads of this threadname (Linux).",
-           each=thread_samples(("", "major_faults")), needs=("thread_list",),
-           default=False),
-    Family("namedprocess_namegroup_thread_minor_page_faults_total", "counter",
-           "Minor page faults of the threads of this threadname (Linux).",
-           each=thread_samples(("", "minor_faults")), needs=("thread_list",),
-           default=False),
+    Family("namedprocess_namegroup_thread_major_page_faults_total", "counter", "Major page faults "
+           "of the threads of this threadname (Linux).", each=thread_samples(("", "major_faults")),
+           needs=("thread_list",), default=False),
+    Family("namedprocess_namegroup_thread_minor_page_faults_total", "counter", "Minor page faults "
+           "of the threads of this threadname (Linux).", each=thread_samples(("", "minor_faults")),
+           needs=("thread_list",), default=False),
     Family("namedprocess_namegroup_thread_context_switches_total", "counter",
            "Context switches of the threads of this threadname (Linux).",
            each=thread_samples(('ctxswitchtype="voluntary"', "voluntary_switches"),
@@ -3213,20 +2828,18 @@ THREAD_FAMILIES = tuple(family.name for family in GROUP_FAMILIES if "thread_list
 # The reference's scrape counters, in group mode: its author's dashboards take their
 # instance variable from them.  Counters since the exporter started.
 GROUP_SCRAPE_FAMILIES = (
-    Family("namedprocess_scrape_errors", "counter",
-           "Scrapes that read no process at all (the listing failed)."),
-    Family("namedprocess_scrape_procread_errors", "counter",
-           "Processes listed but not read (refused or failed; not those that exited)."),
-    Family("namedprocess_scrape_partial_errors", "counter",
-           "Processes read without some of their numbers (refused, e.g. another "
-           "user's I/O)."),
+    Family("namedprocess_scrape_errors", "counter", "Scrapes that read no process at all (the "
+           "listing failed)."),
+    Family("namedprocess_scrape_procread_errors", "counter", "Processes listed but not read "
+           "(refused or failed; not those that exited)."),
+    Family("namedprocess_scrape_partial_errors", "counter", "Processes read without some of their "
+           "numbers (refused, e.g. another user's I/O)."),
 )
 
 
 def select_families(names, table=PROCESS_FAMILIES):
-    """The families of `table` named, in the table's order; 'default' names those
-    exported without --metrics (the default set for None), 'all' every one.  ValueError
-    for a stranger."""
+    """The families of `table` named ('default': those exported without --metrics;
+    'all'); a ValueError for a stranger."""
     names = set(["default"] if names is None else names)
     known = [family.name for family in table]
     unknown = sorted(names - set(known) - {"default", "all"})
@@ -3246,7 +2859,7 @@ def fields_of(families):
 
 
 # ---------------------------------------------------------------------------
-# Rendering: the Prometheus text exposition format 0.0.4
+# Labels, and command lines with their secrets hidden
 # ---------------------------------------------------------------------------
 
 def escape_label_value(value):
@@ -3254,26 +2867,7 @@ def escape_label_value(value):
     return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
-def escape_help(text):
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
-
-
-def format_value(value):
-    """A sample value in full precision, spelled as Go's ParseFloat reads it.
-
-    repr() gives the shortest text that reads back to the same float (and plain
-    digits for an int); only NaN and the infinities are spelled differently.
-    """
-    text = repr(value)
-    return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
-
-
-def family_header(family):
-    return "# HELP %s %s\n# TYPE %s %s\n" % (
-        family.name, escape_help(family.help), family.name, family.type)
+PROCESS_LABELS = ("pid", "ppid", "uid", "gid", "path", "name")
 
 
 # --label cmdline: a command line as a label of process_info, its secrets hidden
@@ -3312,9 +2906,8 @@ def hide_value(word):
 
 
 def redacted_cmdline(cmdline):
-    """A command line with the values of secrets hidden (see README, "Command lines
-    as labels"), cut to CMDLINE_LABEL_CHARS.  Words are what spaces part: the
-    arguments, or pieces of one that holds spaces (a conninfo string, say)."""
+    """A command line with its secrets hidden (README, "Command lines as labels"), cut
+    to CMDLINE_LABEL_CHARS; words are what spaces part."""
     words = cmdline.split(" ")
     program = words[0].rpartition("/")[2]
     mysql = program.startswith(("mysql", "mariadb"))
@@ -3354,9 +2947,8 @@ def redacted_cmdline(cmdline):
 
 
 def labeler(names, user_names=None):
-    """A function giving a process's label text for these labels, in this order;
-    `user` is the name of its uid (--label user).  Its output is cached per
-    process (LabelCache), so it runs once per process, not per scrape."""
+    """A function giving a process's label text for these labels (user: its uid's name);
+    cached per process by LabelCache."""
     template = ",".join('%s="%%s"' % name for name in names)
 
     def labels(record):
@@ -3383,12 +2975,41 @@ def group_labels(group):
     return 'groupname="%s"' % escape_label_value(group.name)
 
 
-def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
-    """Each family's text in turn: its samples together, one series per item (a
-    process or a group).  A family with no value at all is left out whole.
+class LabelCache(Remembered):
+    """A process's label text, built once while its labels stay the same."""
 
-    The identity family (process_info) takes its labels from identity_labels_of,
-    when given: every label a process has, where the others may carry fewer."""
+    depends_on = ("pid", "ppid", "uid", "gid", "name", "path")
+
+
+# ---------------------------------------------------------------------------
+# Rendering: the Prometheus text exposition format 0.0.4
+# ---------------------------------------------------------------------------
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def escape_help(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+SPECIAL_FLOATS = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}
+
+
+def format_value(value):
+    """A value in full precision as Go's ParseFloat reads it: repr(), NaN and the
+    infinities spelled Go's way."""
+    text = repr(value)
+    return SPECIAL_FLOATS.get(text, text) if text[-1] in "nf" else text
+
+
+def family_header(family):
+    return "# HELP %s %s\n# TYPE %s %s\n" % (
+        family.name, escape_help(family.help), family.name, family.type)
+
+
+def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
+    """Each family's text: one series per item (process or group), none for a family
+    without values; process_info labelled by identity_labels_of."""
     labelled = [(labels_of(item), item) for item in items]
     identified = labelled if identity_labels_of in (None, labels_of) else \
         [(identity_labels_of(item), item) for item in items]
@@ -3418,40 +3039,38 @@ def render_families(items, families, labels_of=process_labels, identity_labels_o
 def render_self(processes, skipped, duration, partial=0, series=None, health=None):
     """The exporter's own families: what it is, how the last scrape went, and (given
     its Health) what it uses."""
-    build, duration_family, count, partial_family, skipped_family, series_family = \
-        SELF_FAMILIES
-    python_version = "%d.%d.%d" % sys.version_info[:3]
-    parts = [
-        family_header(build),
-        '%s{version="%s",python_version="%s",platform="%s"} 1\n' % (
-            build.name, escape_label_value(__version__), python_version,
-            escape_label_value(sys.platform)),
-        family_header(duration_family),
-        "%s %s\n" % (duration_family.name, format_value(duration)),
-        family_header(count),
-        "%s %d\n" % (count.name, processes),
-        family_header(partial_family),
-        "%s %d\n" % (partial_family.name, partial),
-        family_header(skipped_family),
-    ]
-    for reason in SKIP_REASONS:
-        parts.append('%s{reason="%s"} %d\n' % (skipped_family.name, reason,
-                                                skipped.get(reason, 0)))
+    build, duration_family, count, partial_family, skipped_family, series_family = SELF_FAMILIES
+
+    def single(family, value):
+        return "%s%s %s\n" % (family_header(family), family.name, format_value(value))
+    parts = [family_header(build), '%s{version="%s",python_version="%d.%d.%d",platform="%s"} 1\n'
+             % ((build.name, escape_label_value(__version__)) + tuple(sys.version_info[:3])
+                + (escape_label_value(sys.platform),)),
+             single(duration_family, duration), single(count, int(processes)),
+             single(partial_family, int(partial)), family_header(skipped_family)]
+    parts += ['%s{reason="%s"} %d\n' % (skipped_family.name, reason, skipped.get(reason, 0))
+              for reason in SKIP_REASONS]
     if series is not None:
-        parts.append(family_header(series_family))
-        parts.append("%s %d\n" % (series_family.name, series))
-    if health is not None:
-        for family in HEALTH_FAMILIES:
-            value = getattr(health, family.samples[0][1])
-            if value is not None:
-                parts.append("%s%s %s\n" % (family_header(family), family.name,
-                                            format_value(value)))
+        parts.append(single(series_family, int(series)))
+    for family in HEALTH_FAMILIES if health is not None else ():
+        value = getattr(health, family.samples[0][1])
+        if value is not None:
+            parts.append(single(family, value))
     return "".join(parts)
 
 
+def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
+    """The whole exposition for these records, ending in a newline."""
+    return "".join(render_families(records, families)) + render_self(
+        len(records), skipped or {}, duration, partial)
+
+
+# ---------------------------------------------------------------------------
+# One scrape: read, select, group, render
+# ---------------------------------------------------------------------------
+
 class Health:
-    """The exporter's own process, from its record among those read (the reader reads
-    it as any other) and, for what the flags may leave unread, the system."""
+    """The exporter's own process: its record among those read, and the system."""
 
     def __init__(self, records):
         import resource
@@ -3472,26 +3091,9 @@ class Health:
             self.max_fds = None
 
 
-def render(records, skipped=None, duration=0.0, families=PROCESS_FAMILIES, partial=0):
-    """The whole exposition for these records, ending in a newline."""
-    return "".join(render_families(records, families)) + render_self(
-        len(records), skipped or {}, duration, partial)
-
-
-class LabelCache(Remembered):
-    """A process's label text, built once while its labels stay the same."""
-
-    depends_on = ("pid", "ppid", "uid", "gid", "name", "path")
-
-
 class Exporter:
-    """One scrape, start to end: read, select, group, render.
-
-    Per process: filter, then leave out the youngest (--min-age), then keep the
-    heaviest and sum the rest (--top).  The value series carry `value_labels_of`'s
-    labels (--labels), process_info every label.  Scrapes take turns: the reader
-    reuses its buffers, and the grouper and the top their history.
-    """
+    """One scrape: read, filter, then group, or leave out the youngest (--min-age) and
+    sum all but the heaviest (--top); render.  Scrapes take turns."""
 
     def __init__(self, reader, families=PROCESS_FAMILIES, filter=None, grouper=None,
                  labels_of=process_labels, value_labels_of=None, min_age=0.0, top=None,
@@ -3517,8 +3119,8 @@ class Exporter:
         self._lock = threading.Lock()
 
     def select(self, records):
-        """The per-process items to export, how many processes they stand for, and
-        how many of those the kernel refused some numbers of."""
+        """The items to export, how many processes they stand for, and how many of those
+        are partial."""
         if self.min_age:
             now = self.clock()
             records = [record for record in records if record.start_time is None
@@ -3529,8 +3131,7 @@ class Exporter:
         return records, len(records), partial
 
     def scrape_chunks(self):
-        """The exposition of this moment as UTF-8 chunks, one per family: the whole
-        text is never held twice over, as str and as bytes."""
+        """The exposition as UTF-8 chunks, one per family, never held whole twice."""
         with self._lock:
             started = time.perf_counter()
             reader = self.reader
@@ -3577,15 +3178,14 @@ class Exporter:
         """The exposition text of this moment."""
         return b"".join(self.scrape_chunks()).decode("utf-8")
 
-    def adopt(self, newer):
-        """Take the settings of `newer`, an Exporter built from reloaded flags, between
-        two scrapes.  The reader stays, reading what `newer` exports, with what it knows
-        of every process; groups keep their ledgers, and the rest of --top its sums."""
+    def reconfigure(self, newer):
+        """Take the settings of `newer`, built from reloaded flags; the reader stays,
+        and groups and the top go on from their history."""
         with self._lock:
             if newer.grouper is not None and self.grouper is not None:
-                newer.grouper.adopt(self.grouper)
+                newer.grouper.inherit(self.grouper)
             if newer.top is not None and self.top is not None:
-                newer.top.adopt(self.top)
+                newer.top.inherit(self.top)
             if newer.fields is not None:
                 self.reader.set_fields(newer.fields)
             for name in ("families", "filter", "grouper", "min_age", "top",
@@ -3594,16 +3194,14 @@ class Exporter:
 
 
 # ---------------------------------------------------------------------------
-# Security: TLS and basic auth, with the standard library alone
+# Security: password hashes, basic auth, TLS, files reloaded when they change
 # ---------------------------------------------------------------------------
 
 PBKDF2_ITERATIONS = 600000      # OWASP's figure for PBKDF2-HMAC-SHA256 (2023)
 # The hash schemes of the basic-auth file, by their first field, with their field count:
 # pbkdf2-sha256$ITERATIONS$SALT$HASH and scrypt$N$R$P$SALT$HASH.
-PBKDF2 = "pbkdf2-sha256"
-PBKDF2_FIELDS = 4
-SCRYPT = "scrypt"
-SCRYPT_FIELDS = 6
+PBKDF2, SCRYPT = "pbkdf2-sha256", "scrypt"
+HASH_FIELDS = {PBKDF2: 4, SCRYPT: 6}
 AUTH_REALM = "process_exporter"
 
 
@@ -3612,21 +3210,20 @@ def b64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-def hash_password(password, iterations=PBKDF2_ITERATIONS, salt=None):
-    """A self-describing hash for the basic-auth file:
-    pbkdf2-sha256$ITERATIONS$SALT$HASH, salt and hash in base64."""
+def hash_password(password, iterations=PBKDF2_ITERATIONS):
+    """A pbkdf2-sha256$ITERATIONS$SALT$HASH line's hash, salt and hash in base64."""
     import hashlib
-    salt = os.urandom(16) if salt is None else salt
+    salt = os.urandom(16)
     derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
     return "%s$%d$%s$%s" % (PBKDF2, iterations, b64(salt), b64(derived))
 
 
 def parse_hash(encoded):
-    """(scheme, cost numbers, salt, digest) of an encoded hash, pbkdf2-sha256$ITERATIONS
-    $SALT$HASH or scrypt$N$R$P$SALT$HASH; ValueError if it is neither."""
+    """(scheme, cost numbers, salt, digest) of a pbkdf2-sha256 or scrypt hash; a
+    ValueError if it is neither."""
     import base64
     parts = encoded.split("$")
-    fields = {PBKDF2: PBKDF2_FIELDS, SCRYPT: SCRYPT_FIELDS}.get(parts[0])
+    fields = HASH_FIELDS.get(parts[0])
     if fields is None or len(parts) != fields:
         raise ValueError("not a hash of a known scheme")
     try:
@@ -3665,9 +3262,8 @@ def system_bcrypt():
 
 
 def verify_password(password, encoded):
-    """Whether password matches an encoded hash (see parse_hash, BCRYPT); compared in
-    constant time.  A malformed hash, or a scheme this system cannot compute, matches
-    nothing."""
+    """Whether password matches the hash, compared in constant time; a malformed hash,
+    or one this system cannot compute, matches nothing."""
     import hashlib
     import hmac
     if BCRYPT.match(encoded):
@@ -3689,6 +3285,101 @@ def verify_password(password, encoded):
     return hmac.compare_digest(derived, expected)
 
 
+def check_user_name(user):
+    """The user, if the basic-auth file can hold it and a client send it: not empty,
+    UTF-8, no colon, space or control character, no leading '#'; else a ValueError."""
+    if not user:
+        raise ValueError("the user name is empty")
+    try:
+        user.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("user name %r is not valid UTF-8" % user) from None
+    if ":" in user:
+        raise ValueError("user name %r holds a colon" % user)
+    if user.startswith("#"):
+        raise ValueError("user name %r starts with '#', which makes a comment" % user)
+    if any(char.isspace() or not char.isprintable() for char in user):
+        raise ValueError("user name %r holds a space or control character" % user)
+    return user
+
+
+def check_hash(encoded):
+    """ValueError unless encoded is a hash that verify_password can check."""
+    import hashlib
+    if BCRYPT.match(encoded):
+        if system_bcrypt() is None:
+            raise ValueError("this system's crypt(3) cannot check bcrypt hashes ($2y$...); "
+                             "make a hash it can with --hash-password")
+        return encoded
+    try:
+        scheme, cost, salt, digest = parse_hash(encoded)
+    except ValueError:
+        good = False
+    else:
+        if scheme == SCRYPT and not hasattr(hashlib, "scrypt"):
+            raise ValueError("this Python's hashlib has no scrypt")
+        n = cost[0]
+        good = bool(salt and digest) and (cost[0] > 0 if scheme == PBKDF2 else
+                                          n > 1 and n & (n - 1) == 0 and min(cost[1:]) > 0)
+    if not good:
+        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH, "
+                         "scrypt$N$R$P$SALT$HASH or bcrypt (make one with --hash-password)")
+    return encoded
+
+
+def dummy_like(encoded):
+    """A hash of the same scheme and cost as encoded, with random salt and digest."""
+    import base64
+    if BCRYPT.match(encoded):
+        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return encoded[:7] + "".join(alphabet[byte % 64] for byte in os.urandom(53))
+    parts = encoded.split("$")
+    for index in (-2, -1):
+        parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
+    return "$".join(parts)
+
+
+def read_new_password(stream_in=None):
+    """A password, asked twice without echo on a terminal, else one line of standard
+    input; a ValueError says why not."""
+    stream_in = stream_in or sys.stdin
+    if stream_in is None or stream_in.closed:
+        raise ValueError("standard input is closed")
+    if not stream_in.isatty():
+        return stream_in.buffer.readline().decode("utf-8").rstrip("\r\n") \
+            if hasattr(stream_in, "buffer") else stream_in.readline().rstrip("\r\n")
+    import getpass
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+class Users(dict):
+    """user -> checked password hash, and `dummy`, a hash of their cost that no password
+    matches: an unknown user is checked against it, taking as long."""
+
+    dummy = None
+
+    def add(self, user, encoded):
+        self[check_user_name(user)] = check_hash(encoded)
+        if self.dummy is None:
+            self.dummy = dummy_like(encoded)
+
+
+def basic_credentials(header):
+    """(user, password) from an Authorization header of the Basic scheme, or None."""
+    import base64
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        user, sep, password = base64.b64decode(header[6:].strip(),
+                                               validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
 def watched_mtimes(paths):
     """What tells us a file changed: its mtime, size and inode."""
     stamps = []
@@ -3699,8 +3390,8 @@ def watched_mtimes(paths):
 
 
 class Reloading:
-    """Something built from files and rebuilt when they change, checked at most once
-    a second.  If the new files do not load, the old build stays and it is logged."""
+    """What a subclass's load() builds from files, built again when they change (checked
+    at most once a second); files that do not load leave the old build, and a log line."""
 
     clock = staticmethod(time.monotonic)     # a test may move time on
 
@@ -3713,9 +3404,6 @@ class Reloading:
         self.current = self.load()
         self._stamps = watched_mtimes(self.paths)
 
-    def load(self):
-        raise NotImplementedError
-
     def get(self):
         now = self.clock()
         if now - self._checked >= 1.0:
@@ -3726,8 +3414,8 @@ class Reloading:
         return self.current
 
     def _reload_if_changed(self):
-        """Load the files if they changed.  Files that fail are tried once per
-        change, and said once, not every second for as long as they stay broken."""
+        """Load the files if they changed; ones that fail are tried, and said, once per
+        change."""
         try:
             stamps = watched_mtimes(self.paths)
             if stamps != self._stamps:
@@ -3743,22 +3431,94 @@ class Reloading:
                 self._complaint = complaint
 
 
-class TLSFiles(Reloading):
-    """An SSLContext from --web.tls-* files: TLS 1.2 or newer, the ssl module's secure
-    defaults, and client certificates required when a client CA is given."""
+class BasicAuth(Reloading):
+    """Users from --web.basic-auth-file (user:hash lines).  A credential verified once
+    is remembered as a keyed digest, as exporter-toolkit does; others derive their key
+    in one lane, so that guessing takes a core at most and never delays the scraper
+    (docs/http-and-security.md)."""
 
-    def __init__(self, cert_file, key_file, client_ca_file=None):
-        self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
-        Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
+    MAX_REMEMBERED = 64
 
-    def flags(self):
-        return [(flag, path) for flag, path in (
-            ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
-            ("--web.tls-client-ca-file", self.client_ca_file)) if path]
+    def __init__(self, path):
+        self.path = path
+        self.open_lane()
+        Reloading.__init__(self, [path], "basic-auth file")
+
+    def open_lane(self):
+        self._key = os.urandom(32)
+        self._verified = {}            # digest of "user:password" -> the hash it matched
+        self._lane = threading.Lock()
 
     def load(self):
-        return tls_context(self.flags(), "RequireAndVerifyClientCert"
-                           if self.client_ca_file else "NoClientCert")
+        data = read_regular_file(self.path)
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise ValueError("%s line 1 starts with a byte-order mark; save the file as "
+                             "UTF-8 without one" % self.path)
+        users, lines = Users(), {}
+        for number, line in enumerate(read_text(self.path, data).splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, encoded = line.rpartition(":")    # a hash holds no colon
+            try:
+                if not sep:
+                    raise ValueError("not user:hash")
+                if user in lines:       # what is wrong with the line itself first
+                    check_hash(check_user_name(user) and encoded)
+                    raise ValueError("user %r again (first on line %d)" % (user, lines[user]))
+                users.add(user, encoded)
+            except ValueError as exc:
+                raise ValueError("%s line %d: %s" % (self.path, number, exc)) from None
+            lines[user] = number
+        if not users:
+            raise ValueError("%s names no user" % self.path)
+        return users
+
+    def users(self):
+        return self.get()
+
+    def authorize(self, header, dropped=None):
+        """Whether the Authorization header carries a user's right password (anyone,
+        where there are no users).  An unknown user costs what a known one does;
+        `dropped` set, the attempt stops waiting for the lane."""
+        import hashlib
+        import hmac
+        users = self.users()
+        if not users:
+            return True
+        credentials = basic_credentials(header)
+        if credentials is None:
+            return False
+        user, password = credentials
+        encoded = users.get(user)
+        digest = hmac.new(self._key, ("%s:%s" % (user, password)).encode("utf-8"),
+                          hashlib.sha256).digest()
+        if encoded is not None and self._verified.get(digest) == encoded:
+            return True
+        while not self._lane.acquire(timeout=0.05):
+            if dropped is not None and dropped.is_set():
+                return False
+        try:
+            matched = verify_password(password, encoded or users.dummy)
+        finally:
+            self._lane.release()
+        if not matched or encoded is None:
+            return False
+        if len(self._verified) >= self.MAX_REMEMBERED:
+            self._verified.clear()
+        self._verified[digest] = encoded
+        return True
+
+
+class WebConfigAuth(BasicAuth):
+    """BasicAuth with the basic_auth_users of a --web.config.file, as it is now."""
+
+    def __init__(self, web):
+        self.web = web
+        self.open_lane()
+
+    def users(self):
+        return self.web.get().users
 
 
 # exporter-toolkit's client_auth_type: those Python's ssl can keep (it cannot take a
@@ -3771,11 +3531,10 @@ TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13
 
 def tls_context(files, client_auth="NoClientCert", min_version="TLS12", max_version="TLS13",
                 allowed_sans=None):
-    """An SSLContext from (name, path) pairs of a certificate, its key and perhaps a
-    client CA, each name saying where it came from in an error.  Each file is checked
-    to be regular and small before OpenSSL reads it: a FIFO would hang it and a device
-    never end.  A key with a pass phrase is refused, never prompted for.  The allowed
-    SANs of client certificates ride on the context (see MetricsHandler.setup)."""
+    """An SSLContext from (name, path) pairs of certificate, key and client CA, each
+    name telling where a file came from.  Files are checked regular and small first (a
+    FIFO would hang OpenSSL); a key with a pass phrase is refused, never prompted for;
+    allowed SANs ride on the context."""
     import ssl
     for name, path in files:
         try:
@@ -3813,273 +3572,30 @@ class PassPhraseNeeded(Exception):
 
 def no_pass_phrase():
     """OpenSSL's password callback: without one it would ask on the terminal, and a
-    reload would wait there for ever.  An encrypted key is refused instead."""
+    reload wait there for ever."""
     raise PassPhraseNeeded()
 
 
-class Users(dict):
-    """user -> password hash, and a hash that no password matches but that costs
-    what theirs cost (an unknown user is checked against it, taking as long)."""
+class TLSFiles(Reloading):
+    """An SSLContext from the --web.tls-* files: TLS 1.2 or newer, client certificates
+    required with a client CA."""
 
-    dummy = None
+    def __init__(self, cert_file, key_file, client_ca_file=None):
+        self.cert_file, self.key_file, self.client_ca_file = cert_file, key_file, client_ca_file
+        Reloading.__init__(self, [cert_file, key_file, client_ca_file], "TLS certificates")
 
-
-class BasicAuth(Reloading):
-    """Users and password hashes from --web.basic-auth-file (lines user:hash).
-
-    A credential verified once is remembered (as a keyed digest, never the
-    password), as exporter-toolkit does: a scrape every few seconds pays no key
-    derivation and waits for nothing, however many guesses arrive, from whatever
-    address.  Anything else derives its key in one lane, one at a time, so that
-    guessing takes a core at most; an attempt waiting there gives up when its
-    connection is closed to make room.  No state is kept per client: guesses from
-    the scraper's own address (one NAT, one proxy) cannot lock the scraper out.
-    """
-
-    MAX_REMEMBERED = 64
-
-    def __init__(self, path):
-        self.path = path
-        self._key = os.urandom(32)
-        self._verified = {}            # digest of "user:password" -> the hash it matched
-        self._lane = threading.Lock()
-        Reloading.__init__(self, [path], "basic-auth file")
+    def flags(self):
+        return [(flag, path) for flag, path in (
+            ("--web.tls-cert-file", self.cert_file), ("--web.tls-key-file", self.key_file),
+            ("--web.tls-client-ca-file", self.client_ca_file)) if path]
 
     def load(self):
-        data = read_regular_file(self.path)
-        if data.startswith(b"\xef\xbb\xbf"):
-            raise ValueError("%s line 1 starts with a byte-order mark; save the file as "
-                             "UTF-8 without one" % self.path)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError("%s line %d is not UTF-8" % (
-                self.path, data[:exc.start].count(b"\n") + 1)) from None
-        users, lines = Users(), {}
-        for number, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            user, sep, encoded = line.rpartition(":")    # a hash holds no colon
-            try:
-                if not sep:
-                    raise ValueError("not user:hash")
-                check_user_name(user)
-                check_hash(encoded)
-                if user in lines:
-                    raise ValueError("user %r again (first on line %d)" % (user, lines[user]))
-            except ValueError as exc:
-                raise ValueError("%s line %d: %s" % (self.path, number, exc)) from None
-            users[user], lines[user] = encoded, number
-        if not users:
-            raise ValueError("%s names no user" % self.path)
-        users.dummy = dummy_like(next(iter(users.values())))
-        return users
-
-    def users(self):
-        return self.get()
-
-    def authorize(self, header, dropped=None):
-        """Whether an Authorization header carries a known user and the right password
-        (anyone passes where there are no users: a web config without them).  An
-        unknown user costs the derivation a known one costs, so that timing does not
-        tell users apart.  `dropped`, an Event, is set when the connection is closed
-        to make room: then the attempt stops waiting for the lane."""
-        import hashlib
-        import hmac
-        users = self.users()
-        if not users:
-            return True
-        credentials = basic_credentials(header)
-        if credentials is None:
-            return False
-        user, password = credentials
-        encoded = users.get(user)
-        digest = hmac.new(self._key, ("%s:%s" % (user, password)).encode("utf-8"),
-                          hashlib.sha256).digest()
-        if encoded is not None and self._verified.get(digest) == encoded:
-            return True
-        while not self._lane.acquire(timeout=0.05):
-            if dropped is not None and dropped.is_set():
-                return False
-        try:
-            matched = verify_password(password, encoded or users.dummy)
-        finally:
-            self._lane.release()
-        if not matched or encoded is None:
-            return False
-        if len(self._verified) >= self.MAX_REMEMBERED:
-            self._verified.clear()
-        self._verified[digest] = encoded
-        return True
-
-
-class WebConfigAuth(BasicAuth):
-    """BasicAuth with the basic_auth_users of a --web.config.file, as it is now."""
-
-    def __init__(self, web):
-        self.web = web
-        self._key = os.urandom(32)
-        self._verified = {}
-        self._lane = threading.Lock()
-
-    def users(self):
-        return self.web.get().users
-
-
-def basic_credentials(header):
-    """(user, password) from an Authorization header of the Basic scheme, or None."""
-    import base64
-    if not header or header[:6].lower() != "basic ":
-        return None
-    try:
-        user, sep, password = base64.b64decode(header[6:].strip(),
-                                               validate=True).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return (user, password) if sep else None
-
-
-# --web.config.file: exporter-toolkit's web configuration, as node_exporter reads it.
-WEB_CONFIG_KEYS = {
-    "tls_server_config": ("cert_file", "key_file", "client_ca_file", "client_auth_type",
-                          "min_version", "max_version", "client_allowed_sans", "cert", "key",
-                          "client_ca", "cipher_suites", "curve_preferences",
-                          "prefer_server_cipher_suites"),
-    "http_server_config": ("http2", "headers"),
-    "basic_auth_users": None,
-    "rate_limit": ("interval", "burst"),
-}
-# The response headers it may set, and the values each may take (None: any).
-WEB_HEADERS = {"Strict-Transport-Security": None, "X-Content-Type-Options": ("nosniff",),
-               "X-Frame-Options": ("deny", "sameorigin"), "X-XSS-Protection": None,
-               "Content-Security-Policy": None}
-# What exporter-toolkit lets a file choose and Python's ssl chooses itself here (its
-# secure defaults), or what this server does not do: said once a load, then ignored.
-WEB_IGNORED = ("tls_server_config.cipher_suites", "tls_server_config.curve_preferences",
-               "rate_limit")
-
-
-class WebSettings:
-    """What a web configuration file says: an SSLContext or None, the basic-auth users
-    (Users, perhaps empty) and the headers every answer carries."""
-
-    def __init__(self, context, users, headers):
-        self.context, self.users, self.headers = context, users, headers
-
-
-class WebConfig(Reloading):
-    """--web.config.file, the file exporter-toolkit reads: tls_server_config,
-    http_server_config and basic_auth_users, read again when it or a file it names
-    changes (checked at most once a second, where exporter-toolkit reads it at each
-    request).  A change that does not load keeps the old settings, said in the log
-    (exporter-toolkit answers 500 until it is mended); whether TLS is on is settled
-    at start, as there."""
-
-    def __init__(self, path):
-        self.path = path
-        Reloading.__init__(self, [path], "web configuration")
-
-    def load(self):
-        path, folder = self.path, os.path.dirname(os.path.abspath(self.path))
-        document = parse_yaml(read_text(path), path)
-        document = {} if document is None else document
-        if not isinstance(document, dict):
-            raise ValueError("%s: not a mapping of %s" % (path, ", ".join(WEB_CONFIG_KEYS)))
-        for section, keys in WEB_CONFIG_KEYS.items():
-            value = document.get(section)
-            if value is not None and not isinstance(value, dict):
-                raise ValueError("%s: %s is a mapping" % (path, section))
-            if keys and value:
-                web_keys(value, keys, "%s: %s" % (path, section))
-        web_keys(document, WEB_CONFIG_KEYS, path)
-        for ignored in WEB_IGNORED:
-            section, _, key = ignored.partition(".")
-            if (document.get(section) or {}).get(key) if key else document.get(section):
-                log("%s: %s is not used here (Python's ssl keeps its secure defaults; no "
-                    "rate limit)" % (path, ignored), "warn")
-        tls = document.get("tls_server_config") or {}
-        context = web_tls_context(tls, folder, path)
-        self.paths = [path] + [os.path.join(folder, tls[key]) for key in
-                               ("cert_file", "key_file", "client_ca_file") if tls.get(key)]
-        current = getattr(self, "current", None)
-        if current is not None and (current.context is None) != (context is None):
-            raise ValueError("%s: TLS is switched on or off at a restart only" % path)
-        headers = (document.get("http_server_config") or {}).get("headers") or {}
-        for name, value in headers.items():
-            allowed = WEB_HEADERS.get(name, ())
-            if name not in WEB_HEADERS or allowed is not None and value not in allowed:
-                raise ValueError("%s: http_server_config.headers: %s: %r cannot be set here "
-                                 "(headers: %s)" % (path, name, value, ", ".join(WEB_HEADERS)))
-        return WebSettings(context, web_users(document.get("basic_auth_users") or {}, path),
-                           dict(headers))
-
-
-def web_keys(mapping, known, where):
-    unknown = sorted(set(mapping) - set(known))
-    if unknown:
-        raise ValueError("%s: unknown key %r (there are %s)" % (where, unknown[0],
-                                                                 ", ".join(known)))
-
-
-def web_tls_context(tls, folder, path):
-    """The SSLContext a tls_server_config makes, or None when it names nothing of TLS."""
-    if not any(tls.get(key) for key in ("cert_file", "key_file", "client_ca_file",
-                                        "client_auth_type", "cert", "key", "client_ca")):
-        return None
-    where = "%s: tls_server_config" % path
-    inline = [key for key in ("cert", "key", "client_ca") if tls.get(key)]
-    if inline:
-        raise ValueError("%s: %s inline is not read here; give cert_file, key_file and "
-                         "client_ca_file" % (where, inline[0]))
-    for key in ("cert_file", "key_file"):
-        if not tls.get(key):
-            raise ValueError("%s: missing %s" % (where, key))
-    client_auth = tls.get("client_auth_type") or ""
-    if client_auth not in CLIENT_AUTH:
-        raise ValueError("%s: client_auth_type %s cannot be kept here (Python's ssl checks "
-                         "every client certificate it takes): use %s" % (
-                             where, client_auth, " or ".join(sorted(CLIENT_AUTH)[1:])))
-    verifies = CLIENT_AUTH[client_auth] != "CERT_NONE"
-    if bool(tls.get("client_ca_file")) != verifies:
-        raise ValueError("%s: client_ca_file and a client_auth_type that checks client "
-                         "certificates go together" % where)
-    versions = [tls.get("min_version") or "TLS12", tls.get("max_version") or "TLS13"]
-    if any(version not in TLS_VERSIONS for version in versions) or versions[0] > versions[1]:
-        raise ValueError("%s: min_version and max_version are TLS10 to TLS13, in order"
-                         % where)
-    sans = tls.get("client_allowed_sans")
-    if sans is not None and not (isinstance(sans, list) and all(isinstance(san, str)
-                                                                for san in sans)):
-        raise ValueError("%s: client_allowed_sans takes a list of names" % where)
-    files = [("%s.%s" % (where, key), os.path.join(folder, tls[key]))
-             for key in ("cert_file", "key_file", "client_ca_file") if tls.get(key)]
-    return tls_context(files, client_auth, versions[0], versions[1],
-                       frozenset(sans) if sans is not None else None)
-
-
-def web_users(entries, path):
-    """Users from basic_auth_users (user: hash), each checked as the basic-auth file's."""
-    if not isinstance(entries, dict):
-        raise ValueError("%s: basic_auth_users is a mapping of user: hash" % path)
-    users = Users()
-    for user, encoded in entries.items():
-        try:
-            check_user_name(user)
-            if not isinstance(encoded, str):
-                raise ValueError("no hash")
-            check_hash(encoded)
-        except ValueError as exc:
-            raise ValueError("%s: basic_auth_users: %s: %s" % (path, user, exc)) from None
-        users[user] = encoded
-    if users:
-        users.dummy = dummy_like(next(iter(users.values())))
-    return users
+        return tls_context(self.flags(), "RequireAndVerifyClientCert"
+                           if self.client_ca_file else "NoClientCert")
 
 
 class Picked:
-    """One attribute of what a Reloading holds now, for whoever wants only that (the
-    server's TLS context and headers out of a WebConfig)."""
+    """One attribute of what a Reloading holds now (the TLS context, the headers)."""
 
     def __init__(self, source, attribute):
         self.source, self.attribute = source, attribute
@@ -4088,777 +3604,8 @@ class Picked:
         return getattr(self.source.get(), self.attribute)
 
 
-def check_user_name(user):
-    """ValueError unless user is a name the basic-auth file can hold and a client can
-    send: not empty, no colon (it ends the name), no space or control character
-    (lines are stripped), not starting with '#' (a comment), valid UTF-8."""
-    if not user:
-        raise ValueError("the user name is empty")
-    try:
-        user.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("user name %r is not valid UTF-8" % user) from None
-    if ":" in user:
-        raise ValueError("user name %r holds a colon" % user)
-    if user.startswith("#"):
-        raise ValueError("user name %r starts with '#', which makes a comment" % user)
-    if any(char.isspace() or not char.isprintable() for char in user):
-        raise ValueError("user name %r holds a space or control character" % user)
-    return user
-
-
-def check_hash(encoded):
-    """ValueError unless encoded is a hash that verify_password can check."""
-    import hashlib
-    if BCRYPT.match(encoded):
-        if system_bcrypt() is None:
-            raise ValueError("this system's crypt(3) cannot check bcrypt hashes ($2y$...); "
-                             "make a hash it can with --hash-password")
-        return
-    try:
-        scheme, cost, salt, digest = parse_hash(encoded)
-    except ValueError:
-        good = False
-    else:
-        if scheme == SCRYPT and not hasattr(hashlib, "scrypt"):
-            raise ValueError("this Python's hashlib has no scrypt")
-        n = cost[0]
-        good = bool(salt and digest) and (cost[0] > 0 if scheme == PBKDF2 else
-                                          n > 1 and n & (n - 1) == 0 and min(cost[1:]) > 0)
-    if not good:
-        raise ValueError("the hash is not pbkdf2-sha256$ITERATIONS$SALT$HASH, "
-                         "scrypt$N$R$P$SALT$HASH or bcrypt (make one with --hash-password)")
-
-
-def dummy_like(encoded):
-    """A hash of the same scheme and cost as encoded, with random salt and digest."""
-    import base64
-    if BCRYPT.match(encoded):
-        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-        return encoded[:7] + "".join(alphabet[byte % 64] for byte in os.urandom(53))
-    parts = encoded.split("$")
-    for index in (-2, -1):
-        parts[index] = b64(os.urandom(len(base64.b64decode(parts[index]))))
-    return "$".join(parts)
-
-
-def read_new_password(stream_in=None):
-    """A password, asked twice without echo on a terminal, or one line of standard
-    input; ValueError (a closed input, or one that is not UTF-8) says why not."""
-    stream_in = stream_in or sys.stdin
-    if stream_in is None or stream_in.closed:
-        raise ValueError("standard input is closed")
-    if not stream_in.isatty():
-        return stream_in.buffer.readline().decode("utf-8").rstrip("\r\n") \
-            if hasattr(stream_in, "buffer") else stream_in.readline().rstrip("\r\n")
-    import getpass
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        raise ValueError("the passwords differ")
-    return first
-
-
 # ---------------------------------------------------------------------------
-# HTTP: a thin layer over http.server, imported only when serving
-# ---------------------------------------------------------------------------
-
-PROJECT_URL = "https://github.com/example/process_exporter"
-# The README's sections a person checking the exporter reads next.
-README_SECTIONS = (("Flags", "flags"), ("Metrics", "metrics"),
-                   ("What it needs to see every process", "what-it-needs-to-see-every-process"),
-                   ("Bounding the series", "bounding-the-series"),
-                   ("Flags in a file, reloaded", "flags-in-a-file-reloaded"),
-                   ("A Grafana dashboard", "a-grafana-dashboard"),
-                   ("HTTP behaviour", "http-behaviour"))
-
-
-def landing_page(server):
-    """The page at /: version, platform, who it runs as (so what it can see), the last
-    scrape, the flags in effect and where to read on.  Flags hold no secret: a
-    password is only ever in the basic-auth file, as a hash the page never shows."""
-    import html
-    exporter = server.exporter
-    uid = os.geteuid()
-    if exporter.last_scrape_at is None:
-        last = "none yet"
-    else:
-        last = "%d processes, read and rendered in %.1f ms, %.0f s ago" % (
-            exporter.last_count, exporter.last_duration * 1e3,
-            time.time() - exporter.last_scrape_at)
-    rows = (("Version", "%s (Python %d.%d.%d, %s)" % ((__version__,) + sys.version_info[:3]
-                                                      + (sys.platform,))),
-            ("Runs as", "root: it reads every process's numbers" if uid == 0 else
-             "uid %d: other users' processes are listed without their numbers" % uid),
-            ("Last scrape", last),
-            ("Flags", " ".join(server.flags) or "none: the defaults"))
-    items = "".join("<tr><th>%s</th><td>%s</td></tr>" % (name, html.escape(value))
-                    for name, value in rows)
-    sections = "".join('<li><a href="%s#%s">%s</a></li>' % (PROJECT_URL, anchor, title)
-                       for title, anchor in README_SECTIONS)
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Process exporter"
-            "</title></head>\n<body><h1>Process exporter</h1>\n"
-            "<p>Per-process metrics for Prometheus: <a href=\"%s\">%s</a></p>\n"
-            "<table>%s</table>\n<p>Read on in the README:</p><ul>%s</ul>\n</body></html>\n"
-            % (html.escape(server.telemetry_path), html.escape(server.telemetry_path), items,
-               sections)).encode("utf-8")
-
-
-# Connections open at once (idle ones included), unless the descriptor limit
-# allows fewer; requests have their own, lower cap (--web.max-requests).
-MAX_CONNECTIONS = 1000
-DESCRIPTORS_KEPT = 64         # for stdio, the listening socket, procfs and file reloads
-MAX_DISCARDED_BODY = 65536    # a GET's body up to this is read and dropped; larger, we close
-MAX_HEAD_BYTES = 16384        # request line and headers: a scrape sends under a kilobyte
-CONTENT_LENGTH = re.compile(r"[0-9]{1,18}\Z")     # RFC 9110 8.6, and an int of sane size
-ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")    # RFC 9112 3.2.2
-WRITE_SLICE = 262144          # the write deadline is checked before each slice
-OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-
-
-def connection_cap(soft_limit=None):
-    """How many connections may be open at once under this descriptor limit (the
-    soft limit now, by default): MAX_CONNECTIONS, or fewer when descriptors would run
-    out first (macOS gives a process 256 unless told more).  The command line raises
-    the limit first (see descriptor_budget)."""
-    if soft_limit is None:
-        import resource
-        soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        if soft_limit == resource.RLIM_INFINITY:
-            soft_limit = MAX_CONNECTIONS + DESCRIPTORS_KEPT
-    return max(1, min(MAX_CONNECTIONS, soft_limit - DESCRIPTORS_KEPT))
-
-
-class Connections:
-    """The open connections: at most `cap` in all and `per_address` from one address.
-
-    A connection past either bound makes room by closing the connection (in that
-    bound's scope) that has waited longest on its client, for a request to arrive,
-    idle between requests, or waiting for the basic-auth lane; one being answered
-    is never cut off.  Only when
-    none is waiting is the newcomer turned away.  So connections that trickle or
-    idle cannot keep a scrape out, and one address cannot hold every slot: a
-    quarter is kept for the others.
-    """
-
-    def __init__(self, cap, per_address=None):
-        self.cap = cap
-        self.per_address = per_address or max(1, cap - cap // 4)
-        self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)     # notified as connections close
-        self._open = {}          # connection -> [address, waiting since or None, dropped]
-        self._per_address = {}   # address -> how many it has open
-
-    def __len__(self):
-        return len(self._open)
-
-    def admit(self, connection, address):
-        """Whether connection may be served: room found, if need be by closing another."""
-        with self._lock:
-            if self._per_address.get(address, 0) >= self.per_address \
-                    and not self._close_longest_waiting(address):
-                return False
-            if len(self._open) >= self.cap and not self._close_longest_waiting(None):
-                return False
-            self._open[connection] = [address, time.monotonic(), threading.Event()]
-            self._per_address[address] = self._per_address.get(address, 0) + 1
-            return True
-
-    def waiting(self, connection, waiting):
-        """Mark a connection as waiting on its client (True) or being answered."""
-        entry = self._open.get(connection)
-        if entry is not None:
-            entry[1] = time.monotonic() if waiting else None
-
-    def dropped(self, connection):
-        """An Event set when the connection is closed to make room."""
-        entry = self._open.get(connection)
-        return entry[2] if entry is not None else threading.Event()
-
-    def remove(self, connection):
-        """Forget a connection; called before it is closed, so that a connection in
-        the table is always still open when make_room shuts it down."""
-        with self._lock:
-            self._forget(connection)
-
-    def make_room(self):
-        """Close the connection waiting longest (when descriptors run out)."""
-        with self._lock:
-            return self._close_longest_waiting(None)
-
-    def wait_for_room(self, timeout):
-        """Whether a newcomer could be let in, waiting up to `timeout` for it: while
-        every connection is being answered, the server does not accept at all (the
-        kernel's backlog holds the newcomers) rather than accept and close each."""
-        with self._room:
-            return self._room.wait_for(lambda: len(self._open) < self.cap or any(
-                entry[1] is not None for entry in self._open.values()), timeout)
-
-    def _forget(self, connection):
-        entry = self._open.pop(connection, None)
-        if entry is not None:
-            self._room.notify_all()
-            left = self._per_address[entry[0]] - 1
-            if left:
-                self._per_address[entry[0]] = left
-            else:
-                del self._per_address[entry[0]]
-
-    def _close_longest_waiting(self, address):
-        longest = None
-        for connection, (owner, since, _) in self._open.items():
-            if since is not None and (address is None or owner == address) \
-                    and (longest is None or since < longest[0]):
-                longest = (since, connection)
-        if longest is None:
-            return False
-        self._open[longest[1]][2].set()
-        self._forget(longest[1])
-        hang_up(longest[1])
-        return True
-
-
-def hang_up(connection):
-    """End a connection from another thread: its reads see end-of-file and its
-    thread closes it.  The plain socket's shutdown, so that TLS state is not touched."""
-    import socket
-    try:
-        socket.socket.shutdown(connection, socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-class Deadline:
-    """When the request now expected must have arrived, and its answer have left."""
-
-    __slots__ = ("read_by", "write_by")
-
-    def __init__(self, read_by):
-        self.read_by = read_by
-        self.write_by = None      # set when the answer starts
-
-
-def time_left(deadline):
-    """Seconds until deadline, for a socket timeout; socket.timeout once it passed."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        import socket
-        raise socket.timeout("deadline passed")
-    return left
-
-
-class DeadlineReader(io.RawIOBase):
-    """A connection's bytes, each read bounded by what is left of the request's
-    deadline: a client trickling a byte at a time is cut off all the same."""
-
-    def __init__(self, connection, deadline):
-        io.RawIOBase.__init__(self)
-        self.connection, self.deadline = connection, deadline
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        self.connection.settimeout(time_left(self.deadline.read_by))
-        return self.connection.recv_into(buffer)
-
-
-class HeadTooLarge(Exception):
-    pass
-
-
-def read_head(stream, limit=MAX_HEAD_BYTES):
-    """A request's head, its request line and header lines to the blank line that
-    ends them, at most `limit` bytes (HeadTooLarge past that); b"" when the client
-    left first.  Empty lines before the request line are skipped (RFC 9112 2.2)."""
-    lines, size = [], 0
-    while True:
-        line = stream.readline(limit - size + 1)
-        size += len(line)
-        if size > limit:
-            raise HeadTooLarge()
-        if not line:
-            return b""
-        if line in (b"\r\n", b"\n"):
-            if lines:
-                lines.append(line)
-                return b"".join(lines)
-            continue
-        lines.append(line)
-
-
-class DeadlineWriter(io.RawIOBase):
-    """Writes to a connection, all of an answer within `timeout` of its first byte:
-    a client reading slowly is cut off all the same."""
-
-    def __init__(self, connection, deadline, timeout):
-        io.RawIOBase.__init__(self)
-        self.connection, self.deadline, self.timeout = connection, deadline, timeout
-
-    def writable(self):
-        return True
-
-    def write(self, data):
-        if self.deadline.write_by is None:
-            self.deadline.write_by = time.monotonic() + self.timeout
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_SLICE):
-            self.connection.settimeout(time_left(self.deadline.write_by))
-            self.connection.sendall(view[start:start + WRITE_SLICE])
-        return len(view)
-
-
-def gzip_chunks(chunks, level=6):
-    """The chunks as one gzip stream, compressed a chunk at a time."""
-    import zlib
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)    # 31: with a gzip header
-    out = [compressor.compress(chunk) for chunk in chunks]
-    out.append(compressor.flush())
-    return [part for part in out if part]
-
-
-def accepts_gzip(header):
-    """Whether an Accept-Encoding header asks for gzip with a q-value above zero."""
-    for item in (header or "").split(","):
-        coding, _, params = item.partition(";")
-        if coding.strip().lower() != "gzip":
-            continue
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        return quality > 0
-    return False
-
-
-def parse_listen_address(address):
-    """'host:port', ':port' or '[v6]:port' as (host, port); host '' means every interface."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError("listen address %r is not host:port" % address)
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise ValueError("listen address %r has an unclosed [" % address)
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError("listen address %r: write an IPv6 address as [addr]:port" % address)
-    return host, int(port)
-
-
-def import_http_server():
-    """http.server, imported without ssl unless something already loaded it.
-
-    http.client, which http.server imports, loads ssl (some 4 MiB) only to
-    offer HTTPS clients; a plain server has no use for it.
-    """
-    if "ssl" in sys.modules or "http.server" in sys.modules:
-        import http.server
-        return http.server
-    sys.modules["ssl"] = None
-    try:
-        import http.server
-    finally:
-        del sys.modules["ssl"]
-    return http.server
-
-
-_http_classes = None
-
-
-def http_classes():
-    """(MetricsHandler, MetricsServer), defined on first use so that --once never
-    imports http.server.  They capture nothing: what a server serves lives on the
-    server object, and the handler reads it as self.server.<attribute>."""
-    global _http_classes
-    if _http_classes is None:
-        _http_classes = define_http_classes(import_http_server())
-    return _http_classes
-
-
-def define_http_classes(http_server):
-    import socket
-    import socketserver
-    base_handler, base_server = http_server.BaseHTTPRequestHandler, \
-        http_server.ThreadingHTTPServer
-
-    class MetricsHandler(base_handler):
-        """One connection: requests read within --web.read-timeout, answers written
-        within --web.write-timeout, each whole, however the client trickles."""
-
-        protocol_version = "HTTP/1.1"          # keep-alive, as Prometheus scrapes
-        default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
-        server_version = "process_exporter/" + __version__
-
-        def version_string(self):
-            return self.server_version         # no Python version for strangers
-
-        def setup(self):
-            server = self.server
-            self.connection = self.request
-            self.deadline = Deadline(time.monotonic() + server.read_timeout)
-            if server.tls is not None:  # the handshake happens here, in this connection's thread
-                # CPython bounds the whole handshake by the timeout, not each read.
-                self.connection.settimeout(server.read_timeout)
-                try:
-                    self.connection.do_handshake()
-                except OSError:     # plain HTTP, no client certificate, a bad one...
-                    raise ConnectionAbortedError("TLS handshake failed") from None
-                allowed = getattr(self.connection.context, "allowed_sans", None)
-                if allowed is not None and not allowed.intersection(
-                        value for _, value in (self.connection.getpeercert() or {}).get(
-                            "subjectAltName", ())):
-                    raise ConnectionAbortedError("no allowed SAN in the client certificate")
-            # Headers and body must not wait on an ACK.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-            self.rfile = io.BufferedReader(DeadlineReader(self.connection, self.deadline))
-            self.wfile = DeadlineWriter(self.connection, self.deadline, server.write_timeout)
-
-        def handle_one_request(self):
-            """Read the head whole and bounded, then let the base class parse it."""
-            self.server.connections.waiting(self.request, True)
-            self.deadline.write_by = None
-            self.stream = self.rfile
-            try:
-                head = read_head(self.stream)
-            except HeadTooLarge:
-                self.command, self.requestline, self.request_version = "", "", "HTTP/1.0"
-                self.close_connection = True
-                self.reply(431, b"Request header fields too large\n")
-                return
-            except (socket.timeout, TimeoutError):
-                head = b""
-            if not head:
-                self.close_connection = True
-                return
-            self.rfile = io.BytesIO(head)
-            try:
-                base_handler.handle_one_request(self)
-            finally:
-                self.rfile = self.stream
-            self.deadline.read_by = time.monotonic() + self.server.read_timeout
-
-        def parse_request(self):
-            # The base class reads the headers, and answers malformed requests (400,
-            # 414, 431, 505) itself.
-            parsed = base_handler.parse_request(self)
-            self.server.connections.waiting(self.request, False)    # all of it arrived
-            if not parsed:
-                return False
-            if self.headers.defects:           # e.g. a header line without a colon
-                self.send_error(400, "Malformed header")
-                return False
-            lengths = set(self.headers.get_all("Content-Length") or ())
-            if len(lengths) > 1 or not all(CONTENT_LENGTH.match(length) for length in lengths):
-                self.close_connection = True   # its body cannot be told from the next request
-                self.reply(400, b"Bad Content-Length\n")
-                return False
-            if self.command not in ("GET", "HEAD"):
-                self.close_connection = True   # its body, if any, is left unread
-                self.reply(405, b"Method Not Allowed\n", (("Allow", "GET, HEAD"),))
-                return False
-            self.drop_body()
-            return True
-
-        def drop_body(self):
-            """A GET has no body: one sent anyway must not be read as the next request.
-            A small one is read and dropped; otherwise the answer ends the connection."""
-            length = self.headers.get("Content-Length")     # checked in parse_request
-            if self.headers.get("Transfer-Encoding") is None:
-                if length is None:
-                    return
-                if int(length) <= MAX_DISCARDED_BODY:
-                    self.stream.read(int(length))
-                    return
-            self.close_connection = True
-
-        def do_GET(self):
-            server = self.server
-            if server.auth is not None and not self.authorized():
-                return
-            # A request slot is held while the answer is made, not while a client
-            # reads it: a slow reader cannot keep scrapes out.
-            if not server.request_slots.acquire(blocking=False):
-                self.reply(503, b"Too many requests at once\n", (("Retry-After", "1"),))
-                return
-            try:
-                answer = self.route()
-            finally:
-                server.request_slots.release()
-            self.reply(*answer)
-
-        do_HEAD = do_GET
-
-        def authorized(self):
-            """Whether the credentials pass; if not, answer 401.  While an attempt
-            waits for the lane to derive its key, its connection may be closed to
-            make room, like any connection waiting on its client."""
-            connections = self.server.connections
-            connections.waiting(self.request, True)
-            passed = self.server.auth.authorize(self.headers.get("Authorization"),
-                                                connections.dropped(self.request))
-            connections.waiting(self.request, False)
-            if passed:
-                return True
-            self.reply(401, b"Unauthorized\n", (
-                ("WWW-Authenticate", 'Basic realm="%s", charset="UTF-8"' % AUTH_REALM),))
-            return False
-
-        def route(self):
-            """(status, body, headers) for this GET."""
-            server = self.server
-            path = self.path.split("?", 1)[0]
-            absolute = ABSOLUTE_FORM.match(path)    # GET http://host:9256/metrics, as a proxy
-            if absolute:
-                path = path[absolute.end():] or "/"
-            if path == server.telemetry_path:
-                try:
-                    chunks = server.exporter.scrape_chunks()
-                except Exception as exc:   # the reader failed as a whole: say so, carry on
-                    server.log_bursts("scrape", "scrape failed: %s: %s"
-                                      % (type(exc).__name__, exc), "error")
-                    return 500, b"Scrape failed; see the exporter's log\n", ()
-                headers = [("Content-Type", CONTENT_TYPE)]
-                if accepts_gzip(self.headers.get("Accept-Encoding")):
-                    chunks = gzip_chunks(chunks)
-                    headers.append(("Content-Encoding", "gzip"))
-                return 200, chunks, headers
-            if path == "/":
-                return 200, landing_page(server), (("Content-Type", "text/html; charset=utf-8"),)
-            return 404, b"Not Found\n", ()
-
-        def reply(self, status, body, headers=()):
-            """Answer with body: bytes, or a list of byte chunks."""
-            chunks = [body] if isinstance(body, bytes) else body
-            self.send_response(status)
-            headers = dict(headers)
-            if self.server.headers is not None:
-                headers.update(self.server.headers.get())
-            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-            headers["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                for chunk in chunks:
-                    self.wfile.write(chunk)
-
-        def log_message(self, format, *args):
-            pass       # no line per request: launchd would keep every one
-
-    class MetricsServer(base_server):
-        """The listening socket and what it serves: the handler reads the exporter,
-        the paths, the limits and the guards from here."""
-
-        daemon_threads = True           # a stuck client never holds up exit
-        # Listen backlog: a burst of connections waits rather than having its SYNs
-        # dropped (a dropped SYN costs a scrape a second, its retransmit time).
-        request_queue_size = 1024
-        allow_reuse_address = True
-
-        def __init__(self, host, port, settings):
-            self.__dict__.update(settings)
-            self.every_interface = host == ""
-            self.accept_pause = 0.0     # seconds, while descriptors run out
-            self.reload = None          # serve() sets what a SIGHUP runs
-            self.address_family = socket.AF_INET
-            bind_host = host
-            if host == "":
-                if socket.has_ipv6:
-                    self.address_family, bind_host = socket.AF_INET6, "::"
-            elif ":" in host:
-                self.address_family = socket.AF_INET6
-            base_server.__init__(self, (bind_host, port), MetricsHandler)
-
-        def server_bind(self):
-            if self.address_family == socket.AF_INET6 and self.every_interface:
-                # '::' with V6ONLY off takes IPv4 too: ':9256' means every interface.
-                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            # Not HTTPServer.server_bind: it asks DNS for our own name (socket.getfqdn),
-            # which can keep start-up waiting for as long as DNS does.
-            socketserver.TCPServer.server_bind(self)
-            self.server_name, self.server_port = self.server_address[:2]
-
-        def service_actions(self):
-            """Between requests, in the serving thread: a reload asked for by SIGHUP."""
-            if HANGUPS.take() and self.reload is not None:
-                self.reload()
-
-        def get_request(self):
-            if not self.connections.wait_for_room(0.5):
-                raise OSError("no room for another connection")   # select, then wait again
-            try:
-                connection, client_address = self.socket.accept()
-            except OSError as exc:
-                if exc.errno in OUT_OF_DESCRIPTORS:
-                    self.back_off(exc)
-                raise                   # socketserver drops it and selects again
-            # Calmer by halves: descriptors that came back for one connection may be
-            # gone again for the next.
-            self.accept_pause = self.accept_pause / 2 if self.accept_pause > 0.01 else 0.0
-            if self.tls is not None:
-                try:
-                    connection = self.tls.get().wrap_socket(
-                        connection, server_side=True, do_handshake_on_connect=False)
-                except (OSError, ValueError) as exc:
-                    connection.close()
-                    raise OSError("TLS: %s" % exc) from None
-            return connection, client_address
-
-        def back_off(self, exc):
-            """No descriptor for a new connection: close the connection waiting longest,
-            and wait a little, longer each time, rather than spin on accept()."""
-            self.log_bursts("accept", "cannot accept connections: %s; closing idle ones "
-                            "and backing off" % (exc.strerror or exc))
-            self.connections.make_room()
-            self.accept_pause = min(max(self.accept_pause * 2, 0.01), 1.0)
-            time.sleep(self.accept_pause)
-
-        def process_request(self, request, client_address):
-            if not self.connections.admit(request, client_address[0]):
-                self.shutdown_request(request)
-                return
-            try:
-                base_server.process_request(self, request, client_address)
-            except RuntimeError as exc:     # no thread to be had: let this one go
-                self.connections.remove(request)
-                self.shutdown_request(request)
-                self.log_bursts("thread", "cannot start a thread for a connection: %s" % exc)
-
-        def process_request_thread(self, request, client_address):
-            try:
-                self.finish_request(request, client_address)
-            except Exception:
-                self.handle_error(request, client_address)
-            finally:
-                self.connections.remove(request)    # before the close: see Connections
-                self.shutdown_request(request)
-
-        def handle_error(self, request, client_address):
-            exc = sys.exc_info()[1]
-            if isinstance(exc, self.quiet_errors):
-                return             # the client hung up, went quiet or spoke no TLS
-            self.log_bursts("error", "error serving %s: %s: %s"
-                            % (client_address[0], type(exc).__name__, exc))
-
-    return MetricsHandler, MetricsServer
-
-
-def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
-                    max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                    max_connections=None, max_per_address=None, flags=(), headers=None):
-    """What a MetricsServer serves and how: the attributes its handler reads."""
-    import socket
-    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
-    if tls is not None:
-        import ssl
-        quiet_errors += (ssl.SSLError,)
-    return {
-        "exporter": exporter,
-        "telemetry_path": telemetry_path,
-        "flags": list(flags),
-        "read_timeout": read_timeout,
-        "write_timeout": write_timeout,
-        "tls": tls,
-        "auth": auth,
-        "request_slots": threading.BoundedSemaphore(max_requests),
-        "connections": Connections(max_connections or connection_cap(), max_per_address),
-        "quiet_errors": quiet_errors,
-        "log_bursts": LogBursts(),
-        "headers": headers,          # what every answer carries (--web.config.file)
-    }
-
-
-def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, telemetry_path=DEFAULT_TELEMETRY_PATH,
-                read_timeout=10.0, max_requests=40, tls=None, auth=None, write_timeout=10.0,
-                max_connections=None, max_per_address=None, flags=(), headers=None):
-    """A ThreadingHTTPServer bound to address and serving the exporter, not yet started.
-
-    tls (TLSFiles) makes it HTTPS; auth (BasicAuth) asks every request for a user.
-    max_connections defaults to connection_cap(), max_per_address to three quarters
-    of it.
-    """
-    if tls is not None:
-        import ssl  # noqa: F401  (so that http.server is imported with it)
-    host, port = parse_listen_address(address)
-    _, server_class = http_classes()
-    return server_class(host, port, server_settings(
-        exporter, telemetry_path, read_timeout, max_requests, tls, auth, write_timeout,
-        max_connections, max_per_address, flags, headers))
-
-
-M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
-
-
-def tune_malloc():
-    """On glibc, give the big per-scrape buffers back to the system when freed.
-
-    A scrape builds a few large buffers (each family's text).  After the first
-    are freed, glibc raises its mmap threshold and serves later ones from its
-    heap, where they linger as RSS; a fixed threshold (which also stops that
-    adjustment) maps and unmaps them instead.  Elsewhere this does nothing.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):     # not glibc (musl has no mallopt)
-        pass
-
-
-class Hangups:
-    """SIGHUP's handler, installed first thing (main): it only notes that a reload is
-    wanted.  The serving loop reloads (MetricsServer.service_actions), once however
-    many came, outside any handler: a handler that reloaded could be entered again
-    by the next SIGHUP while it held the exporter's lock."""
-
-    pending = False
-
-    def __call__(self, signum, frame):
-        self.pending = True
-
-    def take(self):
-        """Whether a reload is wanted, and no longer.  Read before cleared: a SIGHUP
-        landing in between is covered by the reload about to run."""
-        if not self.pending:
-            return False
-        self.pending = False
-        return True
-
-
-HANGUPS = Hangups()
-
-
-def serve(server, reload=None, on_ready=None):
-    """Serve until SIGTERM or SIGINT, then close and return.  A SIGHUP runs reload
-    between requests (at most half a second later); without reload it is ignored,
-    as a hang-up must not end the exporter.  on_ready runs once the signals are
-    ours, before the first request."""
-    import signal
-
-    class Stop(BaseException):     # not an Exception: socketserver must not swallow it
-        pass
-
-    def stop(signum, frame):
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    server.reload = reload
-    if on_ready is not None:
-        on_ready()
-    try:
-        server.serve_forever(poll_interval=0.5)
-    except Stop:
-        pass
-    finally:
-        server.server_close()
-
-
-# ---------------------------------------------------------------------------
-# Configuration files: the YAML that other exporters' users already have
+# Configuration files: YAML, and the files of flags, groups and web settings
 # ---------------------------------------------------------------------------
 
 _YAML_CONTROL = re.compile(
@@ -4887,14 +3634,10 @@ _YAML_TABS = 'tabs are not allowed in indentation'
 
 
 def parse_yaml(text, where):
-    """Parse text, one YAML document in a strict subset, into dicts, lists, strs and None.
-
-    Supported: block mappings and sequences, one-line flow sequences of scalars, plain,
-    'single' and "double" quoted scalars, comments, and an optional leading '---'.
-    Every scalar is returned as the str written (unquoted): true, 10 or 1.5 stay strings,
-    the caller converts them.  An empty value and plain ~ or null are None; keys are always
-    str.  Anything else raises ValueError('<where> line <n>: <what is wrong>') on one line.
-    """
+    """One YAML document of a strict subset, as dicts, lists, strs and None: block
+    mappings and sequences, one-line flow sequences, plain and quoted scalars, comments
+    and a leading '---'.  Scalars stay the str written (true, 10); an empty value, ~ and
+    null are None.  Anything else is ValueError('<where> line <n>: <what is wrong>')."""
     try:
         lines = _yaml_lines(text)
         return _yaml_block(lines, 0, -1)[0]  # with parent -1, it takes all lines or raises
@@ -4935,10 +3678,8 @@ def _yaml_lines(text):
 
 
 def _yaml_block(lines, i, parent, after_key=False):
-    """Parse the node at lines[i] if it is indented deeper than parent, else return None.
-
-    After 'key:' a list may also be written at the key's own indent.
-    """
+    """The node at lines[i] if it is indented deeper than parent, else None; after
+    'key:' a list may sit at the key's own indent."""
     n, indent, body = lines[i] if i < len(lines) else (0, -1, '')
     item = _YAML_ITEM.match(body)
     if indent < parent or (indent == parent and not (after_key and item)):
@@ -5056,9 +3797,10 @@ def _yaml_unescape(code, n):
     return chr(int(code[1:], 16))
 
 
-def read_text(path):
-    """A configuration file's text: a regular file of UTF-8 (a ValueError says why not)."""
-    data = read_regular_file(path)
+def read_text(path, data=None):
+    """A configuration file's text (of its bytes, if given): a regular file of UTF-8,
+    else a ValueError."""
+    data = read_regular_file(path) if data is None else data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -5066,9 +3808,35 @@ def read_text(path):
             path, data[:exc.start].count(b"\n") + 1)) from None
 
 
+# Flags that do something once instead of running the exporter, and the file itself.
+NOT_IN_A_FILE = ("--config.file", "--once", "--hash-password", "--help", "--version")
+
+
+def read_config_file(path):
+    """The flags of a --config.file: one a line, `--flag=value`, `--flag value` (the
+    rest of the line) or `--flag`; blank lines and # lines skipped."""
+    flags = []
+    text = read_regular_file(path).decode("utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        flag, equals, value = line.partition("=")
+        if not equals:
+            flag, _, value = line.partition(" ")
+            value = value.strip()
+        if not flag.startswith("--"):
+            raise ValueError("%s line %d is not a flag of this exporter: %r"
+                             % (path, number, line))
+        if flag in NOT_IN_A_FILE:
+            raise ValueError("%s line %d: %s belongs on the command line, not in a file"
+                             % (path, number, flag))
+        flags.append(flag + ("=" + value if equals or value else ""))
+    return flags
+
+
 def read_process_names(path, procfs="/proc"):
-    """The items of the reference exporter's config file (--config.path), unchanged:
-    a top-level process_names list (see ProcessNames)."""
+    """The items of the reference exporter's config file (--config.path)."""
     document = parse_yaml(read_text(path), path)
     if not isinstance(document, dict) or not isinstance(document.get("process_names"), list):
         raise ValueError("%s: no process_names list at the top" % path)
@@ -5079,6 +3847,768 @@ def read_process_names(path, procfs="/proc"):
             for number, item in enumerate(document["process_names"], 1)]
 
 
+# --web.config.file: exporter-toolkit's web configuration, as node_exporter reads it.
+WEB_CONFIG_KEYS = {
+    "tls_server_config": ("cert_file", "key_file", "client_ca_file", "client_auth_type",
+                          "min_version", "max_version", "client_allowed_sans", "cert", "key",
+                          "client_ca", "cipher_suites", "curve_preferences",
+                          "prefer_server_cipher_suites"),
+    "http_server_config": ("http2", "headers"),
+    "basic_auth_users": None,
+    "rate_limit": ("interval", "burst"),
+}
+# The response headers it may set, and the values each may take (None: any).
+WEB_HEADERS = {"Strict-Transport-Security": None, "X-Content-Type-Options": ("nosniff",),
+               "X-Frame-Options": ("deny", "sameorigin"), "X-XSS-Protection": None,
+               "Content-Security-Policy": None}
+# What exporter-toolkit lets a file choose and Python's ssl chooses itself here (its
+# secure defaults), or what this server does not do: said once a load, then ignored.
+WEB_IGNORED = ("tls_server_config.cipher_suites", "tls_server_config.curve_preferences",
+               "rate_limit")
+
+
+# What a web configuration says: an SSLContext or None, the Users, the headers.
+WebSettings = collections.namedtuple("WebSettings", "context users headers")
+
+
+class WebConfig(Reloading):
+    """--web.config.file, as exporter-toolkit reads it, read again when it or a file it
+    names changes (at most once a second).  A change that does not load keeps the old
+    settings; whether TLS is on is settled at start, as there."""
+
+    def __init__(self, path):
+        self.path = path
+        Reloading.__init__(self, [path], "web configuration")
+
+    def load(self):
+        path, folder = self.path, os.path.dirname(os.path.abspath(self.path))
+        document = parse_yaml(read_text(path), path)
+        document = {} if document is None else document
+        if not isinstance(document, dict):
+            raise ValueError("%s: not a mapping of %s" % (path, ", ".join(WEB_CONFIG_KEYS)))
+        for section, keys in WEB_CONFIG_KEYS.items():
+            value = document.get(section)
+            if value is not None and not isinstance(value, dict):
+                raise ValueError("%s: %s is a mapping" % (path, section))
+            if keys and value:
+                web_keys(value, keys, "%s: %s" % (path, section))
+        web_keys(document, WEB_CONFIG_KEYS, path)
+        for ignored in WEB_IGNORED:
+            section, _, key = ignored.partition(".")
+            if (document.get(section) or {}).get(key) if key else document.get(section):
+                log("%s: %s is not used here (Python's ssl keeps its secure defaults; no "
+                    "rate limit)" % (path, ignored), "warn")
+        tls = document.get("tls_server_config") or {}
+        context = web_tls_context(tls, folder, path)
+        self.paths = [path] + [os.path.join(folder, tls[key]) for key in
+                               ("cert_file", "key_file", "client_ca_file") if tls.get(key)]
+        current = getattr(self, "current", None)
+        if current is not None and (current.context is None) != (context is None):
+            raise ValueError("%s: TLS is switched on or off at a restart only" % path)
+        headers = (document.get("http_server_config") or {}).get("headers") or {}
+        for name, value in headers.items():
+            allowed = WEB_HEADERS.get(name, ())
+            if name not in WEB_HEADERS or allowed is not None and value not in allowed:
+                raise ValueError("%s: http_server_config.headers: %s: %r cannot be set here "
+                                 "(headers: %s)" % (path, name, value, ", ".join(WEB_HEADERS)))
+        return WebSettings(context, web_users(document.get("basic_auth_users") or {}, path),
+                           dict(headers))
+
+
+def web_keys(mapping, known, where):
+    unknown = sorted(set(mapping) - set(known))
+    if unknown:
+        raise ValueError("%s: unknown key %r (there are %s)" % (where, unknown[0],
+                                                                 ", ".join(known)))
+
+
+def web_tls_context(tls, folder, path):
+    """The SSLContext a tls_server_config makes, or None when it names nothing of TLS."""
+    if not any(tls.get(key) for key in ("cert_file", "key_file", "client_ca_file",
+                                        "client_auth_type", "cert", "key", "client_ca")):
+        return None
+    where = "%s: tls_server_config" % path
+    inline = [key for key in ("cert", "key", "client_ca") if tls.get(key)]
+    if inline:
+        raise ValueError("%s: %s inline is not read here; give cert_file, key_file and "
+                         "client_ca_file" % (where, inline[0]))
+    for key in ("cert_file", "key_file"):
+        if not tls.get(key):
+            raise ValueError("%s: missing %s" % (where, key))
+    client_auth = tls.get("client_auth_type") or ""
+    if client_auth not in CLIENT_AUTH:
+        raise ValueError("%s: client_auth_type %s cannot be kept here (Python's ssl checks "
+                         "every client certificate it takes): use %s" % (
+                             where, client_auth, " or ".join(sorted(CLIENT_AUTH)[1:])))
+    verifies = CLIENT_AUTH[client_auth] != "CERT_NONE"
+    if bool(tls.get("client_ca_file")) != verifies:
+        raise ValueError("%s: client_ca_file and a client_auth_type that checks client "
+                         "certificates go together" % where)
+    versions = [tls.get("min_version") or "TLS12", tls.get("max_version") or "TLS13"]
+    if any(version not in TLS_VERSIONS for version in versions) or versions[0] > versions[1]:
+        raise ValueError("%s: min_version and max_version are TLS10 to TLS13, in order" % where)
+    sans = tls.get("client_allowed_sans")
+    if sans is not None and not (isinstance(sans, list) and all(isinstance(san, str)
+                                                                for san in sans)):
+        raise ValueError("%s: client_allowed_sans takes a list of names" % where)
+    files = [("%s.%s" % (where, key), os.path.join(folder, tls[key]))
+             for key in ("cert_file", "key_file", "client_ca_file") if tls.get(key)]
+    return tls_context(files, client_auth, versions[0], versions[1],
+                       frozenset(sans) if sans is not None else None)
+
+
+def web_users(entries, path):
+    """Users from basic_auth_users (user: hash), each checked as the basic-auth file's."""
+    if not isinstance(entries, dict):
+        raise ValueError("%s: basic_auth_users is a mapping of user: hash" % path)
+    users = Users()
+    for user, encoded in entries.items():
+        try:
+            if not isinstance(encoded, str):
+                check_user_name(user)
+                raise ValueError("no hash")
+            users.add(user, encoded)
+        except ValueError as exc:
+            raise ValueError("%s: basic_auth_users: %s: %s" % (path, user, exc)) from None
+    return users
+
+
+# ---------------------------------------------------------------------------
+# HTTP: a thin layer over http.server, imported only when serving
+# ---------------------------------------------------------------------------
+
+PROJECT_URL = "https://github.com/example/process_exporter"
+# The README's sections a person checking the exporter reads next.
+README_SECTIONS = (("Flags", "flags"), ("Metrics", "metrics"),
+                   ("What it needs to see every process", "what-it-needs-to-see-every-process"),
+                   ("Bounding the series", "bounding-the-series"),
+                   ("Flags in a file, reloaded", "flags-in-a-file-reloaded"),
+                   ("A Grafana dashboard", "a-grafana-dashboard"),
+                   ("HTTP behaviour", "http-behaviour"))
+
+
+def landing_page(server):
+    """The page at /: version, who it runs as, the last scrape, the flags (which hold no
+    secret) and where to read on."""
+    import html
+    exporter = server.exporter
+    uid = os.geteuid()
+    if exporter.last_scrape_at is None:
+        last = "none yet"
+    else:
+        last = "%d processes, read and rendered in %.1f ms, %.0f s ago" % (
+            exporter.last_count, exporter.last_duration * 1e3,
+            time.time() - exporter.last_scrape_at)
+    rows = (("Version", "%s (Python %d.%d.%d, %s)" % ((__version__,) + sys.version_info[:3]
+                                                      + (sys.platform,))),
+            ("Runs as", "root: it reads every process's numbers" if uid == 0 else
+             "uid %d: other users' processes are listed without their numbers" % uid),
+            ("Last scrape", last),
+            ("Flags", " ".join(server.flags) or "none: the defaults"))
+    items = "".join("<tr><th>%s</th><td>%s</td></tr>" % (name, html.escape(value))
+                    for name, value in rows)
+    sections = "".join('<li><a href="%s#%s">%s</a></li>' % (PROJECT_URL, anchor, title)
+                       for title, anchor in README_SECTIONS)
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Process exporter"
+            "</title></head>\n<body><h1>Process exporter</h1>\n"
+            "<p>Per-process metrics for Prometheus: <a href=\"%s\">%s</a></p>\n"
+            "<table>%s</table>\n<p>Read on in the README:</p><ul>%s</ul>\n</body></html>\n"
+            % (html.escape(server.telemetry_path), html.escape(server.telemetry_path), items,
+               sections)).encode("utf-8")
+
+
+# Connections open at once (idle ones included), unless the descriptor limit
+# allows fewer; requests have their own, lower cap (--web.max-requests).
+MAX_CONNECTIONS = 1000
+DESCRIPTORS_KEPT = 64         # for stdio, the listening socket, procfs and file reloads
+MAX_DISCARDED_BODY = 65536    # a GET's body up to this is read and dropped; larger, we close
+MAX_HEAD_BYTES = 16384        # request line and headers: a scrape sends under a kilobyte
+CONTENT_LENGTH = re.compile(r"[0-9]{1,18}\Z")     # RFC 9110 8.6, and an int of sane size
+ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")    # RFC 9112 3.2.2
+WRITE_SLICE = 262144          # the write deadline is checked before each slice
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def connection_cap(soft_limit=None):
+    """How many connections may be open under this descriptor limit (the soft limit now
+    by default): MAX_CONNECTIONS, or fewer (macOS gives 256)."""
+    if soft_limit is None:
+        import resource
+        soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft_limit == resource.RLIM_INFINITY:
+            soft_limit = MAX_CONNECTIONS + DESCRIPTORS_KEPT
+    return max(1, min(MAX_CONNECTIONS, soft_limit - DESCRIPTORS_KEPT))
+
+
+class Connections:
+    """The open connections, at most `cap` and `per_address` from one address.  Past
+    either, the connection that waited longest on its client is closed to make room,
+    never one being answered; with none waiting the newcomer is turned away
+    (docs/http-and-security.md)."""
+
+    def __init__(self, cap, per_address=None):
+        self.cap = cap
+        self.per_address = per_address or max(1, cap - cap // 4)
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)     # notified as connections close
+        self._open = {}          # connection -> [address, waiting since or None, dropped]
+        self._per_address = {}   # address -> how many it has open
+
+    def __len__(self):
+        return len(self._open)
+
+    def admit(self, connection, address):
+        """Whether connection may be served: room found, if need be by closing another."""
+        with self._lock:
+            if self._per_address.get(address, 0) >= self.per_address \
+                    and not self._close_longest_waiting(address):
+                return False
+            if len(self._open) >= self.cap and not self._close_longest_waiting(None):
+                return False
+            self._open[connection] = [address, time.monotonic(), threading.Event()]
+            self._per_address[address] = self._per_address.get(address, 0) + 1
+            return True
+
+    def waiting(self, connection, waiting):
+        """Mark a connection as waiting on its client (True) or being answered."""
+        entry = self._open.get(connection)
+        if entry is not None:
+            entry[1] = time.monotonic() if waiting else None
+
+    def dropped(self, connection):
+        """An Event set when the connection is closed to make room."""
+        entry = self._open.get(connection)
+        return entry[2] if entry is not None else threading.Event()
+
+    def remove(self, connection):
+        """Forget a connection before it is closed: one in the table is still open when
+        make_room shuts it down."""
+        with self._lock:
+            self._forget(connection)
+
+    def make_room(self):
+        """Close the connection waiting longest (when descriptors run out)."""
+        with self._lock:
+            return self._close_longest_waiting(None)
+
+    def wait_for_room(self, timeout):
+        """Whether a newcomer could be let in, waiting up to `timeout`: while every
+        connection is answered the kernel's backlog holds newcomers, not accept()."""
+        with self._room:
+            return self._room.wait_for(lambda: len(self._open) < self.cap or any(
+                entry[1] is not None for entry in self._open.values()), timeout)
+
+    def _forget(self, connection):
+        entry = self._open.pop(connection, None)
+        if entry is not None:
+            self._room.notify_all()
+            left = self._per_address[entry[0]] - 1
+            if left:
+                self._per_address[entry[0]] = left
+            else:
+                del self._per_address[entry[0]]
+
+    def _close_longest_waiting(self, address):
+        longest = None
+        for connection, (owner, since, _) in self._open.items():
+            if since is not None and (address is None or owner == address) \
+                    and (longest is None or since < longest[0]):
+                longest = (since, connection)
+        if longest is None:
+            return False
+        self._open[longest[1]][2].set()
+        self._forget(longest[1])
+        hang_up(longest[1])
+        return True
+
+
+def hang_up(connection):
+    """End a connection from another thread (its reads see end-of-file), by the plain
+    socket's shutdown, not touching TLS state."""
+    import socket
+    with suppress(OSError):
+        socket.socket.shutdown(connection, socket.SHUT_RDWR)
+
+
+class Deadline:
+    """When the request now expected must have arrived, and its answer have left."""
+
+    __slots__ = ("read_by", "write_by")
+
+    def __init__(self, read_by):
+        self.read_by = read_by
+        self.write_by = None      # set when the answer starts
+
+
+def time_left(deadline):
+    """Seconds until deadline, for a socket timeout; socket.timeout once it passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import socket
+        raise socket.timeout("deadline passed")
+    return left
+
+
+class DeadlineSocket(io.RawIOBase):
+    """A connection whose reads are bounded by the request's deadline, and whose writes
+    send all of an answer within `timeout` of its start."""
+
+    def __init__(self, connection, deadline, timeout):
+        io.RawIOBase.__init__(self)
+        self.connection, self.deadline, self.timeout = connection, deadline, timeout
+
+    def readable(self):
+        return True
+
+    def writable(self):
+        return True
+
+    def readinto(self, buffer):
+        self.connection.settimeout(time_left(self.deadline.read_by))
+        return self.connection.recv_into(buffer)
+
+    def write(self, data):
+        if self.deadline.write_by is None:
+            self.deadline.write_by = time.monotonic() + self.timeout
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            self.connection.settimeout(time_left(self.deadline.write_by))
+            self.connection.sendall(view[start:start + WRITE_SLICE])
+        return len(view)
+
+
+class HeadTooLarge(Exception):
+    pass
+
+
+def read_head(stream, limit=MAX_HEAD_BYTES):
+    """A request's head, to the blank line, at most `limit` bytes (else HeadTooLarge);
+    b"" if the client left; empty lines before it skipped (RFC 9112 2.2)."""
+    lines, size = [], 0
+    while True:
+        line = stream.readline(limit - size + 1)
+        size += len(line)
+        if size > limit:
+            raise HeadTooLarge()
+        if not line:
+            return b""
+        if line in (b"\r\n", b"\n"):
+            if lines:
+                lines.append(line)
+                return b"".join(lines)
+            continue
+        lines.append(line)
+
+
+def gzip_chunks(chunks, level=6):
+    """The chunks as one gzip stream, compressed a chunk at a time."""
+    import zlib
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)    # 31: with a gzip header
+    out = [compressor.compress(chunk) for chunk in chunks]
+    out.append(compressor.flush())
+    return [part for part in out if part]
+
+
+def accepts_gzip(header):
+    """Whether an Accept-Encoding header asks for gzip with a q-value above zero."""
+    for item in (header or "").split(","):
+        coding, _, params = item.partition(";")
+        if coding.strip().lower() != "gzip":
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        return quality > 0
+    return False
+
+
+def parse_listen_address(address):
+    """'host:port', ':port' or '[v6]:port' as (host, port); host '' means every interface."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError("listen address %r is not host:port" % address)
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError("listen address %r has an unclosed [" % address)
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError("listen address %r: write an IPv6 address as [addr]:port" % address)
+    return host, int(port)
+
+
+class ListenAddress(str):
+    """--web.listen-address as given, with its host and port, parsed once."""
+
+    def __new__(cls, text):
+        if isinstance(text, cls):
+            return text
+        address = str.__new__(cls, text)
+        address.host, address.port = parse_listen_address(text)
+        return address
+
+
+def import_http_server():
+    """http.server, without ssl (some 4 MiB) unless something loaded it: http.client
+    imports it only for HTTPS clients."""
+    if "ssl" in sys.modules or "http.server" in sys.modules:
+        import http.server
+        return http.server
+    sys.modules["ssl"] = None
+    try:
+        import http.server
+    finally:
+        del sys.modules["ssl"]
+    return http.server
+
+
+@functools.lru_cache(maxsize=None)
+def http_classes():
+    """(MetricsHandler, MetricsServer), defined on first use so that --once never
+    imports http.server; what a server serves lives on it (self.server)."""
+    return define_http_classes(import_http_server())
+
+
+def define_http_classes(http_server):
+    import socket
+    import socketserver
+    base_handler, base_server = http_server.BaseHTTPRequestHandler, http_server.ThreadingHTTPServer
+
+    class MetricsHandler(base_handler):
+        """One connection: each request read within --web.read-timeout, each answer sent
+        within --web.write-timeout, however the client trickles."""
+
+        protocol_version = "HTTP/1.1"          # keep-alive, as Prometheus scrapes
+        default_request_version = "HTTP/1.0"   # so even a garbled request gets a status line
+        server_version = "process_exporter/" + __version__
+
+        def version_string(self):
+            return self.server_version         # no Python version for strangers
+
+        def setup(self):
+            server = self.server
+            self.connection = self.request
+            self.deadline = Deadline(time.monotonic() + server.read_timeout)
+            if server.tls is not None:  # the handshake happens here, in this connection's thread
+                # CPython bounds the whole handshake by the timeout, not each read.
+                self.connection.settimeout(server.read_timeout)
+                try:
+                    self.connection.do_handshake()
+                except OSError:     # plain HTTP, no client certificate, a bad one...
+                    raise ConnectionAbortedError("TLS handshake failed") from None
+                allowed = getattr(self.connection.context, "allowed_sans", None)
+                if allowed is not None and not allowed.intersection(
+                        value for _, value in (self.connection.getpeercert() or {}).get(
+                            "subjectAltName", ())):
+                    raise ConnectionAbortedError("no allowed SAN in the client certificate")
+            # Headers and body must not wait on an ACK.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+            self.wfile = DeadlineSocket(self.connection, self.deadline, server.write_timeout)
+            self.rfile = io.BufferedReader(self.wfile)
+
+        def handle_one_request(self):
+            """Read the head whole and bounded, then let the base class parse it."""
+            self.server.connections.waiting(self.request, True)
+            self.deadline.write_by = None
+            self.stream = self.rfile
+            try:
+                head = read_head(self.stream)
+            except HeadTooLarge:
+                self.command, self.requestline, self.request_version = "", "", "HTTP/1.0"
+                self.close_connection = True
+                self.reply(431, b"Request header fields too large\n")
+                return
+            except (socket.timeout, TimeoutError):
+                head = b""
+            if not head:
+                self.close_connection = True
+                return
+            self.rfile = io.BytesIO(head)
+            try:
+                base_handler.handle_one_request(self)
+            finally:
+                self.rfile = self.stream
+            self.deadline.read_by = time.monotonic() + self.server.read_timeout
+
+        def parse_request(self):
+            # The base class reads the headers, and answers malformed requests (400,
+            # 414, 431, 505) itself.
+            parsed = base_handler.parse_request(self)
+            self.server.connections.waiting(self.request, False)    # all of it arrived
+            if not parsed:
+                return False
+            if self.headers.defects:           # e.g. a header line without a colon
+                self.send_error(400, "Malformed header")
+                return False
+            lengths = set(self.headers.get_all("Content-Length") or ())
+            if len(lengths) > 1 or not all(CONTENT_LENGTH.match(length) for length in lengths):
+                self.close_connection = True   # its body cannot be told from the next request
+                self.reply(400, b"Bad Content-Length\n")
+                return False
+            if self.command not in ("GET", "HEAD"):
+                self.close_connection = True   # its body, if any, is left unread
+                self.reply(405, b"Method Not Allowed\n", (("Allow", "GET, HEAD"),))
+                return False
+            self.drop_body()
+            return True
+
+        def drop_body(self):
+            """A GET's body, if sent, must not be read as the next request: a small one
+            is dropped, else the connection ends."""
+            length = self.headers.get("Content-Length")     # checked in parse_request
+            if self.headers.get("Transfer-Encoding") is None:
+                if length is None:
+                    return
+                if int(length) <= MAX_DISCARDED_BODY:
+                    self.stream.read(int(length))
+                    return
+            self.close_connection = True
+
+        def do_GET(self):
+            server = self.server
+            if server.auth is not None and not self.authorized():
+                return
+            # A request slot is held while the answer is made, not while a client
+            # reads it: a slow reader cannot keep scrapes out.
+            if not server.request_slots.acquire(blocking=False):
+                self.reply(503, b"Too many requests at once\n", (("Retry-After", "1"),))
+                return
+            try:
+                answer = self.route()
+            finally:
+                server.request_slots.release()
+            self.reply(*answer)
+
+        do_HEAD = do_GET
+
+        def authorized(self):
+            """Whether the credentials pass, else a 401; waiting for the lane, the
+            connection may be closed to make room."""
+            connections = self.server.connections
+            connections.waiting(self.request, True)
+            passed = self.server.auth.authorize(self.headers.get("Authorization"),
+                                                connections.dropped(self.request))
+            connections.waiting(self.request, False)
+            if passed:
+                return True
+            self.reply(401, b"Unauthorized\n", (
+                ("WWW-Authenticate", 'Basic realm="%s", charset="UTF-8"' % AUTH_REALM),))
+            return False
+
+        def route(self):
+            """(status, body, headers) for this GET."""
+            server = self.server
+            path = self.path.split("?", 1)[0]
+            absolute = ABSOLUTE_FORM.match(path)    # GET http://host:9256/metrics, as a proxy
+            if absolute:
+                path = path[absolute.end():] or "/"
+            if path == server.telemetry_path:
+                try:
+                    chunks = server.exporter.scrape_chunks()
+                except Exception as exc:   # the reader failed as a whole: say so, carry on
+                    server.log_bursts("scrape", "scrape failed: %s: %s"
+                                      % (type(exc).__name__, exc), "error")
+                    return 500, b"Scrape failed; see the exporter's log\n", ()
+                headers = [("Content-Type", CONTENT_TYPE)]
+                if accepts_gzip(self.headers.get("Accept-Encoding")):
+                    chunks = gzip_chunks(chunks)
+                    headers.append(("Content-Encoding", "gzip"))
+                return 200, chunks, headers
+            if path == "/":
+                return 200, landing_page(server), (("Content-Type", "text/html; charset=utf-8"),)
+            return 404, b"Not Found\n", ()
+
+        def reply(self, status, body, headers=()):
+            """Answer with body: bytes, or a list of byte chunks."""
+            chunks = [body] if isinstance(body, bytes) else body
+            self.send_response(status)
+            headers = dict(headers)
+            if self.server.headers is not None:
+                headers.update(self.server.headers.get())
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+            headers["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                for chunk in chunks:
+                    self.wfile.write(chunk)
+
+        def log_message(self, format, *args):
+            pass       # no line per request: launchd would keep every one
+
+    class MetricsServer(base_server):
+        """The listening socket, and what its handlers serve."""
+
+        daemon_threads = True           # a stuck client never holds up exit
+        # Listen backlog: a burst of connections waits rather than having its SYNs
+        # dropped (a dropped SYN costs a scrape a second, its retransmit time).
+        request_queue_size = 1024
+        allow_reuse_address = True
+
+        def __init__(self, host, port, settings):
+            self.__dict__.update(settings)
+            self.every_interface = host == ""
+            self.accept_pause = 0.0     # seconds, while descriptors run out
+            self.reload = None          # serve() sets what a SIGHUP runs
+            self.address_family = socket.AF_INET
+            bind_host = host
+            if host == "":
+                if socket.has_ipv6:
+                    self.address_family, bind_host = socket.AF_INET6, "::"
+            elif ":" in host:
+                self.address_family = socket.AF_INET6
+            base_server.__init__(self, (bind_host, port), MetricsHandler)
+
+        def server_bind(self):
+            if self.address_family == socket.AF_INET6 and self.every_interface:
+                # '::' with V6ONLY off takes IPv4 too: ':9256' means every interface.
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            # Not HTTPServer.server_bind: it asks DNS for our own name (socket.getfqdn),
+            # which can keep start-up waiting for as long as DNS does.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = self.server_address[:2]
+
+        def service_actions(self):
+            """Between requests, in the serving thread: a reload asked for by SIGHUP."""
+            if HANGUPS.take() and self.reload is not None:
+                self.reload()
+
+        def get_request(self):
+            if not self.connections.wait_for_room(0.5):
+                raise OSError("no room for another connection")   # select, then wait again
+            try:
+                connection, client_address = self.socket.accept()
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self.back_off(exc)
+                raise                   # socketserver drops it and selects again
+            # Calmer by halves: descriptors that came back for one connection may be
+            # gone again for the next.
+            self.accept_pause = self.accept_pause / 2 if self.accept_pause > 0.01 else 0.0
+            if self.tls is not None:
+                try:
+                    connection = self.tls.get().wrap_socket(
+                        connection, server_side=True, do_handshake_on_connect=False)
+                except (OSError, ValueError) as exc:
+                    connection.close()
+                    raise OSError("TLS: %s" % exc) from None
+            return connection, client_address
+
+        def back_off(self, exc):
+            """Out of descriptors: close the connection waiting longest, and wait,
+            longer each time."""
+            self.log_bursts("accept", "cannot accept connections: %s; closing idle ones "
+                            "and backing off" % (exc.strerror or exc))
+            self.connections.make_room()
+            self.accept_pause = min(max(self.accept_pause * 2, 0.01), 1.0)
+            time.sleep(self.accept_pause)
+
+        def process_request(self, request, client_address):
+            if not self.connections.admit(request, client_address[0]):
+                self.shutdown_request(request)
+                return
+            try:
+                base_server.process_request(self, request, client_address)
+            except RuntimeError as exc:     # no thread to be had: let this one go
+                self.connections.remove(request)
+                self.shutdown_request(request)
+                self.log_bursts("thread", "cannot start a thread for a connection: %s" % exc)
+
+        def process_request_thread(self, request, client_address):
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.connections.remove(request)    # before the close: see Connections
+                self.shutdown_request(request)
+
+        def handle_error(self, request, client_address):
+            exc = sys.exc_info()[1]
+            if isinstance(exc, self.quiet_errors):
+                return             # the client hung up, went quiet or spoke no TLS
+            self.log_bursts("error", "error serving %s: %s: %s"
+                            % (client_address[0], type(exc).__name__, exc))
+
+    return MetricsHandler, MetricsServer
+
+
+def server_settings(exporter, telemetry_path=DEFAULT_TELEMETRY_PATH, read_timeout=10.0,
+                    max_requests=40, tls=None, auth=None, write_timeout=10.0,
+                    max_connections=None, max_per_address=None, flags=(), headers=None):
+    """What a MetricsServer serves and how: the attributes its handler reads."""
+    import socket
+    quiet_errors = (ConnectionError, socket.timeout, TimeoutError)
+    if tls is not None:
+        import ssl
+        quiet_errors += (ssl.SSLError,)
+    return dict(exporter=exporter, telemetry_path=telemetry_path, flags=list(flags),
+                read_timeout=read_timeout, write_timeout=write_timeout, tls=tls, auth=auth,
+                request_slots=threading.BoundedSemaphore(max_requests),
+                connections=Connections(max_connections or connection_cap(), max_per_address),
+                quiet_errors=quiet_errors, log_bursts=LogBursts(),
+                headers=headers)     # what every answer carries (--web.config.file)
+
+
+def make_server(exporter, address=DEFAULT_LISTEN_ADDRESS, **settings):
+    """A server of the exporter bound to address, not yet started; `settings` as
+    server_settings takes them."""
+    if settings.get("tls") is not None:
+        import ssl  # noqa: F401  (so that http.server is imported with it)
+    address = ListenAddress(address)
+    _, server_class = http_classes()
+    return server_class(address.host, address.port, server_settings(exporter, **settings))
+
+
+class Hangups:
+    """SIGHUP's handler: it notes that a reload is wanted, which the serving loop does
+    outside any handler (one that reloaded could be entered again meanwhile)."""
+
+    pending = False
+
+    def __call__(self, signum, frame):
+        self.pending = True
+
+    def take(self):
+        """Whether a reload is wanted, and no longer (a SIGHUP in between is covered)."""
+        if not self.pending:
+            return False
+        self.pending = False
+        return True
+
+
+HANGUPS = Hangups()
+
+
+def serve(server, reload=None, on_ready=None):
+    """Serve until SIGTERM or SIGINT.  A SIGHUP runs reload between requests, or is
+    ignored; on_ready runs once the signals are ours."""
+    import signal
+
+    class Stop(BaseException):     # not an Exception: socketserver must not swallow it
+        pass
+
+    def stop(signum, frame):
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.reload = reload
+    if on_ready is not None:
+        on_ready()
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except Stop:
+        pass
+    finally:
+        server.server_close()
+
+
 # ---------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------
@@ -5086,18 +4616,31 @@ def read_process_names(path, procfs="/proc"):
 MAX_TIMEOUT = 86400     # a day: longer is a mistake, and would overflow a socket timeout
 
 
+def parse_duration(text):
+    """'300', '300s', '5m', '1h' as seconds."""
+    match = re.match(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*\Z", text)
+    if not match:
+        raise ValueError("not a duration: %r (try 300s, 5m or 1h)" % text)
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def resolve_user(user):
+    """A user name or uid from the command line, as a uid; ValueError if unknown."""
+    if user.isdigit():
+        return int(user)
+    import pwd
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise ValueError("no such user: %r" % user) from None
+
+
 # What a flag's value must be; each says what is wrong in a ValueError, and argparse
 # turns that into one line.
 
-def checked_listen_address(text):
-    parse_listen_address(text)
-    return text
-
-
 def checked_telemetry_path(text):
-    """A path a client can ask for and a request can reach: ASCII of RFC 3986's path
-    characters, every % starting an escape, no empty, . or .. segment (clients drop
-    or fold them), short enough for a request head."""
+    """A path a client can ask for: RFC 3986's path characters, each % an escape, no
+    empty, . or .. segment (clients fold them), at most 1024 characters."""
     if not re.match(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]+\Z", text):
         raise ValueError("must be a path a client can ask for: / and then ASCII "
                          "letters, digits or -._~!$&'()*+,;=:@/% (no ?, #, space or other "
@@ -5108,16 +4651,6 @@ def checked_telemetry_path(text):
         raise ValueError("%r: no empty, . or .. segment (clients rewrite those)" % text)
     if len(text) > 1024:
         raise ValueError("longer than 1024 characters")
-    return text
-
-
-def checked_regex(text):
-    """A regex Python compiles and whose cost an outsider cannot make explode."""
-    try:
-        re.compile(text)
-        regex_reach(text)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        raise ValueError("bad regex %r: %s" % (text, exc)) from None
     return text
 
 
@@ -5147,37 +4680,36 @@ def positive_integer(text):
     return int(text)
 
 
-# Flags that do something once instead of running the exporter, and the file itself.
-NOT_IN_A_FILE = ("--config.file", "--once", "--hash-password", "--help", "--version")
+def seconds(text):
+    """A timeout: a positive, finite number of seconds, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= MAX_TIMEOUT:
+        raise ValueError("%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
+    return value
 
 
-def read_config_file(path):
-    """The flags in a --config.file: one a line, as `--flag=value`, `--flag value`
-    (the value is the rest of the line, as it stands) or `--flag`; blank lines and
-    lines starting with # are skipped."""
-    flags = []
-    text = read_regular_file(path).decode("utf-8")
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        flag, equals, value = line.partition("=")
-        if not equals:
-            flag, _, value = line.partition(" ")
-            value = value.strip()
-        if not flag.startswith("--"):
-            raise ValueError("%s line %d is not a flag of this exporter: %r"
-                             % (path, number, line))
-        if flag in NOT_IN_A_FILE:
-            raise ValueError("%s line %d: %s belongs on the command line, not in a file"
-                             % (path, number, flag))
-        flags.append(flag + ("=" + value if equals or value else ""))
-    return flags
+def comma_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def parse_args(argv, raise_errors=False):
-    """The flags, with those of --config.file (the command line's win); a bad one is
-    one line and exit 2, or a ValueError with raise_errors (a reload)."""
+def flag_type(check):
+    """An argparse type= of a check whose ValueError says what is wrong."""
+    def converted(text):
+        import argparse
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    converted.__name__ = check.__name__
+    return converted
+
+
+def flag_parser(raise_errors=False):
+    """An ArgumentParser whose error is one line and exit 2, or with raise_errors (a
+    reload) a ValueError."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
@@ -5187,75 +4719,49 @@ def parse_args(argv, raise_errors=False):
             message = self.where + message
             if raise_errors:
                 raise ValueError(message)
-            # One clear line, not the whole usage block.
             self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
 
         def exit(self, status=0, message=None):
-            if raise_errors:       # a reload never ends the exporter
+            if raise_errors:
                 raise ValueError(message or "a flag that ends the program")
             argparse.ArgumentParser.exit(self, status, message)
 
-    def seconds(text):
-        """A timeout: a positive, finite number of seconds, at most a day."""
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
-        if value is None or not 0 < value <= MAX_TIMEOUT:
-            raise argparse.ArgumentTypeError(
-                "%r is not a number of seconds between 0 and %d" % (text, MAX_TIMEOUT))
-        return value
-
-    def flag_type(check):
-        """An argparse type= from a check that says what is wrong in a ValueError."""
-        def converted(text):
-            try:
-                return check(text)
-            except ValueError as exc:
-                raise argparse.ArgumentTypeError(str(exc)) from None
-        converted.__name__ = check.__name__
-        return converted
-
-    user_name, listen_address, telemetry_path, regex, uid_of, group_declaration, \
-        duration, at_least_one = (flag_type(check) for check in (
-            check_user_name, checked_listen_address, checked_telemetry_path, checked_rule,
-            resolve_user, parse_group_declaration, parse_duration, positive_integer))
-
-    def comma_list(text):
-        return [item.strip() for item in text.split(",") if item.strip()]
-
-    parser = Parser(
+    return Parser(
         prog="process_exporter.py",
         description="Prometheus exporter of per-process metrics for macOS (libproc) and "
-                    "Linux (/proc). Regexes are Python's, matched with re.search against "
-                    "the process name and against its executable path, or, after a "
-                    "prefix name:, path:, cmdline: or user:, against that field alone.")
+                    "Linux (/proc). Regexes are Python's, searched in a process's name and "
+                    "in its executable path, or, after name:, path:, cmdline: or user:, in "
+                    "that field alone. README.md says more of every flag.")
+
+
+def add_serving_flags(parser):
     web = parser.add_argument_group("serving")
-    web.add_argument("--web.listen-address", dest="listen_address", type=listen_address,
-                     default=DEFAULT_LISTEN_ADDRESS, metavar="HOST:PORT",
-                     help="address to listen on; ':9256' is every interface, "
-                          "'[::1]:9256' IPv6 (default %(default)s)")
-    web.add_argument("--web.telemetry-path", dest="telemetry_path", type=telemetry_path,
-                     default=DEFAULT_TELEMETRY_PATH, metavar="PATH",
-                     help="path under which to serve metrics (default %(default)s)")
-    web.add_argument("--web.read-timeout", dest="read_timeout", type=seconds,
-                     default=10.0, metavar="SECONDS",
-                     help="a request must arrive whole within this long (of the connection "
-                          "or the previous answer), else the connection is closed "
+    web.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
+                     type=flag_type(ListenAddress), default=DEFAULT_LISTEN_ADDRESS,
+                     help="where to listen; ':9256' is every interface, '[::1]:9256' IPv6 "
                           "(default %(default)s)")
-    web.add_argument("--web.write-timeout", dest="write_timeout", type=seconds,
-                     default=10.0, metavar="SECONDS",
-                     help="an answer must be sent whole within this long, else the "
-                          "connection is closed (default %(default)s)")
-    web.add_argument("--web.max-requests", dest="max_requests", type=at_least_one,
-                     default=40, metavar="N",
+    web.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH",
+                     type=flag_type(checked_telemetry_path), default=DEFAULT_TELEMETRY_PATH,
+                     help="path of the metrics (default %(default)s)")
+    web.add_argument("--web.read-timeout", dest="read_timeout", metavar="SECONDS",
+                     type=flag_type(seconds), default=10.0,
+                     help="close a connection whose request is not whole within this "
+                          "(default %(default)s)")
+    web.add_argument("--web.write-timeout", dest="write_timeout", metavar="SECONDS",
+                     type=flag_type(seconds), default=10.0,
+                     help="close a connection whose answer is not sent within this "
+                          "(default %(default)s)")
+    web.add_argument("--web.max-requests", dest="max_requests", metavar="N",
+                     type=flag_type(positive_integer), default=40,
                      help="requests served at once; more get 503 (default %(default)s)")
     web.add_argument("--once", action="store_true",
                      help="print the metrics once to stdout and exit")
     web.add_argument("--config.file", dest="config_file", metavar="FILE",
-                     help="more flags, one a line (--flag=value); flags on the command "
-                          "line win; SIGHUP reads it again and applies what to export")
+                     help="more flags, one a line; the command line's win; SIGHUP reads "
+                          "it again")
 
+
+def add_security_flags(parser):
     security = parser.add_argument_group("security")
     security.add_argument("--web.tls-cert-file", dest="tls_cert_file", metavar="FILE",
                           help="serve HTTPS with this certificate (PEM; re-read when changed)")
@@ -5263,110 +4769,111 @@ def parse_args(argv, raise_errors=False):
                           help="the certificate's private key (PEM)")
     security.add_argument("--web.tls-client-ca-file", dest="tls_client_ca_file",
                           metavar="FILE",
-                          help="require client certificates signed by these CAs (mutual TLS)")
+                          help="require client certificates signed by these CAs")
     security.add_argument("--web.basic-auth-file", dest="basic_auth_file", metavar="FILE",
-                          help="require a user and password from this file of user:hash lines")
+                          help="require a user and password from this file of user:hash "
+                               "lines")
     security.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
-                          help="exporter-toolkit's web configuration (TLS, basic_auth_users "
-                               "with bcrypt hashes, headers), as node_exporter reads it; "
-                               "instead of the --web.tls-* and --web.basic-auth-file flags")
+                          help="exporter-toolkit's web configuration, as node_exporter "
+                               "reads it; instead of the four flags above")
     security.add_argument("--hash-password", dest="hash_password", nargs="?",
-                          const="prometheus", metavar="USER", type=user_name,
-                          help="read a password (no echo) and print a user:hash line for "
+                          const="prometheus", metavar="USER", type=flag_type(check_user_name),
+                          help="read a password and print a user:hash line for "
                                "--web.basic-auth-file (user default: prometheus)")
 
+
+def add_selecting_flags(parser):
     what = parser.add_argument_group("what to export")
     what.add_argument("--metrics", dest="metrics", metavar="NAME,...", type=comma_list,
-                      help="export only these metric families; 'default' names the default "
-                           "set, 'all' every family; what is not exported is not read "
-                           "(default: default)")
-    what.add_argument("--include", action="append", default=[], metavar="REGEX", type=regex,
-                      help="export only processes whose name or path matches (repeatable); "
-                           "name:, path:, cmdline: or user: before the regex matches that "
-                           "field alone")
-    what.add_argument("--exclude", action="append", default=[], metavar="REGEX", type=regex,
-                      help="leave out processes whose name or path matches (repeatable; "
-                           "field prefixes as --include)")
+                      help="only these metric families; 'default' names the default set, "
+                           "'all' every one; what is not exported is not read")
+    what.add_argument("--include", action="append", default=[], metavar="REGEX",
+                      type=flag_type(checked_rule),
+                      help="only processes that match (repeatable)")
+    what.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+                      type=flag_type(checked_rule),
+                      help="leave out processes that match (repeatable)")
     what.add_argument("--user", dest="uids", action="append", default=[],
-                      metavar="NAME_OR_UID", type=uid_of,
-                      help="export only processes of this user (repeatable)")
+                      metavar="NAME_OR_UID", type=flag_type(resolve_user),
+                      help="only processes of this user (repeatable)")
     what.add_argument("--label", action="append", default=[], choices=["user", "cmdline"],
-                      help="add a label to per-process series: 'user', the user name; "
-                           "'cmdline', the command line with secrets hidden, cut at %d "
-                           "characters, on process_info only" % CMDLINE_LABEL_CHARS)
+                      help="add a label: 'user', the user's name; 'cmdline', the command "
+                           "line with secrets hidden, cut at %d characters, on process_info "
+                           "only" % CMDLINE_LABEL_CHARS)
     what.add_argument("--labels", dest="labels", metavar="LABEL,...", type=comma_list,
-                      help="the identity labels the value series carry (pid required); "
-                           "process_info always carries all of them (default: "
-                           "pid,ppid,uid,gid,path,name, and user with --label user)")
+                      help="the identity labels of the value series, pid among them; "
+                           "process_info keeps all")
     what.add_argument("--min-age", dest="min_age", default="0", metavar="DURATION",
-                      type=duration,
-                      help="no per-process series for a process younger than this "
-                           "(e.g. 30s; default 0)")
-    what.add_argument("--top", dest="top", type=at_least_one, metavar="N",
-                      help="per-process series only for the N processes using the most "
-                           "CPU since the last scrape and the N using the most memory; the "
-                           "rest summed as pid=\"other\"")
+                      type=flag_type(parse_duration),
+                      help="no series for a process younger than this (e.g. 30s)")
+    what.add_argument("--top", dest="top", type=flag_type(positive_integer), metavar="N",
+                      help="series only for the N processes using the most CPU since the "
+                           "last scrape and the N using the most memory; the rest summed as "
+                           "pid=\"other\"")
 
+
+def add_group_flags(parser):
     groups = parser.add_argument_group(
-        "groups", "instead of one series set per pid, the reference process exporter's "
-                  "namedprocess_namegroup_* families, one series set per group")
+        "groups", "instead of a series set per process, the reference process exporter's "
+                  "namedprocess_namegroup_* families, a series set per group")
     groups.add_argument("--group-by", dest="group_by",
                         choices=["name", "path", "user", "app"],
-                        help="group processes by name, executable path or user; or by app: "
-                             "on macOS the app bundle (helpers count toward their app), on "
-                             "Linux the container or systemd unit, else the name")
+                        help="group by name, executable path or user; or by app: on macOS "
+                             "the app bundle, on Linux the container or systemd unit")
     groups.add_argument("--group", dest="declared", action="append", default=[],
-                        metavar="NAME=REGEX", type=group_declaration,
-                        help="declare a group of the processes matching REGEX (field "
-                             "prefixes as --include), exported even when none runs "
-                             "(repeatable; first match wins); {name}, {path}, {user} or a "
-                             "named group (?P<app>...) in NAME make one group per value")
+                        metavar="NAME=REGEX", type=flag_type(parse_group_declaration),
+                        help="a group of the processes that match, exported even when none "
+                             "runs (repeatable; the first match wins); {name}, {path}, "
+                             "{user} or (?P<app>...) in NAME make a group per value")
     groups.add_argument("--config.path", dest="config_path", metavar="FILE",
-                        help="the reference process-exporter's YAML config (process_names), "
-                             "unchanged: its items name groups after any --group rule; "
-                             "SIGHUP reads it again")
+                        help="the reference exporter's YAML config (process_names), "
+                             "after any --group; SIGHUP reads it again")
     groups.add_argument("--children", action="store_true", default=True,
                         help="a process in no group joins its nearest grouped ancestor's "
                              "(default)")
     groups.add_argument("--no-children", dest="children", action="store_false",
-                        help="do not attribute children to their ancestors' groups")
+                        help="keep them out of their ancestors' groups")
     groups.add_argument("--group-expiry", dest="group_expiry", default="5m",
-                        metavar="DURATION", type=duration,
+                        metavar="DURATION", type=flag_type(parse_duration),
                         help="forget a group empty for this long (default %(default)s)")
     groups.add_argument("--kernel-threads", dest="kernel_threads", default="group",
                         choices=["group", "name", "none"],
-                        help="with --group-by name or app, Linux kernel threads go to one group "
-                             "named 'kernel threads' (group), each to its own name's (name, "
-                             "as the reference does: kworkers churn), or to none (default "
-                             "%(default)s)")
+                        help="with --group-by name or app, Linux kernel threads go to one "
+                             "group, each to its name's, or to none (default %(default)s)")
     groups.add_argument("--threads", action="store_true",
-                        help="add the reference's per-thread families, by thread name "
-                             "(reads every thread of every process: see the README's cost)")
+                        help="add the per-thread families (reads every thread)")
     groups.add_argument("--gather-smaps", dest="gather_smaps", action="store_true",
-                        help="add memtype proportionalResident and proportionalSwapped, "
-                             "from each process's smaps_rollup (Linux; costs real time)")
+                        help="add proportional memory from smaps_rollup (Linux; costly)")
 
+
+def add_system_flags(parser):
     linux = parser.add_argument_group("Linux")
     linux.add_argument("--path.procfs", dest="procfs", default="/proc", metavar="DIR",
                        help="procfs mount point (default %(default)s)")
     linux.add_argument("--linux.keep-files-open", dest="keep_open", action="store_true",
                        default=True,
-                       help="keep each process's stat, status, io and schedstat (those "
-                            "read) open between scrapes: "
-                            "cheaper scrapes for about 4 KiB of kernel memory per file "
-                            "(default)")
+                       help="keep /proc files open between scrapes: cheaper scrapes, about "
+                            "4 KiB of kernel memory a file (default)")
     linux.add_argument("--no-linux.keep-files-open", dest="keep_open", action="store_false",
-                       help="open and close them on every scrape instead")
+                       help="open and close them at every scrape")
     logs = parser.add_argument_group("logging")
     logs.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info",
                       help="the least important records written (default %(default)s)")
     logs.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
-                      default="logfmt",
-                      help="one record a line on stderr, as logfmt or JSON (default "
-                           "%(default)s)")
+                      default="logfmt", help="how stderr's records are written (default "
+                                             "%(default)s)")
     parser.add_argument("--version", action="version",
                         version="process_exporter %s (python %d.%d.%d, %s)" % (
                             (__version__,) + tuple(sys.version_info[:3]) + (sys.platform,)))
+
+
+def parse_args(argv, raise_errors=False):
+    """The flags, with those of --config.file (the command line's win); a bad one is
+    one line and exit 2, or a ValueError with raise_errors (a reload)."""
+    parser = flag_parser(raise_errors)
+    for add_flags in (add_serving_flags, add_security_flags, add_selecting_flags,
+                      add_group_flags, add_system_flags):
+        add_flags(parser)
     args = parser.parse_args(argv)
     args.given = list(argv)           # for the landing page: the flags as given
     if args.config_file:
@@ -5389,8 +4896,8 @@ def parse_args(argv, raise_errors=False):
 
 
 def settle_flags(args):
-    """The rules between flags, in one place, and what follows from them; a
-    ValueError says which rule a set of flags breaks."""
+    """The rules between flags and what follows from them; a ValueError says which rule
+    is broken."""
     if bool(args.tls_cert_file) != bool(args.tls_key_file):
         raise ValueError("--web.tls-cert-file and --web.tls-key-file go together")
     if args.tls_client_ca_file and not args.tls_cert_file:
@@ -5420,8 +4927,7 @@ def settle_flags(args):
             raise ValueError("--labels: no label %s; there are %s"
                              % (", ".join(unknown), ",".join(args.identity_labels)))
         if "pid" not in args.labels:
-            raise ValueError("--labels must include pid, which keeps each process's "
-                             "series apart")
+            raise ValueError("--labels must include pid, which keeps each process's series apart")
     group_only = [flag for flag, given in (("--threads", args.threads),
                                            ("--gather-smaps", args.gather_smaps)) if given]
     if group_only and not args.grouped:
@@ -5430,27 +4936,24 @@ def settle_flags(args):
     metrics = args.metrics
     if args.threads:
         metrics = list(metrics or ["default"]) + list(THREAD_FAMILIES)
-    args.families = select_families(metrics,
-                                    GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
+    args.families = select_families(metrics, GROUP_FAMILIES if args.grouped else PROCESS_FAMILIES)
     args.fields = fields_of(args.families)
     if not args.gather_smaps:       # smaps_rollup is read only when asked for by name
         args.fields -= {"proportional_resident_bytes", "proportional_swapped_bytes"}
 
 
 def descriptor_limit(ceiling=65536):
-    """The soft limit on open descriptors, raised first to the hard limit (as Go
-    programs do) up to `ceiling`."""
+    """The soft limit on descriptors, raised to the hard one (as Go programs do) up to
+    `ceiling`."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
     if soft == resource.RLIM_INFINITY:
         return ceiling
     if soft < wanted:
-        try:
+        with suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
             soft = wanted
-        except (ValueError, OSError):
-            pass
     return soft
 
 
@@ -5458,9 +4961,8 @@ FILES_HEADROOM = 192     # descriptors left over for files read now and then (re
 
 
 def descriptor_budget(args):
-    """(connections, kept files): the descriptors the server may hold and the /proc
-    files the Linux reader may keep open between scrapes, from the descriptor limit
-    raised first.  --once raises nothing and keeps no file open (it scrapes once)."""
+    """(connections, kept files) that the descriptor limit, raised first, allows; --once
+    raises nothing and keeps no file."""
     if args.once:
         return None, 0
     soft = descriptor_limit()
@@ -5470,10 +4972,21 @@ def descriptor_budget(args):
     return connections, max(0, soft - connections - DESCRIPTORS_KEPT - FILES_HEADROOM)
 
 
+M_MMAP_THRESHOLD = -3      # glibc's mallopt() parameter
+
+
+def tune_malloc():
+    """On glibc, give the big per-scrape buffers back when freed: glibc's adaptive mmap
+    threshold would serve them from its heap, where they linger as RSS."""
+    if not sys.platform.startswith("linux"):
+        return
+    with suppress(OSError, AttributeError):     # not glibc (musl has no mallopt)
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+
+
 def build_exporter(args, kept_files=0, reader=None):
-    """The reader (a new one unless given), filter, grouper, selection and renderer
-    the flags ask for.  A given reader reads the new fields once the Exporter built
-    here is adopted (see Exporter.adopt)."""
+    """The Exporter the flags ask for (of `reader`, if given: it reads the new fields
+    once a running Exporter is reconfigured)."""
     user_names = UserNames()
     grouper = None
     if args.grouped:
@@ -5500,9 +5013,8 @@ def build_exporter(args, kept_files=0, reader=None):
 
 
 def load_security(args):
-    """TLS, basic auth and the headers of every answer, from the flags or the web
-    configuration (None where not asked for), with the start-up warnings a user
-    should see once."""
+    """TLS, basic auth and headers, from the flags or the web configuration, and the
+    warnings a user should see once."""
     tls = auth = headers = None
     if args.tls_cert_file:
         tls = TLSFiles(args.tls_cert_file, args.tls_key_file, args.tls_client_ca_file)
@@ -5515,7 +5027,7 @@ def load_security(args):
         auth, headers = WebConfigAuth(web), Picked(web, "headers")
     if secrets and os.stat(secrets).st_mode & 0o004:
         log("%s is world-readable; chmod 600 it" % secrets, "warn")
-    host = parse_listen_address(args.listen_address)[0]
+    host = args.listen_address.host
     loopback = host in ("localhost", "::1") or host.startswith("127.")
     if not loopback and tls is None and not (auth and auth.users()):
         log("listening beyond loopback (%s) without TLS or basic auth: anyone who can "
@@ -5529,8 +5041,7 @@ def warn_of_short_reach(args):
         [("--exclude", text) for text in args.exclude] + \
         [("--group", "%s=%s" % pair) for pair in args.declared]
     for flag, text in rules:
-        reach = regex_reach(split_rule(text.partition("=")[2] if flag == "--group"
-                                       else text)[1])
+        reach = regex_reach(split_rule(text.partition("=")[2] if flag == "--group" else text)[1])
         if reach < PROC_PIDPATHINFO_MAXSIZE:
             log("%s %r searches only the first %d characters of a longer name, path or "
                 "command line: its regex could backtrack long on more (anchor it with ^, "
@@ -5553,29 +5064,24 @@ def print_password_hash(user):
 
 # What a reload cannot change: the listening socket, TLS, auth and procfs stay as
 # started (a restart applies them).
-RESTART_FLAGS = (("--web.listen-address", "listen_address"),
-                 ("--web.telemetry-path", "telemetry_path"),
-                 ("--web.read-timeout", "read_timeout"),
-                 ("--web.write-timeout", "write_timeout"),
-                 ("--web.max-requests", "max_requests"),
-                 ("--web.tls-cert-file", "tls_cert_file"), ("--web.tls-key-file", "tls_key_file"),
-                 ("--web.tls-client-ca-file", "tls_client_ca_file"),
-                 ("--web.basic-auth-file", "basic_auth_file"), ("--path.procfs", "procfs"),
-                 ("--linux.keep-files-open", "keep_open"))
+RESTART_FLAGS = [pair.split("=") for pair in """--web.listen-address=listen_address
+    --web.telemetry-path=telemetry_path --web.read-timeout=read_timeout
+    --web.write-timeout=write_timeout --web.max-requests=max_requests
+    --web.tls-cert-file=tls_cert_file --web.tls-key-file=tls_key_file
+    --web.tls-client-ca-file=tls_client_ca_file --web.basic-auth-file=basic_auth_file
+    --path.procfs=procfs --linux.keep-files-open=keep_open""".split()]
 
 
 def reload_config(exporter, argv, running, server=None):
-    """SIGHUP: read --config.file again and apply filters, groups, labels and metric
-    choices, keeping the reader and what it and the groups know; a file that no longer
-    parses leaves the old settings, in one log line.  The flags of RESTART_FLAGS stay
-    as started, and the log line names those the file changed."""
+    """SIGHUP: parse the flags again and apply what to export, keeping the reader and
+    the groups' history; the RESTART_FLAGS stay as started."""
     try:
         args = parse_args(argv, raise_errors=True)
         later = [flag for flag, name in RESTART_FLAGS
                  if getattr(args, name) != getattr(running, name)]
         for _, name in RESTART_FLAGS:
             setattr(args, name, getattr(running, name))
-        exporter.adopt(build_exporter(args, running.kept_files, exporter.reader))
+        exporter.reconfigure(build_exporter(args, running.kept_files, exporter.reader))
         use_logging(args)
     except (OSError, ValueError) as exc:
         log("keeping the old settings: %s" % exc, "error")
@@ -5588,8 +5094,7 @@ def reload_config(exporter, argv, running, server=None):
 
 
 def write_exposition(chunks, what="the metrics"):
-    """--once: the exposition on stdout, as bytes (the locale's encoding has no say
-    in UTF-8 text).  Returns the exit code."""
+    """--once: the chunks on stdout as bytes; the exit code."""
     if sys.stdout is None or sys.stdout.closed:
         log("cannot write %s: standard output is closed" % what, "error")
         return 1
@@ -5612,25 +5117,19 @@ def write_exposition(chunks, what="the metrics"):
 
 
 def silence_stdout():
-    """Point stdout at /dev/null, so that the interpreter's last flush of what could
-    not be written raises nothing more at exit."""
-    try:
+    """Point stdout at /dev/null, so that the last flush raises nothing at exit."""
+    with suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def main(argv=None):
-    """Run the exporter; the exit code.  Ctrl-C before serving began (or during
-    --once) is exit 130 and no traceback; once serving, it stops it cleanly.  A
-    SIGHUP from here on is noted, never fatal (see Hangups)."""
+    """Run the exporter; the exit code (130 for Ctrl-C before serving).  SIGHUP is
+    noted, never fatal."""
     import signal
-    try:
+    with suppress(ValueError):        # not the main thread (a test): its SIGHUP is not ours
         signal.signal(signal.SIGHUP, HANGUPS)
-    except ValueError:        # not the main thread (a test): its SIGHUP is not ours
-        pass
     try:
         return run(argv)
     except KeyboardInterrupt:
@@ -5667,10 +5166,10 @@ def run(argv):
         return write_exposition(chunks)
     del chunks        # the start-up scrape was a check: its text is not kept
     try:
-        server = make_server(exporter, args.listen_address, args.telemetry_path,
-                             args.read_timeout, args.max_requests, tls, auth,
-                             args.write_timeout, connections, flags=args.given,
-                             headers=headers)
+        server = make_server(exporter, args.listen_address, telemetry_path=args.telemetry_path,
+                             read_timeout=args.read_timeout, max_requests=args.max_requests,
+                             tls=tls, auth=auth, write_timeout=args.write_timeout,
+                             max_connections=connections, flags=args.given, headers=headers)
     except OSError as exc:
         log("cannot listen on %s: %s" % (args.listen_address, exc.strerror or exc), "error")
         return 1

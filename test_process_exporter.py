@@ -2282,7 +2282,7 @@ class GrouperTest(unittest.TestCase, ExpositionChecks):
         reused = [proc(12, "nginx", start=300.0)]                         # pid reused
         self.assertEqual(grouper.update(reused, now=5)[0].joins, 2)
         reloaded = pe.Grouper(declared=[("web", "^nginx$")])              # SIGHUP
-        reloaded.adopt(grouper)
+        reloaded.inherit(grouper)
         self.assertEqual(reloaded.update(reused, now=6)[0].joins, 2)      # kept, no rejoin
         self.assertEqual(reloaded.update(reused + [proc(13, "nginx", start=400.0)],
                                          now=7)[0].joins, 3)
