@@ -5534,6 +5534,18 @@ class ConfigFileTest(unittest.TestCase, ExpositionChecks):
 @unittest.skipUnless(IS_LINUX, "runs the exporter on real processes")
 class ServerProcessTest(unittest.TestCase):
 
+    def test_it_serves_from_a_module_in_the_same_process(self):
+        # A script's syntax tree lives as long as the script runs; a module's does not.
+        proc, port = start_script()
+        self.addCleanup(stop_process, proc)
+        with open("/proc/%d/cmdline" % proc.pid, "rb") as f:
+            argv = f.read().split(b"\0")
+        self.assertIn(b"-c", argv)                       # exec'd, the same pid
+        self.assertIn(os.path.abspath(SCRIPT).encode(), argv)
+        self.assertEqual(scrape_port(port)[0], 200)
+        once = run_script("--once")                      # --once stays the script
+        self.assertEqual(once.returncode, 0)
+
     def test_sigterm_while_scrapes_are_in_flight(self):
         proc, port = start_script()
         self.addCleanup(stop_process, proc)
