@@ -3010,30 +3010,31 @@ def family_header(family):
 def render_families(items, families, labels_of=process_labels, identity_labels_of=None):
     """Each family's text: one series per item (process or group), none for a family
     without values; process_info labelled by identity_labels_of."""
-    labelled = [(labels_of(item), item) for item in items]
-    identified = labelled if identity_labels_of in (None, labels_of) else \
-        [(identity_labels_of(item), item) for item in items]
+    labels = list(map(labels_of, items))
+    identities = labels if identity_labels_of in (None, labels_of) else \
+        list(map(identity_labels_of, items))
     for family in families:
-        lines = [family_header(family)]
-        append = lines.append
+        parts = [family_header(family)]
         if family.each is not None:
             start = family.name + "{"
-            for labels, item in labelled:
-                for extra, value in family.each(item):
-                    append("%s%s,%s} %s\n" % (start, labels, extra, format_value(value)))
+            parts.extend("%s%s,%s} %s\n" % (start, label, extra, format_value(value))
+                         for label, item in zip(labels, items)
+                         for extra, value in family.each(item))
         for extra, attribute in family.samples:
-            start = family.name + "{"
-            end = ("," + extra if extra else "") + "} "
-            for labels, item in identified if family.identity else labelled:
-                value = getattr(item, attribute)
-                if value is not None:
-                    # format_value, inlined: this runs for every series of every scrape
-                    text = repr(value)
-                    if text[-1] in "nf":
-                        text = SPECIAL_FLOATS.get(text, text)
-                    append(start + labels + end + text + "\n")
-        if len(lines) > 1:
-            yield "".join(lines)
+            # This runs for every series of every scrape: an f-string (the quickest way
+            # to build a line), its !r spelling a value as format_value does, but for
+            # NaN and the infinities, mended after.
+            start, end = family.name + "{", ("," + extra if extra else "") + "} "
+            text = "".join([f"{start}{label}{end}{value!r}\n" for label, value in zip(
+                identities if family.identity else labels,
+                map(operator.attrgetter(attribute), items)) if value is not None])
+            if "nan\n" in text or "inf\n" in text:
+                text = re.sub(r"(?<=} )-?(nan|inf)$", lambda match: SPECIAL_FLOATS[
+                    match.group()], text, flags=re.M)
+            if text:
+                parts.append(text)
+        if len(parts) > 1:
+            yield "".join(parts)
 
 
 def render_self(processes, skipped, duration, partial=0, series=None, health=None):
